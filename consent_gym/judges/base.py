@@ -1,0 +1,187 @@
+"""The judge contract: :class:`Verdict`, the :class:`Judge` protocol, and safe calling.
+
+Every judge in consent-gym, from the keyword :class:`~consent_gym.judges.RuleJudge` to the
+frozen LLM, answers one question per episode text: may the agent learn from this?
+A judge is anything with a ``judge_id`` string and a ``judge_batch(texts)`` method that
+returns one :class:`Verdict` per text, in order.
+
+Callers never call ``judge_batch`` directly: they go through :func:`judge_texts`, which
+enforces the failure policy of ``DESIGN.md``: a judge that raises, returns the wrong number
+or type of verdicts, or scores NaN never approves by accident; its episodes get a *failed*
+verdict, which counts as a veto unless the caller explicitly chooses otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Outcome = Literal["approved", "vetoed", "failed"]
+OnJudgeError = Literal["veto", "raise", "approve"]
+ON_JUDGE_ERROR_CHOICES: tuple[str, ...] = ("veto", "raise", "approve")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's answer about one episode text.
+
+    Attributes:
+        approved: Whether the agent may learn from the episode. Always ``False`` when
+            ``failed`` is true (fail-closed), unless the caller opted in to approving
+            on failure.
+        p_acceptable: The judge's probability (or calibrated score in ``[0, 1]``) that the
+            episode is acceptable; ``nan`` when the judge failed.
+        judge_id: Identifies the judge *and its frozen weights* (a fingerprint for
+            model-based judges), so every verdict can be traced to one checkpoint.
+        reason: Free text: why this verdict (a rule that fired, the failure message, ...).
+        failed: ``True`` when the judge could not produce a verdict (exception, NaN,
+            time-out, wrong batch size). Recorded, never silently turned into approval.
+        flagged: ``True`` when the episode needs a person (e.g. a judge panel disagreed).
+        members: For panels: each member's own verdict, in member order.
+    """
+
+    approved: bool
+    p_acceptable: float
+    judge_id: str
+    reason: str = ""
+    failed: bool = False
+    flagged: bool = False
+    members: tuple[Verdict, ...] = field(default=())
+
+    @property
+    def outcome(self) -> Outcome:
+        """``"failed"``, ``"approved"`` or ``"vetoed"``: three outcomes, not two."""
+        if self.failed:
+            return "failed"
+        return "approved" if self.approved else "vetoed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``nan`` becomes ``None``); members are nested dicts."""
+        p = self.p_acceptable
+        return {
+            "approved": self.approved,
+            "outcome": self.outcome,
+            "p_acceptable": None if p is None or math.isnan(p) else float(p),
+            "judge_id": self.judge_id,
+            "reason": self.reason,
+            "failed": self.failed,
+            "flagged": self.flagged,
+            "members": [m.to_dict() for m in self.members],
+        }
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """What consent-gym needs from a judge.
+
+    ``judge_id`` must change whenever the judge's decisions could change (weights,
+    prompt, threshold), because verdict caches and audit logs are keyed by it.
+    """
+
+    judge_id: str
+
+    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        """Return one verdict per text, in the same order."""
+        ...
+
+
+class JudgeError(RuntimeError):
+    """A judge failed and the caller asked for ``on_judge_error="raise"``."""
+
+
+def failed_verdict(judge_id: str, reason: str, *, approve: bool = False) -> Verdict:
+    """The verdict recorded when a judge could not answer (fail-closed by default)."""
+    return Verdict(
+        approved=approve, p_acceptable=math.nan, judge_id=judge_id, reason=reason, failed=True
+    )
+
+
+def check_on_judge_error(on_judge_error: str) -> None:
+    """Raise a ``ValueError`` naming the valid choices for ``on_judge_error``."""
+    if on_judge_error not in ON_JUDGE_ERROR_CHOICES:
+        raise ValueError(
+            f"on_judge_error={on_judge_error!r} is not supported; use one of "
+            f"{ON_JUDGE_ERROR_CHOICES} ('veto' is the safe default)."
+        )
+
+
+def check_judge(judge: object) -> None:
+    """Raise a ``TypeError`` unless ``judge`` satisfies the :class:`Judge` protocol."""
+    if not isinstance(judge, Judge) or not callable(getattr(judge, "judge_batch", None)):
+        raise TypeError(
+            f"judge must have a `judge_id: str` attribute and a `judge_batch(texts) -> "
+            f"list[Verdict]` method, got {type(judge).__name__}. Wrap a plain function "
+            f"with consent_gym.judges.RuleJudge(predicate)."
+        )
+
+
+def _problem_with(verdict: object) -> str | None:
+    if not isinstance(verdict, Verdict):
+        return f"judge returned {type(verdict).__name__}, expected Verdict"
+    p = verdict.p_acceptable
+    if not isinstance(p, (int, float)) or math.isnan(p) or math.isinf(p):
+        if not verdict.failed:
+            return f"judge returned a non-finite score p_acceptable={p!r}"
+    return None
+
+
+def judge_texts(
+    judge: Judge, texts: Sequence[str], *, on_judge_error: OnJudgeError = "veto"
+) -> list[Verdict]:
+    """Ask ``judge`` about ``texts`` under the fail-closed policy.
+
+    Args:
+        judge: Any object satisfying :class:`Judge`.
+        texts: Episode texts; an empty sequence returns ``[]`` without calling the judge.
+        on_judge_error: ``"veto"`` (default) turns any failure into a failed, vetoing
+            verdict with the reason recorded; ``"raise"`` raises :class:`JudgeError`;
+            ``"approve"`` records the failure but approves, an explicit and unsafe opt-in.
+
+    Returns:
+        One verdict per text, in order. Failures are never silently approved.
+
+    Example:
+        >>> from consent_gym.judges import RuleJudge
+        >>> judge = RuleJudge(lambda text: "pedestrian" not in text)
+        >>> [v.outcome for v in judge_texts(judge, ["road", "hit pedestrian"])]
+        ['approved', 'vetoed']
+    """
+    check_on_judge_error(on_judge_error)
+    texts = list(texts)
+    if not texts:
+        return []
+    judge_id = str(getattr(judge, "judge_id", type(judge).__name__))
+    try:
+        verdicts = judge.judge_batch(texts)
+        if not isinstance(verdicts, (list, tuple)) or len(verdicts) != len(texts):
+            n = len(verdicts) if isinstance(verdicts, (list, tuple)) else type(verdicts).__name__
+            raise JudgeError(
+                f"judge {judge_id!r} returned {n} verdicts for {len(texts)} texts; "
+                f"judge_batch must return exactly one Verdict per text, in order."
+            )
+    except Exception as exc:  # noqa: BLE001 - any failure must fail closed
+        if on_judge_error == "raise":
+            if isinstance(exc, JudgeError):
+                raise
+            raise JudgeError(f"judge {judge_id!r} failed: {exc!r}") from exc
+        reason = f"judge error: {exc!r}"
+        return [failed_verdict(judge_id, reason, approve=on_judge_error == "approve")] * len(texts)
+    checked: list[Verdict] = []
+    for verdict in verdicts:
+        problem = _problem_with(verdict)
+        if problem is None:
+            checked.append(verdict)
+            continue
+        if on_judge_error == "raise":
+            raise JudgeError(f"judge {judge_id!r}: {problem}")
+        checked.append(
+            failed_verdict(judge_id, f"judge error: {problem}", approve=on_judge_error == "approve")
+        )
+    return checked
+
+
+def with_reason(verdict: Verdict, reason: str) -> Verdict:
+    """A copy of ``verdict`` with ``reason`` set (verdicts are immutable)."""
+    return replace(verdict, reason=reason)

@@ -1,0 +1,1 @@
+"""Toy environments for consent-gym (registered when consent_gym is imported)."""
