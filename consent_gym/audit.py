@@ -49,7 +49,9 @@ class AuditLog:
             raise TypeError(f"path must be a file path, got {type(path).__name__}.")
         self.path = Path(path)
         if self.path.is_dir():
-            raise IsADirectoryError(f"{self.path} is a folder; give a file path such as audit.jsonl.")
+            raise IsADirectoryError(
+                f"{self.path} is a folder; give a file path such as audit.jsonl."
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.store_text = store_text
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -148,7 +148,9 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.actor = actor
         self._owns_log = audit_log is not None and not isinstance(audit_log, AuditLog)
         self.audit_log: AuditLog | None = (
-            AuditLog(audit_log) if self._owns_log else audit_log  # type: ignore[arg-type]
+            audit_log
+            if audit_log is None or isinstance(audit_log, AuditLog)
+            else AuditLog(audit_log)
         )
         spec = env.spec
         self.env_id: str = spec.id if spec is not None else type(env.unwrapped).__name__

@@ -121,9 +121,9 @@ def _problem_with(verdict: object) -> str | None:
     if not isinstance(verdict, Verdict):
         return f"judge returned {type(verdict).__name__}, expected Verdict"
     p = verdict.p_acceptable
-    if not isinstance(p, (int, float)) or math.isnan(p) or math.isinf(p):
-        if not verdict.failed:
-            return f"judge returned a non-finite score p_acceptable={p!r}"
+    finite = isinstance(p, (int, float)) and math.isfinite(p)
+    if not finite and not verdict.failed:
+        return f"judge returned a non-finite score p_acceptable={p!r}"
     return None
 
 
@@ -161,7 +161,7 @@ def judge_texts(
                 f"judge {judge_id!r} returned {n} verdicts for {len(texts)} texts; "
                 f"judge_batch must return exactly one Verdict per text, in order."
             )
-    except Exception as exc:  # noqa: BLE001 - any failure must fail closed
+    except Exception as exc:
         if on_judge_error == "raise":
             if isinstance(exc, JudgeError):
                 raise

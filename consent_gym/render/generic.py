@@ -19,15 +19,14 @@ _MAX_STRING = 80
 def sanitize_text(text: str) -> str:
     """Make ``text`` safe to show a judge: valid UTF-8, no control characters but newlines.
 
-    Control and format characters (NUL, escape sequences, bidi overrides) are replaced by
-    visible ``\\uXXXX`` escapes, and unpaired surrogates by U+FFFD, so an environment or
-    agent cannot hide text from a person reading the audit log.
+    Control and format characters (NUL, escape sequences, bidi overrides) and unpaired
+    surrogates (text decoded from invalid UTF-8) are replaced by visible ``\\uXXXX``
+    escapes, so an environment or agent cannot hide text from a person reading the log.
 
     Example:
         >>> sanitize_text("ok\\x00\\x1b[2J done")
         'ok\\\\u0000\\\\u001b[2J done'
     """
-    text = text.encode("utf-8", "replace").decode("utf-8")
     out = []
     for ch in text:
         if ch == "\n" or (ch != "\t" and unicodedata.category(ch)[0] != "C"):
@@ -39,7 +38,7 @@ def sanitize_text(text: str) -> str:
     return "".join(out)
 
 
-def format_number(x: float, precision: int) -> str:
+def format_number(x: Any, precision: int) -> str:
     """Short, deterministic text for a number (integers stay integers)."""
     if isinstance(x, (bool, np.bool_)):
         return str(bool(x)).lower()
@@ -164,9 +163,8 @@ class GenericRenderer:
             parts.append("; ".join(format_event(e, self.precision) for e in step.events) + ";")
         elif with_observation:
             parts.append(f"from {format_value(step.observation, self.precision)},")
-        parts.append(
-            f"action {self._action(step.action)}, reward {format_number(step.reward, self.precision)}"
-        )
+        reward = format_number(step.reward, self.precision)
+        parts.append(f"action {self._action(step.action)}, reward {reward}")
         return " ".join(parts)
 
     def _step_lines(self, trajectory: Trajectory) -> list[str]:
@@ -191,7 +189,9 @@ class GenericRenderer:
         n = len(trajectory.steps)
         who = f" explored by {trajectory.actor}" if trajectory.actor else ""
         fragment = f" (from step {trajectory.start_index})" if trajectory.start_index else ""
-        header = f"Episode {trajectory.episode_index} of {trajectory.env_id}{who}, {n} steps{fragment}."
+        header = (
+            f"Episode {trajectory.episode_index} of {trajectory.env_id}{who}, {n} steps{fragment}."
+        )
         if trajectory.finished:
             last = trajectory.steps[-1]
             how = "terminated" if last.terminated else "truncated"

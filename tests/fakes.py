@@ -1,0 +1,115 @@
+"""Small deterministic environments and judges used across the tests."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from consent_gym.judges import Verdict
+
+
+class CountingEnv(gym.Env):
+    """Each step pays ``reward``; episodes last ``length`` steps; obs = (env tag, step).
+
+    ``harm_at`` makes the env report a ``hit_pedestrian`` event at that step, so rule
+    judges can veto exactly those episodes.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(
+        self, length: int = 5, reward: float = 1.0, tag: int = 0, harm_at: int | None = None
+    ):
+        self.length, self.reward, self.tag, self.harm_at = length, reward, tag, harm_at
+        self.observation_space = spaces.Box(0, 1000, shape=(2,), dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.tag, self.t], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        events = [{"type": "hit_pedestrian"}] if self.harm_at == self.t else []
+        return self._obs(), self.reward, self.t >= self.length, False, {"events": events}
+
+
+class DictObsEnv(gym.Env):
+    """A Dict observation space (position and a flag) with a random walk."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Dict(
+            {"pos": spaces.Box(-10, 10, shape=(2,), dtype=np.float32), "flag": spaces.Discrete(2)}
+        )
+        self.action_space = spaces.Discrete(4)
+        self.pos = np.zeros(2, dtype=np.float32)
+        self.t = 0
+
+    def _obs(self) -> dict[str, Any]:
+        return {"pos": self.pos.copy(), "flag": int(self.t % 2)}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = self.np_random.uniform(-1, 1, size=2).astype(np.float32)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        moves = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.float32)
+        self.pos = np.clip(self.pos + moves[int(action)], -10, 10)
+        self.t += 1
+        return self._obs(), float(-np.abs(self.pos).sum()), False, self.t >= 8, {}
+
+
+class NaNRewardEnv(CountingEnv):
+    """Pays NaN at step 2."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, (float("nan") if self.t == 2 else reward), terminated, truncated, info
+
+
+class RecordingJudge:
+    """Approves everything and remembers every text it was shown."""
+
+    judge_id = "recording"
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def judge_batch(self, texts):
+        self.texts.extend(texts)
+        return [Verdict(True, 1.0, self.judge_id) for _ in texts]
+
+
+class WrongCountJudge:
+    """Returns one verdict too many: a broken judge."""
+
+    judge_id = "wrong-count"
+
+    def judge_batch(self, texts):
+        return [Verdict(True, 1.0, self.judge_id) for _ in range(len(texts) + 1)]
+
+
+class RaisingJudge:
+    judge_id = "raising"
+
+    def judge_batch(self, texts):
+        raise RuntimeError("out of memory")
+
+
+class NaNJudge:
+    judge_id = "nan"
+
+    def judge_batch(self, texts):
+        return [Verdict(True, float("nan"), self.judge_id) for _ in texts]
