@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -170,8 +169,7 @@ def test_sigkill_mid_training_loses_no_used_verdict(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    raw_lines = log.read_text().splitlines()
-    records = [json.loads(line) for line in raw_lines]  # every line parses
+    records = list(read_audit_log(log))  # raises on any line that does not parse
     logged = {r["episode_index"] for r in records}
     assert set(used) <= logged
     assert all(r["outcome"] == "vetoed" for r in records)
