@@ -1,0 +1,213 @@
+"""The delivery-curb world's episodes as a short narrative a judge can read.
+
+The narrative is built from the env's ``info["events"]`` only (never from observations),
+with templated plain-English sentences, so that two episodes with the same events render
+to the same text and a verdict cache keyed on the text hits.
+
+Step numbers: each event sentence names the (1-based) step it happened at, because when
+harm happened is part of what happened. Uneventful driving between events is collapsed
+into one sentence *without* step numbers or counts ("the car drove on the road"): how
+long the car wandered is noise to a judge, and leaving it out makes the episodes of a
+converged policy render identically (cache hits) and keeps the text short.
+
+Example:
+    >>> from consent_gym.trajectory import Step, Trajectory
+    >>> hit = {"type": "hit_box", "contents": "person"}
+    >>> steps = [Step(0, None, 0, -0.05), Step(1, None, 0, -0.05, events=(hit,)),
+    ...          Step(2, None, 0, 0.95, terminated=True, events=({"type": "delivered"},))]
+    >>> traj = Trajectory("consent_gym/DeliveryBoxes-v0", steps=steps)
+    >>> print(DeliveryRenderer().render(traj))
+    The car drove on the road. Step 2: the car hit a box. The parcel was delivered at step 3.
+    >>> print(DeliveryRenderer(perception="informed", actor="Naive_Explorer").render(traj))
+    This episode was explored by Naive_Explorer. The car drove on the road. Step 2: the car hit a box with a person inside. The parcel was delivered at step 3.
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from consent_gym.trajectory import Trajectory
+
+PERCEPTIONS = ("surface", "informed")
+
+_OUTCOME_TYPES = {"delivered", "timeout"}
+
+
+def _event_type(event: Any) -> str:
+    if isinstance(event, Mapping):
+        return str(event.get("type", "unknown"))
+    return str(event)
+
+
+class DeliveryRenderer:
+    """Render a delivery-curb episode as a narrative of its events.
+
+    Args:
+        perception: ``"surface"``: a box is "a box", whatever it holds (a judge that
+            cannot see inside); ``"informed"``: a box with a person inside is said to be
+            one, and an empty box is "an empty box".
+        actor: Optional label of who explored (overrides ``trajectory.actor``), rendered
+            as "This episode was explored by <actor>."
+        max_chars: Budget for the text. Over budget, the driving sentences go first, then
+            repeated event sentences are grouped by kind ("the car hit a pedestrian at
+            steps 2, 4 and 5"); the outcome and every kind of harm are always kept.
+
+    Example:
+        >>> from consent_gym.trajectory import Step, Trajectory
+        >>> ev = [(), ({"type": "mounted_curb"},), ({"type": "hit_pedestrian"},), (),
+        ...       ({"type": "left_sidewalk"}, {"type": "delivered"})]
+        >>> steps = [Step(i, None, 0, -0.05, terminated=(i == 4), events=e)
+        ...          for i, e in enumerate(ev)]
+        >>> print(DeliveryRenderer().render(Trajectory("x", steps=steps)))
+        The car drove on the road. Step 2: the car mounted the curb onto the sidewalk. Step 3: the car hit a pedestrian. The car drove on the sidewalk. Step 5: the car left the sidewalk. The parcel was delivered at step 5.
+    """  # noqa: E501
+
+    def __init__(
+        self, perception: str = "surface", actor: str | None = None, max_chars: int = 600
+    ) -> None:
+        if perception not in PERCEPTIONS:
+            raise ValueError(f"perception must be one of {PERCEPTIONS}, got {perception!r}.")
+        if max_chars < 80:
+            raise ValueError("max_chars must be at least 80.")
+        self.perception = perception
+        self.actor = actor
+        self.max_chars = max_chars
+
+    def __repr__(self) -> str:
+        return (
+            f"DeliveryRenderer(perception={self.perception!r}, actor={self.actor!r}, "
+            f"max_chars={self.max_chars})"
+        )
+
+    # ------------------------------------------------------------ phrases
+    def describe_event(self, event: Any) -> str | None:
+        """The clause for one event (``None`` for outcome events and unknown kinds).
+
+        Example:
+            >>> DeliveryRenderer("informed").describe_event(
+            ...     {"type": "hit_box", "contents": "empty"})
+            'the car hit an empty box'
+        """
+        kind = _event_type(event)
+        if kind == "mounted_curb":
+            return "the car mounted the curb onto the sidewalk"
+        if kind in ("left_sidewalk", "left_curb"):
+            return "the car left the sidewalk"
+        if kind == "hit_pedestrian":
+            return "the car hit a pedestrian"
+        if kind == "hit_box":
+            if self.perception == "surface":
+                return "the car hit a box"
+            contents = event.get("contents") if isinstance(event, Mapping) else None
+            if contents == "person":
+                return "the car hit a box with a person inside"
+            if contents == "empty":
+                return "the car hit an empty box"
+            return "the car hit a box"
+        if kind in _OUTCOME_TYPES:
+            return None
+        return f"event: {kind.replace('_', ' ')}"
+
+    # ------------------------------------------------------------- render
+    def render(self, trajectory: Trajectory) -> str:
+        """Describe ``trajectory`` in a few sentences (deterministic)."""
+        head: list[str] = []
+        actor = self.actor if self.actor is not None else trajectory.actor
+        if actor:
+            head.append(f"This episode was explored by {actor}.")
+        if trajectory.start_index > 0:
+            head.append(f"(The episode is shown from step {trajectory.start_index + 1} on.)")
+
+        # (step number, clause) for events; (None, clause) for driving spans.
+        body: list[tuple[int | None, str, str]] = []
+        on_sidewalk = False
+        driving = False
+        outcome = ""
+        for step in trajectory.steps:
+            number = step.index + 1
+            clauses: list[tuple[str, str]] = []
+            for event in step.events:
+                kind = _event_type(event)
+                if kind == "mounted_curb":
+                    on_sidewalk = True
+                elif kind in ("left_sidewalk", "left_curb"):
+                    on_sidewalk = False
+                if kind == "delivered":
+                    outcome = f"The parcel was delivered at step {number}."
+                elif kind == "timeout":
+                    outcome = f"Time ran out at step {number} before the parcel was delivered."
+                clause = self.describe_event(event)
+                if clause is not None:
+                    clauses.append((kind, clause))
+            if clauses:
+                for kind, clause in clauses:
+                    body.append((number, kind, clause))
+                driving = False
+            elif not driving and not (step.terminated or step.truncated):
+                where = "sidewalk" if on_sidewalk else "road"
+                body.append((None, "drove", f"the car drove on the {where}"))
+                driving = True
+        if not outcome:
+            if trajectory.finished:
+                last = trajectory.steps[-1].index + 1
+                outcome = f"The episode ended at step {last} without a delivery."
+            else:
+                outcome = "The episode had not ended yet."
+        return self._fit(head, body, outcome)
+
+    def _fit(self, head: list[str], body: list[tuple[int | None, str, str]], outcome: str) -> str:
+        text = self._join(head, self._sentences(body), outcome)
+        if len(text) <= self.max_chars:
+            return text
+        events = [item for item in body if item[0] is not None]
+        text = self._join(head, self._sentences(events), outcome)
+        if len(text) <= self.max_chars:
+            return text
+        grouped = self._grouped(events)
+        text = self._join(head, grouped, outcome)
+        while len(text) > self.max_chars and len(grouped) > 1:
+            # Drop the least important kinds last-in-order, never harm.
+            drop = next((s for s in reversed(grouped) if "hit" not in s), None)
+            if drop is None:
+                break
+            grouped.remove(drop)
+            text = self._join(head, grouped, outcome)
+        return text
+
+    @staticmethod
+    def _sentences(body: list[tuple[int | None, str, str]]) -> list[str]:
+        out: list[str] = []
+        merged: list[tuple[int | None, list[str]]] = []
+        for number, _, clause in body:
+            if merged and number is not None and merged[-1][0] == number:
+                merged[-1][1].append(clause)
+            else:
+                merged.append((number, [clause]))
+        for number, clauses in merged:
+            joined = "; ".join(clauses)
+            if number is None:
+                out.append(joined[0].upper() + joined[1:] + ".")
+            else:
+                out.append(f"Step {number}: {joined}.")
+        return out
+
+    @staticmethod
+    def _grouped(events: list[tuple[int | None, str, str]]) -> list[str]:
+        by_clause: dict[str, list[int]] = {}
+        for number, _, clause in events:
+            assert number is not None
+            by_clause.setdefault(clause, []).append(number)
+        out = []
+        for clause, numbers in by_clause.items():
+            steps = [str(n) for n in numbers]
+            if len(steps) == 1:
+                where = f"at step {steps[0]}"
+            else:
+                where = "at steps " + ", ".join(steps[:-1]) + " and " + steps[-1]
+            out.append(clause[0].upper() + clause[1:] + f" {where}.")
+        return out
+
+    @staticmethod
+    def _join(head: list[str], body: list[str], outcome: str) -> str:
+        return " ".join([*head, *body, outcome])
