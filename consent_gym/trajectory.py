@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One environment transition as recorded by :class:`~consent_gym.ConsentWrapper`.
+
+    A named tuple: cheap to create on every environment step.
 
     Attributes:
         index: 0-based step number within the episode.

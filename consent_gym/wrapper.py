@@ -158,6 +158,7 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.trajectory: Trajectory | None = None
         self.last_verdict: Verdict | None = None
         self._last_obs: Any = None
+        self._episode_over = False
 
     @property
     def judge(self) -> Judge:
@@ -184,35 +185,34 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             env_id=self.env_id, episode_index=self.episode_count, actor=self.actor
         )
         self._last_obs = obs
+        self._episode_over = False
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step, record, and at episode end judge and release (or withhold) the reward."""
-        if self.trajectory is None or self.trajectory.finished:
+        trajectory = self.trajectory
+        if trajectory is None or self._episode_over:
             raise gym.error.ResetNeeded(
                 "ConsentWrapper: call reset() before step() (and after an episode ends)."
             )
         obs, reward, terminated, truncated, info = self.env.step(action)
         reward_f = float(reward)
+        steps = trajectory.steps
         if not math.isfinite(reward_f):
             raise ValueError(
-                f"{self.env_id} returned reward {reward!r} at step {len(self.trajectory)}; "
+                f"{self.env_id} returned reward {reward!r} at step {len(steps)}; "
                 f"consent gating needs finite rewards to release exact returns. Fix the env, "
                 f"or clip with gymnasium.wrappers.TransformReward inside ConsentWrapper."
             )
-        self.trajectory.steps.append(
+        done = bool(terminated or truncated)
+        events = events_from_info(info) if "events" in info else ()
+        steps.append(
             Step(
-                index=len(self.trajectory),
-                observation=self._last_obs,
-                action=action,
-                reward=reward_f,
-                terminated=bool(terminated),
-                truncated=bool(truncated),
-                events=events_from_info(info),
+                len(steps), self._last_obs, action, reward_f, bool(terminated), bool(truncated),
+                events,
             )
         )
         self._last_obs = obs
-        done = bool(terminated or truncated)
         if not done:
             return obs, (0.0 if self.defer_rewards else reward), terminated, truncated, info
         if self.info_key in info:
@@ -220,6 +220,7 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"info already has the key {self.info_key!r}; pass another info_key= to "
                 f"ConsentWrapper so the env's own information is not overwritten."
             )
+        self._episode_over = True
         released, record = self._finish_episode()
         info[self.info_key] = record
         return obs, (released if self.defer_rewards else reward), terminated, truncated, info

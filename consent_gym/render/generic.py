@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,17 +18,22 @@ _MAX_STRING = 80
 def sanitize_text(text: str) -> str:
     """Make ``text`` safe to show a judge: valid UTF-8, no control characters but newlines.
 
-    Control and format characters (NUL, escape sequences, bidi overrides) and unpaired
-    surrogates (text decoded from invalid UTF-8) are replaced by visible ``\\uXXXX``
-    escapes, so an environment or agent cannot hide text from a person reading the log.
+    Characters Python does not call printable (NUL, escape sequences, bidi overrides,
+    unusual spaces and line separators, unpaired surrogates from invalid UTF-8) are replaced
+    by visible ``\\uXXXX`` escapes and tabs by spaces, so an environment or agent cannot
+    hide text from a person reading the log.
 
     Example:
         >>> sanitize_text("ok\\x00\\x1b[2J done")
         'ok\\\\u0000\\\\u001b[2J done'
     """
+    if text.isprintable():  # the common case, checked in C
+        return text
+    if "\n" in text:
+        return "\n".join(sanitize_text(line) for line in text.split("\n"))
     out = []
     for ch in text:
-        if ch == "\n" or (ch != "\t" and unicodedata.category(ch)[0] != "C"):
+        if ch.isprintable():
             out.append(ch)
         elif ch == "\t":
             out.append(" ")
@@ -40,6 +44,11 @@ def sanitize_text(text: str) -> str:
 
 def format_number(x: Any, precision: int) -> str:
     """Short, deterministic text for a number (integers stay integers)."""
+    kind = type(x)
+    if kind is int:
+        return str(x)
+    if kind is float and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
     if isinstance(x, (bool, np.bool_)):
         return str(bool(x)).lower()
     if isinstance(x, (int, np.integer)):
@@ -141,6 +150,7 @@ class GenericRenderer:
         self.include_observations = include_observations
         self.precision = precision
         self.action_names = list(action_names) if action_names is not None else None
+        self._memo: dict[tuple[Any, ...], str] = {}
 
     @classmethod
     def for_env(cls, env: gym.Env, **kwargs: Any) -> GenericRenderer:
@@ -158,6 +168,21 @@ class GenericRenderer:
         return format_value(action, self.precision)
 
     def _step_body(self, step: Step, with_observation: bool) -> str:
+        if not step.events and not with_observation:
+            # Most steps of most envs repeat a few (action, reward) pairs: memoise their text.
+            try:
+                memo_key = (type(step.action), step.action, step.reward)
+                return self._memo[memo_key]
+            except TypeError:  # an unhashable action (an array): format it every time
+                return self._format_body(step, False)
+            except KeyError:
+                if len(self._memo) >= 4096:
+                    self._memo.clear()
+                body = self._memo[memo_key] = self._format_body(step, False)
+                return body
+        return self._format_body(step, with_observation)
+
+    def _format_body(self, step: Step, with_observation: bool) -> str:
         parts = []
         if step.events:
             parts.append("; ".join(format_event(e, self.precision) for e in step.events) + ";")
@@ -170,16 +195,17 @@ class GenericRenderer:
     def _step_lines(self, trajectory: Trajectory) -> list[str]:
         lines: list[str] = []
         steps = trajectory.steps
+        keys = [self._step_body(step, with_observation=False) for step in steps]
         i = 0
         while i < len(steps):
-            key = self._step_body(steps[i], with_observation=False)
+            key = keys[i]
             j = i
-            while j + 1 < len(steps) and self._step_body(steps[j + 1], False) == key:
+            while j + 1 < len(steps) and keys[j + 1] == key:
                 j += 1
             if j > i:
                 lines.append(f"steps {steps[i].index}-{steps[j].index}: {key}")
             else:
-                body = self._step_body(steps[i], self.include_observations)
+                body = self._step_body(steps[i], True) if self.include_observations else key
                 lines.append(f"step {steps[i].index}: {body}")
             i = j + 1
         return lines
