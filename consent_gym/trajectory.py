@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 
-class Step(NamedTuple):
+@dataclass(slots=True)
+class Step:
     """One environment transition as recorded by :class:`~consent_gym.ConsentWrapper`.
 
-    A named tuple: cheap to create on every environment step.
+    A slotted dataclass: cheap to create on every environment step. Treat it as read-only.
 
     Attributes:
         index: 0-based step number within the episode.
