@@ -1,0 +1,255 @@
+"""Off-policy (DQN, SAC, TD3): a replay buffer that stores only judged transitions.
+
+A transition can be sampled only once it is in the buffer's storage, and it gets there only
+after its whole episode has been judged: transitions of running episodes wait in a per-env
+staging area; at the episode's end the episode waits for the next judge call (one batch per
+rollout, made by :class:`~consent_gym.sb3.ConsentCallback` at ``on_rollout_end`` and, as a
+safety net, by :meth:`ConsentReplayBuffer.sample`), and is then committed as recorded
+(approved), with its rewards edited (``"zero"``/``"penalty"``), or never (``"block"``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+from stable_baselines3.common.vec_env import VecNormalize
+
+from consent_gym.audit import AuditLog
+from consent_gym.judges.base import Judge, OnJudgeError
+from consent_gym.sb3.common import (
+    ConsentSettings,
+    ConsentStats,
+    Mode,
+    Piece,
+    as_settings,
+    consent_record,
+    judge_pieces,
+    vetoed_rewards,
+)
+
+# (obs, next_obs, action, reward, done, timeout) of one sub-env's transition
+Transition = tuple[Any, Any, np.ndarray, float, bool, bool]
+
+
+class ConsentReplayBuffer(ReplayBuffer):
+    """SB3 ``ReplayBuffer`` whose samples only ever contain judged transitions.
+
+    Pass it as ``replay_buffer_class=`` to DQN, SAC or TD3 (most simply through
+    :func:`~consent_gym.sb3.consent_kwargs` with ``algo=DQN``) and train with
+    :class:`~consent_gym.sb3.ConsentCallback`. With a ``Dict`` observation space the
+    constructor returns a :class:`ConsentDictReplayBuffer`.
+
+    Each episode is judged once, on its whole text (the wrapper's ``info["consent"]``) after
+    it ends, together with every other episode that ended in the same rollout. Then:
+
+    - approved: its transitions are committed as recorded;
+    - ``"zero"``: committed with reward 0, the last transition terminal (``done=1``,
+      timeout cleared, so no ``gamma * Q(terminal_obs)`` bootstrap either);
+    - ``"penalty"``: as ``"zero"``, but the last transition's reward is ``penalty``;
+    - ``"block"``: never committed, so never sampled.
+
+    A transition becomes sampleable only when its episode has ended and been judged, so an
+    episode longer than the run never reaches the buffer. Storage is one ring of
+    ``buffer_size`` transitions (SB3 splits it into ``buffer_size // n_envs`` rows of
+    ``n_envs``; here each sub-env's episodes are committed whole, in turn).
+    ``optimize_memory_usage`` and n-step returns are not supported.
+
+    Args:
+        buffer_size, observation_space, action_space, device, n_envs,
+        optimize_memory_usage, handle_timeout_termination: As for SB3's ``ReplayBuffer``.
+        consent: A :class:`~consent_gym.sb3.common.ConsentSettings`; or give ``judge`` and
+            the other settings directly.
+        judge, mode, penalty, audit_log, on_judge_error, info_key: See
+            :class:`~consent_gym.sb3.common.ConsentSettings`.
+    """
+
+    def __new__(cls, buffer_size: int, observation_space: spaces.Space, *args: Any,
+                **kwargs: Any) -> ConsentReplayBuffer:
+        if cls is ConsentReplayBuffer and isinstance(observation_space, spaces.Dict):
+            cls = ConsentDictReplayBuffer
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        n_envs: int = 1,
+        optimize_memory_usage: bool = False,
+        handle_timeout_termination: bool = True,
+        *,
+        consent: ConsentSettings | None = None,
+        judge: Judge | None = None,
+        mode: Mode | None = None,
+        penalty: float | None = None,
+        audit_log: AuditLog | str | os.PathLike[str] | None = None,
+        on_judge_error: OnJudgeError | None = None,
+        info_key: str | None = None,
+    ) -> None:
+        if consent is None and judge is None:
+            raise TypeError(
+                "ConsentReplayBuffer needs a judge: DQN('MlpPolicy', env, "
+                "**consent_gym.sb3.consent_kwargs(judge, mode='block', algo=DQN))."
+            )
+        if optimize_memory_usage:
+            raise ValueError(
+                "ConsentReplayBuffer does not support optimize_memory_usage=True "
+                "(episodes are committed whole, out of step order)."
+            )
+        self.consent = as_settings(
+            consent, judge=judge, mode=mode, penalty=penalty, audit_log=audit_log,
+            on_judge_error=on_judge_error, info_key=info_key,
+        )
+        self.stats = ConsentStats()
+        self.source_n_envs = n_envs
+        self.env_ids: list[str] = [""] * n_envs
+        self._staged: list[list[Transition]] = [[] for _ in range(n_envs)]
+        self._pending: list[tuple[int, Mapping[str, Any], list[Transition]]] = []
+        self.committed_steps = 0
+        self._warned_long = False
+        # One ring of buffer_size transitions: SB3 code only reads pos/full/size().
+        super().__init__(
+            buffer_size, observation_space, action_space, device=device,
+            n_envs=1, optimize_memory_usage=False,
+            handle_timeout_termination=handle_timeout_termination,
+        )
+
+    @property
+    def mode(self) -> Mode:
+        """The veto mode: ``"zero"``, ``"penalty"`` or ``"block"``."""
+        return self.consent.mode
+
+    @property
+    def staged_steps(self) -> int:
+        """Transitions of running episodes, not yet judged."""
+        return sum(len(s) for s in self._staged)
+
+    @property
+    def pending_episodes(self) -> int:
+        """Ended episodes waiting for the next judge call."""
+        return len(self._pending)
+
+    def attach_env(self, env: Any) -> None:
+        """Read the sub-envs' ids for the audit log (called by the callback)."""
+        try:
+            self.env_ids = [str(e) for e in env.get_attr("env_id")]
+        except Exception:  # ids are only for the audit log
+            self.env_ids = [""] * self.source_n_envs
+
+    @staticmethod
+    def _row(x: Any, e: int) -> Any:
+        if isinstance(x, dict):
+            return {k: np.array(v[e]) for k, v in x.items()}
+        return np.array(x[e])
+
+    def add(
+        self,
+        obs: Any,
+        next_obs: Any,
+        action: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        """Stage one step of every sub-env; an ended episode waits for the judge."""
+        n = self.source_n_envs
+        actions = np.asarray(action).reshape((n, self.action_dim))
+        rewards = np.asarray(reward, dtype=np.float64).reshape(n)
+        dones = np.asarray(done, dtype=bool).reshape(n)
+        for e in range(n):
+            timeout = bool(infos[e].get("TimeLimit.truncated", False))
+            self._staged[e].append((
+                self._row(obs, e), self._row(next_obs, e), actions[e].copy(),
+                float(rewards[e]), bool(dones[e]), timeout,
+            ))
+            if dones[e]:
+                record = consent_record(infos[e], self.consent.info_key, e)
+                transitions, self._staged[e] = self._staged[e], []
+                length = int(record.get("length", len(transitions)))
+                if len(transitions) > length:
+                    # The oldest ones belong to an episode that was reset before it ended
+                    # (e.g. learn(reset_num_timesteps=True)); never judged, never used.
+                    extra = len(transitions) - length
+                    self.stats.dropped_unjudged_steps += extra
+                    transitions = transitions[extra:]
+                self._pending.append((e, record, transitions))
+            elif len(self._staged[e]) > self.buffer_size and not self._warned_long:
+                self._warned_long = True
+                warnings.warn(
+                    f"sub-env {e} has run {len(self._staged[e])} steps without ending an "
+                    f"episode; its transitions reach the replay buffer only once it ends "
+                    f"and is judged.", stacklevel=2,
+                )
+
+    def flush(self) -> None:
+        """Judge every ended, unjudged episode in one call and commit the allowed ones."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        pieces = [
+            Piece(e, str(rec["text"]), int(rec.get("episode_index", -1)),
+                  start=int(rec.get("length", len(tr))) - len(tr), steps=len(tr), finished=True)
+            for e, rec, tr in pending
+        ]
+        verdicts = judge_pieces(
+            self.consent, pieces, self.stats, env_id=self.env_ids,
+            learner=f"sb3-replay:{self.mode}",
+        )
+        for (_, _, transitions), verdict in zip(pending, verdicts, strict=True):
+            if verdict.approved:
+                self._commit(transitions)
+            elif self.mode != "block":
+                rewards = vetoed_rewards(
+                    np.array([t[3] for t in transitions]), self.mode, self.consent.penalty
+                )
+                edited = [
+                    (o, no, a, float(r), d, timeout and i < len(transitions) - 1)
+                    for i, ((o, no, a, _, d, timeout), r) in enumerate(
+                        zip(transitions, rewards, strict=True)
+                    )
+                ]
+                self._commit(edited)
+
+    def _commit(self, transitions: list[Transition]) -> None:
+        for obs, next_obs, action, reward, done, timeout in transitions:
+            super().add(
+                self._batch1(obs), self._batch1(next_obs), action[None],
+                np.array([reward], dtype=np.float32), np.array([done], dtype=np.float32),
+                [{"TimeLimit.truncated": timeout}],
+            )
+        self.committed_steps += len(transitions)
+
+    @staticmethod
+    def _batch1(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: np.asarray(v)[None] for k, v in x.items()}
+        return np.asarray(x)[None]
+
+    def sample(self, batch_size: int, env: VecNormalize | None = None) -> Any:
+        """Judge what is pending, then SB3's uniform sample over committed transitions."""
+        self.flush()
+        if self.size() == 0:
+            raise RuntimeError(
+                "ConsentReplayBuffer holds no approved transition yet; train with "
+                "callback=consent_gym.sb3.ConsentCallback(), which skips updates until "
+                "there is something to learn from."
+            )
+        return super().sample(batch_size, env=env)
+
+
+class ConsentDictReplayBuffer(ConsentReplayBuffer, DictReplayBuffer):
+    """:class:`ConsentReplayBuffer` for ``Dict`` observation spaces.
+
+    ``ConsentReplayBuffer(...)`` returns one automatically when the space is a ``Dict``.
+    """
+
+
+__all__ = ["ConsentDictReplayBuffer", "ConsentReplayBuffer"]
