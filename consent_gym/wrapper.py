@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Literal, SupportsFloat
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
-from consent_gym.audit import AuditLog, text_sha256
-from consent_gym.judges.base import (
-    Judge,
-    OnJudgeError,
-    Verdict,
-    check_judge,
-    check_on_judge_error,
-    judge_texts,
+from consent_gym.audit import AuditLog
+from consent_gym.gate import (
+    ConsentGate,
+    OnVeto,
+    check_gate_arguments,
+    episode_record,
+    open_audit_log,
 )
+from consent_gym.judges.base import Judge, OnJudgeError, Verdict
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
 from consent_gym.trajectory import Step, Trajectory, events_from_info
-
-OnVeto = Literal["zero", "penalty"]
-ON_VETO_CHOICES: tuple[str, ...] = ("zero", "penalty")
 
 
 class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -101,28 +98,14 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"gymnasium.make_vec(id, wrappers=[ConsentWrapper]) or SB3's "
                 f"make_vec_env(id, wrapper_class=ConsentWrapper)."
             )
-        if on_veto not in ON_VETO_CHOICES:
-            hint = (
-                " 'block' needs the learner's cooperation: use consent_gym.sb3."
-                if on_veto == "block"
-                else ""
+        check_gate_arguments(judge, on_veto, penalty, on_judge_error, info_key)
+        if judge is not None and not defer_rewards:
+            raise ValueError(
+                "defer_rewards=False only records and renders; pass the judge to the "
+                "learner instead (consent_gym.sb3), and judge=None here."
             )
-            raise ValueError(f"on_veto={on_veto!r} is not supported here; use one of "
-                             f"{ON_VETO_CHOICES}.{hint}")
-        if judge is not None:
-            check_judge(judge)
-            if not defer_rewards:
-                raise ValueError(
-                    "defer_rewards=False only records and renders; pass the judge to the "
-                    "learner instead (consent_gym.sb3), and judge=None here."
-                )
         if renderer is not None:
             check_renderer(renderer)
-        if not isinstance(penalty, (int, float)) or not math.isfinite(penalty):
-            raise ValueError(f"penalty must be a finite number, got {penalty!r}.")
-        check_on_judge_error(on_judge_error)
-        if not isinstance(info_key, str) or not info_key:
-            raise ValueError("info_key must be a non-empty string.")
         gym.utils.RecordConstructorArgs.__init__(
             self,
             judge=judge,
@@ -146,14 +129,12 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.on_judge_error: OnJudgeError = on_judge_error
         self.info_key = info_key
         self.actor = actor
-        self._owns_log = audit_log is not None and not isinstance(audit_log, AuditLog)
-        self.audit_log: AuditLog | None = (
-            audit_log
-            if audit_log is None or isinstance(audit_log, AuditLog)
-            else AuditLog(audit_log)
-        )
+        self.audit_log, self._owns_log = open_audit_log(audit_log)
         spec = env.spec
         self.env_id: str = spec.id if spec is not None else type(env.unwrapped).__name__
+        self._gate = ConsentGate(
+            lambda: self.judge, on_veto, penalty, on_judge_error, self.audit_log, self.env_id
+        )
         self.episode_count = 0
         self.trajectory: Trajectory | None = None
         self.last_verdict: Verdict | None = None
@@ -239,47 +220,11 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         trajectory = self.trajectory
         assert trajectory is not None
         text = self.renderer.render(trajectory)
-        episode_return = trajectory.total_reward
-        record: dict[str, Any] = {
-            "episode_index": trajectory.episode_index,
-            "length": len(trajectory),
-            "episode_return": episode_return,
-            "text": text,
-            "text_sha256": text_sha256(text),
-        }
         self.episode_count += 1
         if not self.defer_rewards:
-            record["pending"] = True
-            return episode_return, record
-        verdict = judge_texts(self.judge, [text], on_judge_error=self.on_judge_error)[0]
+            return trajectory.total_reward, {**episode_record(trajectory, text), "pending": True}
+        ((released, record, verdict),) = self._gate.decide([trajectory], [text])
         self.last_verdict = verdict
-        if verdict.approved:
-            released = episode_return
-        else:
-            released = self.penalty if self.on_veto == "penalty" else 0.0
-        if self.audit_log is not None:
-            self.audit_log.record(
-                verdict,
-                text=text,
-                env_id=self.env_id,
-                episode_index=trajectory.episode_index,
-                extra={"reward_released": released},
-            )
-            self.audit_log.sync()  # durable before the reward reaches any learner
-        record.update(
-            {
-                "approved": verdict.approved,
-                "outcome": verdict.outcome,
-                "p_acceptable": verdict.p_acceptable,
-                "judge_id": verdict.judge_id,
-                "reason": verdict.reason,
-                "flagged": verdict.flagged,
-                "reward_released": released,
-                "pending": False,
-            }
-        )
-        if verdict.members:
-            record["members"] = [m.to_dict() for m in verdict.members]
         return released, record
 
     def close(self) -> None:
