@@ -248,9 +248,13 @@ class PanelRenderer:
     """Renders an episode once per distinct member renderer into one views text.
 
     Made by :meth:`JudgePanel.renderer`; deterministic whenever the member renderers are.
+    It keeps only the renderers and the member-to-view map, never the judges, so envs
+    (and ``SubprocVecEnv`` workers it is pickled into) hold no reference to a judge model.
     """
 
     def __init__(self, panel: JudgePanel, shared: Renderer | None = None) -> None:
+        if not isinstance(panel, JudgePanel):
+            raise TypeError(f"panel must be a JudgePanel, got {type(panel).__name__}.")
         if shared is not None:
             check_renderer(shared)
         needs_shared = any(m.renderer is None for m in panel.members)
@@ -260,17 +264,20 @@ class PanelRenderer:
                 f"panel members {names} have no renderer of their own and see the shared "
                 f"view: pass the shared renderer, e.g. panel.renderer(GenericRenderer())."
             )
-        self.panel = panel
+        self.member_views: tuple[tuple[str, str], ...] = panel.member_views
         self.shared = shared if needs_shared else None
+        renderers: dict[str, Renderer] = {}
+        for member, view in zip(panel.members, panel.views, strict=True):
+            renderer = member.renderer if member.renderer is not None else shared
+            assert renderer is not None  # checked above
+            renderers.setdefault(view, renderer)
+        self.renderers = renderers
+        self.panel_id = panel.judge_id
 
     def render_views(self, trajectory: Trajectory) -> dict[str, str]:
         """View name -> text, rendering the trajectory once per distinct renderer."""
         views: dict[str, str] = {}
-        for member, view in zip(self.panel.members, self.panel.views, strict=True):
-            if view in views:
-                continue
-            renderer = member.renderer if member.renderer is not None else self.shared
-            assert renderer is not None  # checked in __init__
+        for view, renderer in self.renderers.items():
             text = renderer.render(trajectory)
             if not isinstance(text, str):
                 raise TypeError(
@@ -281,10 +288,10 @@ class PanelRenderer:
 
     def render(self, trajectory: Trajectory) -> str:
         """The views text of ``trajectory`` for this panel."""
-        return format_views(self.panel.member_views, self.render_views(trajectory))
+        return format_views(self.member_views, self.render_views(trajectory))
 
     def __repr__(self) -> str:
-        return f"PanelRenderer({self.panel!r}, shared={self.shared!r})"
+        return f"PanelRenderer(panel={self.panel_id!r}, views={list(self.renderers)})"
 
 
 class JudgePanel:

@@ -479,3 +479,21 @@ def test_panel_gates_consent_wrapper_and_logs_each_view(tmp_path):
     views = parse_views(record["text"])
     assert views is not None
     assert views.member_texts() == ["The car drove 3 steps.", "The car hit a pedestrian at step 2."]
+
+
+def test_panel_renderer_holds_no_judge_and_pickles_without_it():
+    import pickle
+
+    from consent_gym.judges.panel import PanelRenderer
+
+    class Unpicklable(FixedJudge):
+        def __reduce__(self):
+            raise TypeError("a judge model must never be copied into an env")
+
+    panel = JudgePanel([Unpicklable(True)], renderers=[Informed()])
+    copy = pickle.loads(pickle.dumps(panel.renderer()))
+    text = copy.render(box_episode("person"))
+    assert panel.judge_batch([text])[0].members[0].approved
+    assert "informed" in repr(copy)
+    with pytest.raises(TypeError, match="JudgePanel"):
+        PanelRenderer(FixedJudge(True))  # type: ignore[arg-type]
