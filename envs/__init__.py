@@ -9,7 +9,7 @@ Example:
     >>> env = gym.make("consent_gym/DeliveryCurb-v0")
     >>> obs, info = env.reset(seed=0)
     >>> env.observation_space.shape, env.action_space
-    ((105,), Discrete(4))
+    ((88,), Discrete(4))
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
-
 from consent_gym.envs.delivery import (
     DeliveryBoxesEnv,
     DeliveryCurbEnv,
@@ -39,9 +38,9 @@ _ENTRY = "consent_gym.envs.delivery:"
 _SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "consent_gym/DeliveryCurb-v0": (_ENTRY + "DeliveryCurbEnv", {}),
     "consent_gym/DeliveryBoxes-v0": (_ENTRY + "DeliveryBoxesEnv", {}),
-    "consent_gym/DeliveryCurb-11x7-v0": (
+    "consent_gym/DeliveryCurb-11x6-v0": (
         _ENTRY + "DeliveryCurbEnv",
-        {"width": 11, "height": 7, "n_pedestrians": 3, "max_steps": 50},
+        {"width": 11, "height": 6, "n_pedestrians": 3, "max_steps": 50},
     ),
     "consent_gym/DeliveryBoxes-11x7-v0": (
         _ENTRY + "DeliveryBoxesEnv",

@@ -13,7 +13,7 @@ Example:
     >>> env = DeliveryBoxesEnv()
     >>> result = run_episode(env, road_policy, seed=0)
     >>> result.delivered, result.steps, result.harm, round(result.total_reward, 2)
-    (True, 14, 0, 0.3)
+    (True, 14, 0, 0.72)
     >>> run_episode(env, shortcut_policy, seed=0).steps
     6
 """
@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import gymnasium as gym
-
 from consent_gym.envs.delivery import DeliveryEnv, DriveActions
 
 Policy = Callable[[Any, gym.Env], int]

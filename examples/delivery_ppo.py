@@ -17,13 +17,12 @@ import json
 import time
 from typing import Any
 
+import consent_gym.envs  # noqa: F401  (registers the ids)
 import gymnasium as gym
 import torch
+from consent_gym.envs.training import N_ENVS, PPO_KWARGS, TOTAL_TIMESTEPS
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
-
-import consent_gym.envs  # noqa: F401  (registers the ids)
-from consent_gym.envs.training import N_ENVS, PPO_KWARGS, TOTAL_TIMESTEPS
 
 
 class DeferredVeto(gym.Wrapper):
