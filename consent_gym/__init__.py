@@ -7,8 +7,17 @@ with Gymnasium and its renderers with :func:`consent_gym.render.register_rendere
 import consent_gym.envs  # noqa: F401  (registers the toy environments with Gymnasium)
 from consent_gym.audit import AuditLog, read_audit_log
 from consent_gym.trajectory import Step, Trajectory
+from consent_gym.vector import ConsentVectorWrapper
 from consent_gym.wrapper import ConsentWrapper
 
 __version__ = "0.1.0"
 
-__all__ = ["AuditLog", "ConsentWrapper", "Step", "Trajectory", "__version__", "read_audit_log"]
+__all__ = [
+    "AuditLog",
+    "ConsentVectorWrapper",
+    "ConsentWrapper",
+    "Step",
+    "Trajectory",
+    "__version__",
+    "read_audit_log",
+]

@@ -1,0 +1,239 @@
+"""``ConsentVectorWrapper``: consent gating for a Gymnasium vector env, one judge call per step.
+
+Wrapping each sub-env with :class:`~consent_gym.ConsentWrapper` works everywhere but asks
+the judge about one episode at a time. This wrapper sits on the vector env instead: the
+episodes that end on the same step are judged in ONE batch, which is what makes a
+batched LLM judge fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector.utils import iterate
+
+from consent_gym.audit import AuditLog
+from consent_gym.gate import ConsentGate, OnVeto, check_gate_arguments, open_audit_log
+from consent_gym.judges.base import Judge, OnJudgeError
+from consent_gym.render.base import Renderer, check_renderer, renderer_for
+from consent_gym.render.generic import GenericRenderer
+from consent_gym.trajectory import Step, Trajectory, events_from_info
+
+
+def _sub_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Sub-env ``i``'s entries of a vector ``info`` dict (keys with a ``_key`` mask)."""
+    out = {}
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}")
+        if mask is not None and mask[i]:
+            out[key] = _sub_info(value, i) if isinstance(value, dict) else value[i]
+    return out
+
+
+class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
+    """Defers each sub-env's rewards and releases an episode's total only with consent.
+
+    Same semantics as :class:`~consent_gym.ConsentWrapper` (``on_veto="zero"`` or
+    ``"penalty"``, exact returns, deferred credit), for all sub-envs of a vector env, with
+    the episodes that end together judged in a single ``judge_batch`` call. Every
+    Gymnasium autoreset mode is supported: the reset step that ``NEXT_STEP`` inserts after
+    an episode end is not recorded and pays 0.
+
+    At a step where sub-env ``i`` ends an episode, ``infos["consent"][i]`` holds the same
+    record as the single-env wrapper's ``info["consent"]`` and ``infos["_consent"][i]`` is
+    true.
+
+    Args:
+        env: A Gymnasium ``VectorEnv`` (e.g. from ``gymnasium.make_vec``).
+        judge: Any :class:`~consent_gym.judges.Judge`; ``None`` loads the default LLM judge
+            lazily.
+        on_veto: ``"zero"`` or ``"penalty"``.
+        renderer: Default: the renderer of the first sub-env (sync vector envs), or of an
+            env made from ``env.spec``, or :class:`~consent_gym.render.GenericRenderer`.
+        penalty: A vetoed episode's last reward when ``on_veto="penalty"``.
+        audit_log: A path or :class:`~consent_gym.audit.AuditLog`.
+        on_judge_error: ``"veto"`` (default), ``"raise"`` or ``"approve"`` (unsafe opt-in).
+        info_key: The ``infos`` key for the consent records.
+        actor: Optional explorer label passed to renderers.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> from consent_gym.judges import RuleJudge
+        >>> envs = ConsentVectorWrapper(gym.make_vec("CartPole-v1", num_envs=3),
+        ...                             judge=RuleJudge(lambda text: True, name="yes"))
+        >>> _ = envs.reset(seed=0)
+        >>> released = np.zeros(3)
+        >>> for _ in range(100):
+        ...     _, rewards, _, _, infos = envs.step(np.zeros(3, dtype=int))
+        ...     released += rewards
+        >>> envs.judge_calls < envs.episodes_judged  # episodes ending together share a call
+        True
+    """
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        judge: Judge | None = None,
+        on_veto: OnVeto = "zero",
+        renderer: Renderer | None = None,
+        penalty: float = -100.0,
+        *,
+        audit_log: AuditLog | str | os.PathLike[str] | None = None,
+        on_judge_error: OnJudgeError = "veto",
+        info_key: str = "consent",
+        actor: str | None = None,
+    ) -> None:
+        if not isinstance(env, VectorEnv):
+            raise TypeError(
+                f"env must be a gymnasium.vector.VectorEnv, got {type(env).__name__}; for a "
+                f"single env use consent_gym.ConsentWrapper."
+            )
+        check_gate_arguments(judge, on_veto, penalty, on_judge_error, info_key)
+        if renderer is not None:
+            check_renderer(renderer)
+        gym.utils.RecordConstructorArgs.__init__(
+            self, judge=judge, on_veto=on_veto, renderer=renderer, penalty=penalty,
+            audit_log=audit_log, on_judge_error=on_judge_error, info_key=info_key, actor=actor,
+            _disable_deepcopy=True,
+        )
+        VectorWrapper.__init__(self, env)
+        self._judge = judge
+        self.renderer: Renderer = renderer if renderer is not None else self._default_renderer()
+        self.info_key = info_key
+        self.actor = actor
+        self.autoreset_mode = AutoresetMode(
+            env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        )
+        self.audit_log, self._owns_log = open_audit_log(audit_log)
+        self.env_id: str = env.spec.id if env.spec is not None else type(env).__name__
+        self._gate = ConsentGate(
+            lambda: self.judge, on_veto, penalty, on_judge_error, self.audit_log, self.env_id
+        )
+        n = self.num_envs
+        self.trajectories: list[Trajectory | None] = [None] * n
+        self._last_obs: list[Any] = [None] * n
+        self._resetting = np.zeros(n, dtype=bool)  # NEXT_STEP: the next step is a reset
+        self.episode_count = 0
+        self.judge_calls = 0
+        self.episodes_judged = 0
+
+    def _default_renderer(self) -> Renderer:
+        sub_envs = getattr(self.env, "envs", None)
+        if sub_envs:
+            return renderer_for(sub_envs[0])
+        if self.env.spec is not None:
+            probe = gym.make(self.env.spec.id)
+            try:
+                return renderer_for(probe)
+            finally:
+                probe.close()
+        return GenericRenderer()
+
+    @property
+    def judge(self) -> Judge:
+        """The judge; the embedded default is loaded on first access when none was given."""
+        if self._judge is None:
+            from consent_gym.judges import default_judge
+
+            self._judge = default_judge()
+        return self._judge
+
+    def _start_episode(self, i: int, obs: Any) -> None:
+        self.trajectories[i] = Trajectory(
+            env_id=self.env_id, episode_index=self.episode_count, actor=self.actor
+        )
+        self.episode_count += 1
+        self._last_obs[i] = obs
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset (all sub-envs, or those in ``options["reset_mask"]``) and start recording."""
+        mask = (options or {}).get("reset_mask")  # read first: SyncVectorEnv pops it
+        obs, infos = self.env.reset(seed=seed, options=options)  # type: ignore[arg-type]
+        per_env = list(iterate(self.observation_space, obs))
+        for i in range(self.num_envs):
+            if mask is None or mask[i]:
+                self._start_episode(i, per_env[i])
+                self._resetting[i] = False
+        return obs, infos
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-env; judge the episodes that ended, in one batch."""
+        if any(t is None for t in self.trajectories):
+            raise gym.error.ResetNeeded("ConsentVectorWrapper: call reset() before step().")
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if not np.all(np.isfinite(rewards)):
+            bad = np.flatnonzero(~np.isfinite(rewards)).tolist()
+            raise ValueError(
+                f"sub-envs {bad} returned non-finite rewards {rewards[bad].tolist()}; consent "
+                f"gating needs finite rewards to release exact returns."
+            )
+        per_obs = list(iterate(self.observation_space, obs))
+        per_action = list(iterate(self.action_space, actions))
+        released = np.zeros(self.num_envs, dtype=np.float64)
+        finished: list[int] = []
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
+        for i in range(self.num_envs):
+            if self._resetting[i]:  # NEXT_STEP's reset step: not part of any episode
+                self._resetting[i] = False
+                self._start_episode(i, per_obs[i])
+                continue
+            done = bool(terminations[i] or truncations[i])
+            info_i = _sub_info(infos, i)
+            if done and same_step:
+                info_i = info_i.get("final_info", {})
+            trajectory = self.trajectories[i]
+            assert trajectory is not None
+            steps = trajectory.steps
+            steps.append(
+                Step(len(steps), self._last_obs[i], per_action[i], float(rewards[i]),
+                     bool(terminations[i]), bool(truncations[i]), events_from_info(info_i))
+            )
+            self._last_obs[i] = per_obs[i]
+            if done:
+                finished.append(i)
+        if finished:
+            self._judge_finished(finished, per_obs, released, infos)
+        return obs, released, terminations, truncations, infos
+
+    def _judge_finished(
+        self, finished: list[int], per_obs: list[Any], released: np.ndarray, infos: dict[str, Any]
+    ) -> None:
+        if self.info_key in infos:
+            raise ValueError(
+                f"infos already has the key {self.info_key!r}; pass another info_key= so the "
+                f"env's own information is not overwritten."
+            )
+        done_trajectories = [self.trajectories[i] for i in finished]
+        texts = [self.renderer.render(t) for t in done_trajectories if t is not None]
+        decisions = self._gate.decide(done_trajectories, texts)  # type: ignore[arg-type]
+        self.judge_calls += 1
+        self.episodes_judged += len(finished)
+        records = np.full(self.num_envs, None, dtype=object)
+        mask = np.zeros(self.num_envs, dtype=bool)
+        for i, (reward, record, _) in zip(finished, decisions, strict=True):
+            released[i] = reward
+            records[i], mask[i] = record, True
+            if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+                self._resetting[i] = True
+            elif self.autoreset_mode == AutoresetMode.SAME_STEP:
+                self._start_episode(i, per_obs[i])  # obs is already the new episode's first
+            else:
+                self.trajectories[i] = Trajectory(self.env_id, self.episode_count)
+        infos[self.info_key] = records
+        infos[f"_{self.info_key}"] = mask
+
+    def close(self, **kwargs: Any) -> None:
+        """Close the vector env and the audit log this wrapper opened."""
+        if self._owns_log and self.audit_log is not None:
+            self.audit_log.close()
+        super().close(**kwargs)
