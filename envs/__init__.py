@@ -56,6 +56,9 @@ for _env_id, (_entry_point, _kwargs) in _SPECS.items():
 
 
 def _register_renderers() -> None:
+    # The MiniGrid renderer registers itself for every MiniGridEnv on import; the delivery
+    # world's own narrative wins for its subclasses (the registry searches the MRO).
+    import consent_gym.render.minigrid  # noqa: F401
     from consent_gym.render import register_renderer
     from consent_gym.render.delivery import DeliveryRenderer
 

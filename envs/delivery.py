@@ -240,7 +240,6 @@ class DeliveryEnv(MiniGridEnv):
                 "delivery_reward - step_cost * max_steps must be >= 0: a late delivery must "
                 "never earn less than a vetoed (zeroed) episode."
             )
-        self.reward_range = (0.0, delivery_reward)
 
         self.pedestrians: list[Pedestrian] = []
         self.boxes: list[ParcelBox] = []

@@ -49,6 +49,9 @@ class DeliveryRenderer:
             one, and an empty box is "an empty box".
         actor: Optional label of who explored (overrides ``trajectory.actor``), rendered
             as "This episode was explored by <actor>."
+        name_empty_boxes: With ``"informed"`` perception, call an empty box "an empty
+            box" (default). ``False`` renders it as "a box", so that informed and surface
+            texts differ only where a box hid a person.
         max_chars: Budget for the text. Over budget, the driving sentences go first, then
             repeated event sentences are grouped by kind ("the car hit a pedestrian at
             steps 2, 4 and 5"); the outcome and every kind of harm are always kept.
@@ -64,7 +67,11 @@ class DeliveryRenderer:
     """  # noqa: E501
 
     def __init__(
-        self, perception: str = "surface", actor: str | None = None, max_chars: int = 600
+        self,
+        perception: str = "surface",
+        actor: str | None = None,
+        max_chars: int = 600,
+        name_empty_boxes: bool = True,
     ) -> None:
         if perception not in PERCEPTIONS:
             raise ValueError(f"perception must be one of {PERCEPTIONS}, got {perception!r}.")
@@ -73,11 +80,12 @@ class DeliveryRenderer:
         self.perception = perception
         self.actor = actor
         self.max_chars = max_chars
+        self.name_empty_boxes = name_empty_boxes
 
     def __repr__(self) -> str:
         return (
             f"DeliveryRenderer(perception={self.perception!r}, actor={self.actor!r}, "
-            f"max_chars={self.max_chars})"
+            f"max_chars={self.max_chars}, name_empty_boxes={self.name_empty_boxes})"
         )
 
     # ------------------------------------------------------------ phrases
@@ -102,7 +110,7 @@ class DeliveryRenderer:
             contents = event.get("contents") if isinstance(event, Mapping) else None
             if contents == "person":
                 return "the car hit a box with a person inside"
-            if contents == "empty":
+            if contents == "empty" and self.name_empty_boxes:
                 return "the car hit an empty box"
             return "the car hit a box"
         if kind in _OUTCOME_TYPES:
