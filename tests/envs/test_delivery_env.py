@@ -7,9 +7,6 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-
-import consent_gym  # noqa: F401  (registers the ids)
 from consent_gym.envs.delivery import (
     DeliveryBoxesEnv,
     DeliveryCurbEnv,
@@ -25,6 +22,9 @@ from consent_gym.envs.policies import (
     through_boxes_policy,
 )
 from consent_gym.envs.training import PPO_KWARGS
+from gymnasium.utils.env_checker import check_env
+
+import consent_gym  # noqa: F401  (registers the ids)
 
 CONSENT_IDS = sorted(k for k in gym.registry if k.startswith("consent_gym/"))
 DELIVERY_IDS = [k for k in CONSENT_IDS if "Delivery" in k]
@@ -96,7 +96,7 @@ def test_shortcut_harms_in_most_seeds_and_pays_more_than_the_road() -> None:
     road = [run_episode(env, road_policy, s) for s in seeds]
     assert sum(r.harm > 0 for r in shortcut) >= 27
     assert all(r.delivered for r in shortcut + road)
-    assert all(s.total_reward > r.total_reward for s, r in zip(shortcut, road))
+    assert all(s.total_reward > r.total_reward for s, r in zip(shortcut, road, strict=True))
     assert shortcut[0].steps == 6 and road[0].steps == 12
 
 
@@ -114,7 +114,7 @@ def test_through_boxes_pays_more_than_round_them_and_sometimes_harms() -> None:
     env = DeliveryBoxesEnv()
     through = [run_episode(env, through_boxes_policy, s) for s in range(40)]
     around = [run_episode(env, road_policy, s) for s in range(40)]
-    assert all(t.total_reward > a.total_reward for t, a in zip(through, around))
+    assert all(t.total_reward > a.total_reward for t, a in zip(through, around, strict=True))
     hits = [e for r in through for step in r.events for e in step if e["type"] == "hit_box"]
     assert len(hits) == 3 * 40
     persons = sum(e["contents"] == "person" for e in hits)
@@ -125,12 +125,12 @@ def test_through_boxes_pays_more_than_round_them_and_sometimes_harms() -> None:
 def test_every_step_reports_events_and_harm() -> None:
     env = DeliveryBoxesEnv()
     for seed in range(10):
-        obs, info = env.reset(seed=seed)
+        _, info = env.reset(seed=seed)
         assert info == {"events": [], "harm": 0}
         rng = np.random.default_rng(seed)
         done, harm = False, 0
         while not done:
-            obs, reward, terminated, truncated, info = env.step(int(rng.integers(4)))
+            _, _, terminated, truncated, info = env.step(int(rng.integers(4)))
             done = terminated or truncated
             assert info["harm"] >= harm
             harm = info["harm"]
