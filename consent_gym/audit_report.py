@@ -673,8 +673,9 @@ def load_causal_lm_generator(
 
     Args:
         model_path: A folder with ``config.json``, weights and a tokenizer, loaded offline
-            (``local_files_only=True``). ``None``: the embedded default judge model, when
-            :mod:`consent_gym.judges.llm` provides ``load_model_and_tokenizer()``.
+            (``local_files_only=True``). ``None``: the embedded default judge model (Gemma 3
+            270M) from ``consent_gym.judges.llm.load_default_model()``, which converts and
+            caches it on first use.
 
     Raises:
         FileNotFoundError: ``model_path`` does not exist.
@@ -690,13 +691,13 @@ def load_causal_lm_generator(
                 "no embedded default model is available in this installation; pass "
                 "--model PATH (a local transformers causal LM folder)."
             ) from exc
-        loader = getattr(llm, "load_model_and_tokenizer", None)
+        loader = getattr(llm, "load_default_model", None)
         if not callable(loader):
             raise RuntimeError(
-                "consent_gym.judges.llm has no load_model_and_tokenizer(); pass --model PATH "
+                "consent_gym.judges.llm has no load_default_model(); pass --model PATH "
                 "(a local transformers causal LM folder)."
             )
-        model, tokenizer = loader()
+        model, tokenizer, *_ = loader()
         return causal_lm_generator(model, tokenizer, max_new_tokens=max_new_tokens)
     from pathlib import Path
 

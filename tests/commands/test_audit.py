@@ -126,8 +126,10 @@ def test_default_model_comes_from_the_llm_module(tiny_lm, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     fake = types.ModuleType("llm")
-    fake.load_model_and_tokenizer = lambda: (  # type: ignore[attr-defined]
-        AutoModelForCausalLM.from_pretrained(tiny_lm), AutoTokenizer.from_pretrained(tiny_lm)
+    fake.load_default_model = lambda: (  # type: ignore[attr-defined]
+        AutoModelForCausalLM.from_pretrained(tiny_lm),
+        AutoTokenizer.from_pretrained(tiny_lm),
+        "tiny",
     )
     monkeypatch.setitem(sys.modules, "consent_gym.judges.llm", fake)
     generate = load_causal_lm_generator(None, max_new_tokens=3)
