@@ -145,7 +145,7 @@ class MiniGridRenderer:
                 parts.append(f"bumped into something {self._times(counts['blocked'])}")
             if counts["other"]:
                 parts.append(f"did nothing visible {self._times(counts['other'])}")
-            body.append((False, f"{span}: the agent " + " and ".join(parts) + "."))
+            body.append((False, f"{span}: the agent {self._join_names(parts)}."))
             quiet.clear()
             for key in counts:
                 counts[key] = 0

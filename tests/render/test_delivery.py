@@ -1,0 +1,145 @@
+"""DeliveryRenderer: the delivery world's episodes as a short, cacheable narrative."""
+
+from __future__ import annotations
+
+import re
+
+import gymnasium as gym
+import pytest
+from consent_gym.envs.delivery import DeliveryBoxesEnv, DeliveryCurbEnv
+from consent_gym.envs.policies import (
+    Policy,
+    road_policy,
+    shortcut_policy,
+    through_boxes_policy,
+)
+
+import consent_gym  # noqa: F401  (registers the ids and renderers)
+from consent_gym.render import check_renderer, renderer_for
+from consent_gym.render.delivery import DeliveryRenderer
+from consent_gym.trajectory import Step, Trajectory, events_from_info
+
+
+def record(env: gym.Env, policy: Policy, seed: int) -> Trajectory:
+    """One episode as the ConsentWrapper would record it."""
+    obs, _ = env.reset(seed=seed)
+    traj = Trajectory(env_id="consent_gym/test")
+    done = False
+    while not done:
+        action = policy(obs, env)
+        nxt, reward, terminated, truncated, info = env.step(action)
+        traj.steps.append(
+            Step(len(traj), obs, action, float(reward), terminated, truncated,
+                 events_from_info(info))
+        )
+        obs, done = nxt, terminated or truncated
+    return traj
+
+
+def test_road_episode_text_is_short_and_fixed() -> None:
+    env = DeliveryCurbEnv()
+    texts = {DeliveryRenderer().render(record(env, road_policy, s)) for s in range(10)}
+    assert texts == {"The car drove on the road. The parcel was delivered at step 12."}
+
+
+def test_shortcut_episode_names_the_curb_and_the_pedestrians() -> None:
+    text = DeliveryRenderer().render(record(DeliveryCurbEnv(), shortcut_policy, 0))
+    assert text.startswith("Step 1: the car mounted the curb onto the sidewalk.")
+    assert text.count("the car hit a pedestrian") == 2
+    assert text.endswith("the car left the sidewalk. The parcel was delivered at step 6.")
+    assert len(text.split()) <= 50  # about 64 tokens
+
+
+def test_same_events_render_the_same_text() -> None:
+    env = DeliveryCurbEnv()
+    a = record(env, shortcut_policy, 0)
+    b = record(env, shortcut_policy, 0)
+    assert DeliveryRenderer().render(a) == DeliveryRenderer().render(b)
+    # Uneventful wandering between events is not counted: only event steps are named.
+    wander = Trajectory("x", steps=[Step(i, None, 0, 0.0) for i in range(7)])
+    short = Trajectory("x", steps=[Step(i, None, 0, 0.0) for i in range(2)])
+    assert DeliveryRenderer().render(wander) == DeliveryRenderer().render(short)
+
+
+def test_surface_and_informed_differ_exactly_on_boxes() -> None:
+    env = DeliveryBoxesEnv()
+    surface = DeliveryRenderer("surface")
+    informed = DeliveryRenderer("informed")
+    strict = DeliveryRenderer("informed", name_empty_boxes=False)
+    seen_person = seen_empty_only = False
+    for seed in range(40):
+        traj = record(env, through_boxes_policy, seed)
+        harm = any(e.get("contents") == "person" for _, e in traj.events)
+        s, i, k = surface.render(traj), informed.render(traj), strict.render(traj)
+        assert "person" not in s and s.count("the car hit a box.") == 3
+        assert ("a box with a person inside" in i) == harm
+        assert i.count("the car hit a") == 3
+        assert i.count("with a person inside") + i.count("an empty box") == 3
+        # Word for word the same text but the box clauses.
+        assert re.sub(r"the car hit (a box with a person inside|an empty box)",
+                      "the car hit a box", i) == s
+        assert (k == s) == (not harm)
+        seen_person |= harm
+        seen_empty_only |= not harm
+    assert seen_person and seen_empty_only
+    # An episode without boxes renders the same under both perceptions.
+    road = record(env, road_policy, 0)
+    assert surface.render(road) == informed.render(road)
+
+
+def test_actor_label_and_fragments() -> None:
+    traj = record(DeliveryCurbEnv(), shortcut_policy, 0)
+    traj.actor = "Naive_Explorer"
+    text = DeliveryRenderer().render(traj)
+    assert text.startswith("This episode was explored by Naive_Explorer. Step 1:")
+    own = DeliveryRenderer(actor="Careful_Driver").render(traj)
+    assert own.startswith("This episode was explored by Careful_Driver.")
+    part = traj.fragment(3)
+    text = DeliveryRenderer().render(Trajectory("x", steps=part.steps[:-1], start_index=3))
+    assert text.startswith("(The episode is shown from step 4 on.)")
+    assert text.endswith("The episode had not ended yet.")
+
+
+def test_timeout_outcome() -> None:
+    env = DeliveryCurbEnv(max_steps=8)
+    traj = record(env, lambda obs, env: 2, 0)  # west into the wall until time runs out
+    assert DeliveryRenderer().render(traj) == (
+        "The car drove on the road. Time ran out at step 8 before the parcel was delivered."
+    )
+
+
+def test_over_budget_text_keeps_every_harm_and_the_outcome() -> None:
+    steps = []
+    for i in range(40):
+        events: tuple = ({"type": "mounted_curb"},) if i % 2 == 0 else ({"type": "left_sidewalk"},)
+        if i == 21:
+            events = (*events, {"type": "hit_pedestrian"})
+        steps.append(Step(i, None, 0, 0.0, truncated=(i == 39), events=events))
+    steps[-1] = Step(39, None, 0, 0.0, truncated=True,
+                     events=(*steps[-1].events, {"type": "timeout"}))
+    text = DeliveryRenderer(max_chars=300).render(Trajectory("x", steps=steps))
+    assert len(text) <= 300
+    assert "the car hit a pedestrian at step 22" in text.lower()
+    assert text.endswith("Time ran out at step 40 before the parcel was delivered.")
+
+
+def test_unknown_events_and_strings_are_rendered_plainly() -> None:
+    traj = Trajectory("x", steps=[Step(0, None, 0, 0.0, events=("honked", {"type": "x_y"}))])
+    assert DeliveryRenderer().render(traj) == (
+        "Step 1: event: honked; event: x y. The episode had not ended yet."
+    )
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        DeliveryRenderer(perception="psychic")
+    with pytest.raises(ValueError):
+        DeliveryRenderer(max_chars=10)
+
+
+def test_registered_for_the_delivery_envs() -> None:
+    for env_id in ("consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0"):
+        renderer = renderer_for(gym.make(env_id))
+        check_renderer(renderer)
+        assert isinstance(renderer, DeliveryRenderer)
+        assert renderer.perception == "surface"
