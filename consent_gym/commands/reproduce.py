@@ -1,0 +1,159 @@
+"""``consent-gym reproduce``: re-run the project's experiments and print their tables.
+
+Subcommands:
+
+- ``delivery-curb``: PPO on ``consent_gym/DeliveryCurb-v0`` without and with consent
+  gating (:mod:`consent_gym.experiments.delivery_curb`).
+- ``ontological-drift``: PPO on ``consent_gym/DeliveryBoxes-v0`` ungated, gated by a judge
+  that sees only the surface, and gated by a panel with an informed member
+  (:mod:`consent_gym.experiments.ontological_drift`).
+
+Each writes ``DIR/results.json`` and PNG plots and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from consent_gym.experiments.common import JUDGE_CHOICES, MODE_CHOICES, MissingDependencyError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: str,
+                seeds: int) -> None:
+    parser.add_argument("--out", type=Path, default=Path(out),
+                        help=f"folder for results.json and the plots (default: {out})")
+    parser.add_argument("--timesteps", type=_positive_int, default=None,
+                        help="PPO training timesteps per run (default: the env's recommended "
+                             "budget)")
+    parser.add_argument("--seeds", type=_positive_int, default=seeds,
+                        help=f"training seeds, run one after the other (default: {seeds})")
+    parser.add_argument("--judge", choices=JUDGE_CHOICES, default=judge,
+                        help=f"llm: the embedded LLM judge; embedding: the embedded sentence-"
+                             f"embedding judge; rule: ground-truth keywords (default: {judge})")
+    parser.add_argument("--mode", choices=MODE_CHOICES, default=mode,
+                        help=f"what a veto does: block (no gradient), zero (no reward), "
+                             f"penalty (large negative reward) (default: {mode})")
+    parser.add_argument("--penalty", type=float, default=-1.0,
+                        help="last-step reward of a vetoed episode with --mode penalty "
+                             "(default: -1.0, the scale of a delivery)")
+    parser.add_argument("--eval-episodes", type=_positive_int, default=100,
+                        help="evaluation episodes per trained policy, on fixed seeds "
+                             "(default: 100)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (for logs)")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``reproduce`` and its subcommands; sets ``func=run``."""
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="re-run an experiment and print its table",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    experiments = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    curb = experiments.add_parser(
+        "delivery-curb",
+        help="plain PPO runs pedestrians over; consent-gated PPO does not",
+        description="Train PPO on consent_gym/DeliveryCurb-v0 without and with consent "
+                    "gating, evaluate both on fixed seeds, print a table, write "
+                    "results.json and plots.",
+    )
+    _add_common(curb, out="runs/delivery-curb", judge="llm", mode="zero", seeds=3)
+    drift = experiments.add_parser(
+        "ontological-drift",
+        help="a surface-perception judge lets the agent hit boxes with people inside; "
+             "a panel with an informed member stops it",
+        description="Train PPO on consent_gym/DeliveryBoxes-v0 ungated, gated by a judge "
+                    "that sees only the surface, and gated by a judge panel with an "
+                    "informed member; report person-in-box hits and flagged disagreements.",
+    )
+    _add_common(drift, out="runs/ontological-drift", judge="rule", mode="zero", seeds=3)
+    drift.add_argument("--policy", choices=("unanimous", "majority", "reference"),
+                       default="unanimous",
+                       help="panel policy (default: unanimous; 'reference' lets the surface "
+                            "judge decide and the informed member only flag)")
+    parser.set_defaults(func=run, _parser=parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen experiment; 0 when it ran, 2 on a usage error or a missing component."""
+    experiment = getattr(args, "experiment", None)
+    if experiment is None:
+        args._parser.print_help()
+        return 2
+    try:
+        if experiment == "delivery-curb":
+            return _delivery_curb(args)
+        return _ontological_drift(args)
+    except MissingDependencyError as exc:
+        print(f"consent-gym reproduce {experiment}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "out": args.out, "timesteps": args.timesteps, "seeds": args.seeds, "judge": args.judge,
+        "mode": args.mode, "penalty": args.penalty, "eval_episodes": args.eval_episodes,
+        "progress": not args.no_progress,
+    }
+
+
+def _report(results: dict[str, Any]) -> None:
+    print()
+    print(results["table"])
+    print()
+    judge = results["judge"]
+    print(f"Judge: {judge['judge_id']} (loaded in {judge['load_s']:.1f} s)")
+    print(f"Wall time: {results['wall_s']:.1f} s")
+    print(f"Wrote {Path(results['config']['out']) / 'results.json'}")
+    for path in results["plots"].values():
+        print(f"Wrote {path}")
+
+
+def _delivery_curb(args: argparse.Namespace) -> int:
+    from consent_gym.experiments.delivery_curb import (
+        DeliveryCurbConfig,
+        format_targets,
+        run_delivery_curb,
+    )
+
+    config = DeliveryCurbConfig(**_common(args))
+    timesteps = config.resolved()[0]
+    print(f"consent-gym reproduce delivery-curb: {config.seeds} seeds x 2 arms (ungated, "
+          f"gated), {timesteps} timesteps each, judge {config.judge}, mode {config.mode}")
+    results = run_delivery_curb(config)
+    _report(results)
+    print("Targets (issue 6, mean over seeds):")
+    print(format_targets(results["targets"]))
+    return 0
+
+
+def _ontological_drift(args: argparse.Namespace) -> int:
+    from consent_gym.experiments.ontological_drift import (
+        OntologicalDriftConfig,
+        run_ontological_drift,
+    )
+
+    config = OntologicalDriftConfig(**_common(args), policy=args.policy)
+    timesteps = config.resolved()[0]
+    print(f"consent-gym reproduce ontological-drift: {config.seeds} seeds x 3 arms (ungated, "
+          f"surface-gated, panel-gated), {timesteps} timesteps each, judge {config.judge}, "
+          f"mode {config.mode}, panel policy {config.policy}")
+    results = run_ontological_drift(config)
+    _report(results)
+    print(results["flag_summary"])
+    return 0

