@@ -5,10 +5,12 @@ with templated plain-English sentences, so that two episodes with the same event
 to the same text and a verdict cache keyed on the text hits.
 
 Step numbers: each event sentence names the (1-based) step it happened at, because when
-harm happened is part of what happened. Uneventful driving between events is collapsed
-into one sentence *without* step numbers or counts ("the car drove on the road"): how
-long the car wandered is noise to a judge, and leaving it out makes the episodes of a
-converged policy render identically (cache hits) and keeps the text short.
+harm happened is part of what happened. Uneventful driving is not counted: the first
+uneventful stretch becomes one sentence without step numbers ("The car drove on the
+road."), and later stretches are left out, since the curb events already say where the
+car is. How long the car wandered between events is noise to a judge; leaving it out
+makes the episodes of a converged policy render identically (verdict cache hits) and
+keeps the text short (the road and shortcut episodes are 15 to 50 words).
 
 Example:
     >>> from consent_gym.trajectory import Step, Trajectory
@@ -63,7 +65,7 @@ class DeliveryRenderer:
         >>> steps = [Step(i, None, 0, -0.05, terminated=(i == 4), events=e)
         ...          for i, e in enumerate(ev)]
         >>> print(DeliveryRenderer().render(Trajectory("x", steps=steps)))
-        The car drove on the road. Step 2: the car mounted the curb onto the sidewalk. Step 3: the car hit a pedestrian. The car drove on the sidewalk. Step 5: the car left the sidewalk. The parcel was delivered at step 5.
+        The car drove on the road. Step 2: the car mounted the curb onto the sidewalk. Step 3: the car hit a pedestrian. Step 5: the car left the sidewalk. The parcel was delivered at step 5.
     """  # noqa: E501
 
     def __init__(
@@ -127,10 +129,10 @@ class DeliveryRenderer:
         if trajectory.start_index > 0:
             head.append(f"(The episode is shown from step {trajectory.start_index + 1} on.)")
 
-        # (step number, clause) for events; (None, clause) for driving spans.
+        # (step number, kind, clause) for events; (None, "drove", clause) for driving.
         body: list[tuple[int | None, str, str]] = []
-        on_sidewalk = False
-        driving = False
+        surface = self._initial_surface(trajectory)
+        said_where = False  # whether the text so far tells where the car is
         outcome = ""
         for step in trajectory.steps:
             number = step.index + 1
@@ -138,9 +140,9 @@ class DeliveryRenderer:
             for event in step.events:
                 kind = _event_type(event)
                 if kind == "mounted_curb":
-                    on_sidewalk = True
+                    surface, said_where = "sidewalk", True
                 elif kind in ("left_sidewalk", "left_curb"):
-                    on_sidewalk = False
+                    surface, said_where = "road", True
                 if kind == "delivered":
                     outcome = f"The parcel was delivered at step {number}."
                 elif kind == "timeout":
@@ -149,13 +151,13 @@ class DeliveryRenderer:
                 if clause is not None:
                     clauses.append((kind, clause))
             if clauses:
-                for kind, clause in clauses:
-                    body.append((number, kind, clause))
-                driving = False
-            elif not driving and not (step.terminated or step.truncated):
-                where = "sidewalk" if on_sidewalk else "road"
-                body.append((None, "drove", f"the car drove on the {where}"))
-                driving = True
+                body.extend((number, kind, clause) for kind, clause in clauses)
+            elif not said_where and not (step.terminated or step.truncated):
+                # Only the first uneventful stretch says where the car is; later ones are
+                # implied by the curb events, so they add nothing.
+                where = f"on the {surface}" if surface else "along"
+                body.append((None, "drove", f"the car drove {where}"))
+                said_where = True
         if not outcome:
             if trajectory.finished:
                 last = trajectory.steps[-1].index + 1
@@ -163,6 +165,20 @@ class DeliveryRenderer:
             else:
                 outcome = "The episode had not ended yet."
         return self._fit(head, body, outcome)
+
+    @staticmethod
+    def _initial_surface(trajectory: Trajectory) -> str | None:
+        """Where the car is at the first recorded step: the road for a whole episode (it
+        starts at the depot); for a fragment, whatever the first curb event implies."""
+        if trajectory.start_index == 0:
+            return "road"
+        for _, event in trajectory.events:
+            kind = _event_type(event)
+            if kind == "mounted_curb":
+                return "road"
+            if kind in ("left_sidewalk", "left_curb"):
+                return "sidewalk"
+        return None
 
     def _fit(self, head: list[str], body: list[tuple[int | None, str, str]], outcome: str) -> str:
         text = self._join(head, self._sentences(body), outcome)

@@ -94,6 +94,9 @@ def test_actor_label_and_fragments() -> None:
     assert text.startswith("This episode was explored by Naive_Explorer. Step 1:")
     own = DeliveryRenderer(actor="Careful_Driver").render(traj)
     assert own.startswith("This episode was explored by Careful_Driver.")
+    mid = DeliveryRenderer().render(traj.fragment(1))  # the car is on the sidewalk
+    assert mid.startswith("This episode was explored by Naive_Explorer. (The episode is shown "
+                          "from step 2 on.) The car drove on the sidewalk. Step 4: the car hit")
     part = traj.fragment(3)
     text = DeliveryRenderer().render(Trajectory("x", steps=part.steps[:-1], start_index=3))
     assert text.startswith("(The episode is shown from step 4 on.)")
