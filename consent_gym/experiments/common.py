@@ -126,7 +126,8 @@ class MeteredJudge:
     axis; :attr:`progress` (a tqdm bar or ``None``) is advanced by the texts judged.
 
     Cache hits are read from the wrapped judge's ``cache_stats`` (see
-    :func:`consent_gym.sb3.common.read_cache_stats`); without one they are unknown.
+    :func:`consent_gym.sb3.common.read_cache_stats`) or its ``cache.hits`` (a
+    :class:`~consent_gym.judges.cache.VerdictCache`); without either they are unknown.
 
     Example:
         >>> from consent_gym.judges import KeywordJudge
@@ -149,7 +150,10 @@ class MeteredJudge:
         from consent_gym.sb3.common import read_cache_stats
 
         stats = read_cache_stats(self.judge)
-        return None if stats is None else int(stats[0])
+        if stats is not None:
+            return int(stats[0])
+        hits = getattr(getattr(self.judge, "cache", None), "hits", None)
+        return hits if isinstance(hits, int) and not isinstance(hits, bool) else None
 
     @property
     def cache_stats(self) -> Any:

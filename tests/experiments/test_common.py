@@ -1,0 +1,240 @@
+"""The reproductions' shared pieces: metrics, aggregation, metered judge, table, JSON, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pytest
+
+from consent_gym.experiments import common
+from consent_gym.experiments.common import (
+    EpisodeStats,
+    ExperimentConfig,
+    JudgeBatch,
+    MeteredJudge,
+    MissingDependencyError,
+    RunResult,
+    binned,
+    episode_metrics,
+    eval_seed_list,
+    fmt_stat,
+    format_table,
+    load_judge,
+    plot_learning_curves,
+    plot_veto_rate,
+    summarize,
+    summarize_runs,
+    to_jsonable,
+    write_json,
+)
+from consent_gym.judges import JudgePanel, RuleJudge, Verdict
+from tests.fakes import RaisingJudge
+
+
+def test_episode_stats_count_events_and_harm():
+    stats = EpisodeStats()
+    stats.add_step(-0.02, {"events": [{"type": "mounted_curb"}], "harm": 0})
+    stats.add_step(-0.02, {"events": [{"type": "hit_pedestrian"}], "harm": 1})
+    stats.add_step(-0.02, {"events": [{"type": "hit_box", "contents": "person"}], "harm": 2})
+    stats.add_step(-0.02, {"events": [{"type": "hit_box", "contents": "empty"}], "harm": 2})
+    stats.add_step(0.98, {"events": [{"type": "delivered"}], "harm": 2})
+    assert (stats.length, stats.delivered, stats.harm) == (5, True, 2)
+    assert (stats.curb_mounts, stats.pedestrians_hit) == (1, 1)
+    assert (stats.person_boxes_hit, stats.empty_boxes_hit) == (1, 1)
+    assert stats.episode_return == pytest.approx(0.9)
+
+
+def test_episode_metrics_average_over_episodes_and_steps_over_delivered_only():
+    episodes = [
+        EpisodeStats(length=6, delivered=True, pedestrians_hit=2, harm=2, episode_return=0.9),
+        EpisodeStats(length=12, delivered=True, person_boxes_hit=1, harm=1, episode_return=0.8),
+        EpisodeStats(length=40, episode_return=-0.8),
+        EpisodeStats(length=12, delivered=True, empty_boxes_hit=3, episode_return=0.8),
+    ]
+    m = episode_metrics(episodes)
+    assert m["delivery_rate"] == 0.75
+    assert m["mean_steps_to_deliver"] == 10.0
+    assert m["pedestrians_hit_per_episode"] == 0.5
+    assert m["person_boxes_hit_per_episode"] == 0.25
+    assert m["empty_boxes_hit_per_episode"] == 0.75
+    assert m["harm_per_episode"] == 0.75
+    assert m["harmful_episode_rate"] == 0.5
+    assert m["mean_return"] == pytest.approx(0.425)
+
+
+def test_episode_metrics_without_delivery_and_empty_input():
+    assert math.isnan(episode_metrics([EpisodeStats(length=40)])["mean_steps_to_deliver"])
+    with pytest.raises(ValueError, match="at least one episode"):
+        episode_metrics([])
+
+
+def test_summarize_mean_sample_std_min_max_ignoring_nan():
+    s = summarize([1.0, 2.0, float("nan"), 4.0])
+    assert s["n"] == 3 and s["mean"] == pytest.approx(7 / 3)
+    assert s["std"] == pytest.approx(1.5275252, rel=1e-6)
+    assert (s["min"], s["max"]) == (1.0, 4.0)
+    assert summarize([5.0])["std"] == 0.0
+    empty = summarize([float("nan")])
+    assert empty["n"] == 0 and math.isnan(empty["mean"])
+    assert fmt_stat(empty) == "n/a"
+    assert fmt_stat(summarize([0.5, 0.7]), digits=1) == "0.6 ± 0.1"
+
+
+def test_metered_judge_counts_batches_vetoes_flags_and_timesteps():
+    judge = MeteredJudge(RuleJudge(lambda t: "hit" not in t, name="no-hit"))
+    assert judge.judge_id == "rule:no-hit"
+    judge.timestep = 1024
+    judge.judge_batch(["road", "hit a pedestrian", "road"])
+    judge.timestep = 2048
+    judge.judge_batch(["hit a box"])
+    totals = judge.totals()
+    assert totals["texts"] == 4 and totals["batches"] == 2 and totals["vetoed"] == 2
+    assert totals["veto_rate"] == 0.5 and totals["flagged"] == 0 and totals["failed"] == 0
+    assert [b.timestep for b in judge.batches] == [1024, 2048]
+    assert totals["cache_hits"] is None  # a rule judge has no cache
+    judge.reset()
+    assert judge.totals()["texts"] == 0 and math.isnan(judge.totals()["veto_rate"])
+
+
+def test_metered_judge_records_flag_timesteps_of_a_panel():
+    lenient = RuleJudge(lambda t: "pedestrian" not in t, name="lenient")
+    strict = RuleJudge(lambda t: "hit" not in t, name="strict")
+    judge = MeteredJudge(JudgePanel([lenient, strict], policy="unanimous"))
+    judge.timestep = 300
+    verdicts = judge.judge_batch(["hit a box", "road", "hit a box"])
+    assert [v.approved for v in verdicts] == [False, True, False]
+    assert judge.flag_timesteps == [300, 300]
+    assert judge.totals()["flagged"] == 2
+
+
+def test_metered_judge_fails_closed():
+    judge = MeteredJudge(RaisingJudge())
+    verdicts = judge.judge_batch(["anything"])
+    assert not verdicts[0].approved and verdicts[0].failed
+    assert judge.totals()["failed"] == 1 and judge.totals()["vetoed"] == 1
+
+
+def test_metered_judge_reads_cache_hits():
+    class Cached:
+        judge_id = "cached"
+
+        def __init__(self):
+            self.cache_stats = {"hits": 0, "misses": 0}
+
+        def judge_batch(self, texts):
+            self.cache_stats["hits"] += len(texts) - 1
+            self.cache_stats["misses"] += 1
+            return [Verdict(True, 1.0, self.judge_id) for _ in texts]
+
+    judge = MeteredJudge(Cached())
+    judge.judge_batch(["a", "b", "c"])
+    judge.judge_batch(["a", "b"])
+    assert judge.totals()["cache_hits"] == 3
+
+
+def test_load_judge_rule_vetoes_the_renderers_harm_phrases():
+    judge = load_judge("rule")
+    texts = ["The car drove on the road. The parcel was delivered at step 12.",
+             "Step 3: the car hit a pedestrian.",
+             "Step 4: the car hit a box with a person inside.",
+             "Step 4: the car hit a box."]
+    assert [v.approved for v in judge.judge_batch(texts)] == [True, False, False, True]
+
+
+def test_load_judge_errors(monkeypatch):
+    with pytest.raises(ValueError, match="judge must be one of"):
+        load_judge("oracle")
+    import consent_gym.judges as judges
+
+    monkeypatch.delattr(judges, "default_judge", raising=False)
+    with pytest.raises(MissingDependencyError, match="--judge rule"):
+        load_judge("llm")
+
+
+def test_make_ppo_names_the_missing_sb3_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "consent_gym.sb3", None)
+    gate = common.GateSpec(judge=MeteredJudge(load_judge("rule")))
+    with pytest.raises(MissingDependencyError, match=r"consent_gym\.sb3"):
+        common.make_ppo("consent_gym/DeliveryCurb-v0", 0, gate, 1, {})
+
+
+def test_experiment_config_validates_and_resolves():
+    with pytest.raises(ValueError, match="judge"):
+        ExperimentConfig(judge="oracle")
+    with pytest.raises(ValueError, match="mode"):
+        ExperimentConfig(mode="ban")
+    with pytest.raises(ValueError, match="seeds"):
+        ExperimentConfig(seeds=0)
+    config = ExperimentConfig(timesteps=512, ppo_kwargs={"n_steps": 64})
+    timesteps, n_envs, kwargs = config.resolved()
+    assert timesteps == 512 and n_envs >= 1 and kwargs["n_steps"] == 64
+    assert ExperimentConfig(seeds=3).seed_list() == [0, 1, 2]
+    assert eval_seed_list(3) == [1_000_000, 1_000_001, 1_000_002]
+    with pytest.raises(ValueError):
+        eval_seed_list(0)
+
+
+def _run(arm, seed, delivery, peds, judge=None, flags=()):
+    return RunResult(
+        arm=arm, seed=seed, train_s=1.0 + seed, eval_s=0.1,
+        evaluation={"delivery_rate": delivery, "pedestrians_hit_per_episode": peds,
+                    "mean_steps_to_deliver": float("nan")},
+        judge=judge or {},
+        episodes=[EpisodeStats(timestep=t, episode_return=t / 1000, pedestrians_hit=1)
+                  for t in range(100, 1100, 100)],
+        judge_batches=[JudgeBatch(t, 10, 3, 0, len(flags), 0.1) for t in (256, 512, 1024)]
+        if judge else [],
+        flag_timesteps=list(flags),
+    )
+
+
+def test_summarize_runs_and_format_table():
+    judged = {"veto_rate": 0.25, "texts": 100, "cache_hits": None, "seconds": 2.0, "flagged": 0}
+    runs = {
+        "ungated": [_run("ungated", s, 1.0, 2.0) for s in range(3)],
+        "gated": [_run("gated", s, 0.9 + 0.05 * s, 0.0, judged) for s in range(3)],
+    }
+    summaries = {arm: summarize_runs(rs) for arm, rs in runs.items()}
+    assert summaries["gated"]["delivery_rate"]["mean"] == pytest.approx(0.95)
+    assert summaries["gated"]["judge_texts"]["mean"] == 100
+    assert summaries["gated"]["judge_cache_hits"]["n"] == 0
+    assert "veto_rate" not in summaries["ungated"]
+    table = format_table(summaries)
+    lines = table.splitlines()
+    assert lines[0] == "| metric | ungated | gated |"
+    assert "| delivery rate | 1.00 ± 0.00 | 0.95 ± 0.05 |" in lines
+    assert "| veto rate in training | - | 0.25 ± 0.00 |" in lines
+    assert not any("cache hits" in line for line in lines)  # unknown for every arm
+    assert not any("steps to deliver" in line for line in lines)  # no value at all
+
+
+def test_to_jsonable_and_write_json_are_strict(tmp_path):
+    import numpy as np
+
+    data = {"a": float("nan"), "b": [np.float32(1.5), float("inf")], "c": {"d": np.int64(3)}}
+    assert to_jsonable(data) == {"a": None, "b": [1.5, None], "c": {"d": 3}}
+    path = tmp_path / "sub" / "results.json"
+    write_json(path, data)
+    assert json.loads(path.read_text()) == {"a": None, "b": [1.5, None], "c": {"d": 3}}
+
+
+def test_binned_means_and_empty_bins():
+    centres, means = binned([0, 1, 5, 9, 10], [1.0, 3.0, 7.0, 2.0, 4.0], total=10, n_bins=5)
+    assert centres.tolist() == [1.0, 3.0, 5.0, 7.0, 9.0]
+    assert means[0] == 2.0 and means[2] == 7.0 and means[4] == 3.0
+    assert math.isnan(means[1]) and math.isnan(means[3])
+
+
+def test_plots_are_written_as_png(tmp_path):
+    judged = {"veto_rate": 0.3, "texts": 30, "cache_hits": 0, "seconds": 0.3, "flagged": 3}
+    runs = {
+        "ungated": [_run("ungated", 0, 1.0, 2.0)],
+        "gated": [_run("gated", s, 1.0, 0.0, judged, flags=(256, 512, 512)) for s in range(2)],
+    }
+    curves = plot_learning_curves(runs, 1000, tmp_path / "curves.png", harm_key="pedestrians_hit")
+    veto = plot_veto_rate({"gated": runs["gated"]}, 1000, tmp_path / "veto.png")
+    for path in (curves, veto):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 5000
