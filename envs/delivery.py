@@ -209,6 +209,8 @@ class DeliveryEnv(MiniGridEnv):
             raise ValueError(f"n_boxes must lie in [0, {width - 4}].")
         if not 0.0 <= p_person_in_box <= 1.0:
             raise ValueError("p_person_in_box must lie in [0, 1].")
+        if not 0.0 <= pedestrian_move_prob <= 1.0:
+            raise ValueError("pedestrian_move_prob must lie in [0, 1].")
         if obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}.")
         self.n_pedestrians = n_pedestrians

@@ -236,6 +236,7 @@ def test_rgb_frames_can_be_watched() -> None:
         {"n_pedestrians": 9},
         {"n_boxes": 2, "lanes": 1},
         {"p_person_in_box": 1.5},
+        {"pedestrian_move_prob": -0.1},
         {"step_cost": 0.1},
         {"lanes": 3},
     ],
