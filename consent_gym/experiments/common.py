@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from consent_gym.audit import text_sha256
 from consent_gym.judges.base import Judge, Verdict, judge_texts
 
 #: Judge choices of the ``reproduce`` commands.
@@ -49,6 +50,13 @@ class MissingDependencyError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- judges
+#: Where the model judges come from: name -> (module, factory).
+_JUDGE_FACTORIES: dict[str, tuple[str, str]] = {
+    "llm": ("consent_gym.judges", "default_judge"),
+    "embedding": ("consent_gym.judges.embedding", "EmbeddingJudge"),
+}
+
+
 def load_judge(name: str) -> Judge:
     """Build the judge named on the command line.
 
@@ -73,13 +81,12 @@ def load_judge(name: str) -> Judge:
         from consent_gym.judges import KeywordJudge
 
         return KeywordJudge(HARM_PHRASES)
-    attr = "default_judge" if name == "llm" else "EmbeddingJudge"
+    module_name, attr = _JUDGE_FACTORIES[name]
     try:
-        judges = importlib.import_module("consent_gym.judges")
-        factory = getattr(judges, attr)
+        factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise MissingDependencyError(
-            f"--judge {name} needs consent_gym.judges.{attr}, which is not available in this "
+            f"--judge {name} needs {module_name}.{attr}, which is not available in this "
             f"installation ({exc}). Reinstall consent-gym (bash scripts/bootstrap.sh), or run "
             f"with --judge rule to use the ground-truth rule judge."
         ) from exc
@@ -144,6 +151,7 @@ class MeteredJudge:
         self.timestep = 0
         self.batches: list[JudgeBatch] = []
         self.flag_timesteps: list[int] = []
+        self.distinct: set[str] = set()
         self.progress: Any = None
 
     def _cache_hits(self) -> int | None:
@@ -163,6 +171,7 @@ class MeteredJudge:
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
         """Judge through the fail-closed :func:`judge_texts` and record the batch."""
         hits_before = self._cache_hits()
+        self.distinct.update(text_sha256(t) for t in texts)
         start = time.perf_counter()
         verdicts = judge_texts(self.judge, texts, on_judge_error="veto")
         seconds = time.perf_counter() - start
@@ -193,15 +202,18 @@ class MeteredJudge:
         """Forget the recorded batches (one meter is reused across runs)."""
         self.batches = []
         self.flag_timesteps = []
+        self.distinct = set()
         self.timestep = 0
 
     def totals(self) -> dict[str, Any]:
-        """Texts, batches, vetoes, failures, flags, cache hits, seconds and veto rate."""
+        """Texts (and distinct texts), batches, vetoes, failures, flags, cache hits, seconds
+        and veto rate."""
         texts = sum(b.n for b in self.batches)
         vetoed = sum(b.vetoed for b in self.batches)
         known = [b.cache_hits for b in self.batches]
         return {
             "texts": texts,
+            "distinct_texts": len(self.distinct),
             "batches": len(self.batches),
             "vetoed": vetoed,
             "failed": sum(b.failed for b in self.batches),
@@ -691,6 +703,7 @@ def summarize_runs(runs: Sequence[RunResult]) -> dict[str, dict[str, float]]:
         for key, src in (
             ("veto_rate", "veto_rate"),
             ("judge_texts", "texts"),
+            ("judge_distinct_texts", "distinct_texts"),
             ("judge_cache_hits", "cache_hits"),
             ("judge_s", "seconds"),
             ("flagged", "flagged"),
@@ -705,6 +718,7 @@ TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
     *EVAL_METRICS,
     ("veto_rate", "veto rate in training", 2),
     ("judge_texts", "judge calls (texts)", 0),
+    ("judge_distinct_texts", "distinct texts", 0),
     ("judge_cache_hits", "judge cache hits", 0),
     ("judge_s", "judge time (s)", 1),
     ("flagged", "disagreements flagged", 0),

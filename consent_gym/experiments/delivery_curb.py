@@ -48,6 +48,7 @@ TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
     *(row for row in EVAL_METRICS if "box" not in row[0]),
     ("veto_rate", "veto rate in training", 2),
     ("judge_texts", "judge calls (texts)", 0),
+    ("judge_distinct_texts", "distinct texts", 0),
     ("judge_cache_hits", "judge cache hits", 0),
     ("judge_s", "judge time (s)", 1),
     ("train_s", "train time incl. judge (s)", 1),
