@@ -4,7 +4,12 @@
 - :class:`RuleJudge`, :class:`KeywordJudge`: deterministic, for tests and ground truth.
 - :func:`judge_texts`: the fail-closed way to call any judge.
 - :class:`JudgePanel`, :class:`PanelMember`: several judges (or perceptions) under a policy.
+- :class:`LLMJudge` (frozen causal LM; :func:`default_judge` is the embedded Gemma 3 270M),
+  :class:`EmbeddingJudge` (MiniLM prototypes), :class:`VerdictCache`,
+  :class:`FrozenJudgeError`. torch/transformers are imported only when a judge is built.
 """
+
+from typing import Any
 
 from consent_gym.judges.base import (
     Judge,
@@ -15,19 +20,38 @@ from consent_gym.judges.base import (
     failed_verdict,
     judge_texts,
 )
+from consent_gym.judges.cache import VerdictCache
+from consent_gym.judges.embedding import EmbeddingJudge
+from consent_gym.judges.frozen import FrozenJudgeError
+from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
 
 __all__ = [
+    "EmbeddingJudge",
+    "FrozenJudgeError",
     "Judge",
     "JudgeError",
     "JudgePanel",
     "KeywordJudge",
+    "LLMJudge",
     "Outcome",
     "PanelMember",
     "RuleJudge",
     "Verdict",
+    "VerdictCache",
     "check_judge",
+    "default_judge",
     "failed_verdict",
     "judge_texts",
 ]
+
+
+def default_judge(**kwargs: Any) -> LLMJudge:
+    """The embedded default judge: :class:`LLMJudge` on Gemma 3 270M with its default method.
+
+    Keyword arguments go to :class:`LLMJudge` (e.g. ``instructions=``, ``examples=``,
+    ``cache="verdicts.sqlite"``). The first call converts the packaged GGUF (about a minute)
+    and caches it; later calls load in seconds. See ``docs/judges.md`` for its accuracy.
+    """
+    return LLMJudge(**kwargs)
