@@ -3,7 +3,7 @@
 Three extra lines over plain SB3 (see ``docs/sb3.md``)::
 
     venv = make_consent_vec_env("consent_gym/DeliveryCurb-v0", n_envs=8)     # 1: wrap
-    model = PPO("MlpPolicy", venv, **consent_kwargs(judge, mode="block"))   # 2: gate
+    model = PPO("MlpPolicy", venv, **consent_kwargs(judge, mode="zero"))    # 2: gate
     model.learn(30_000, callback=ConsentCallback())                         # 3: pair
 
 - :class:`ConsentRolloutBuffer` (PPO, A2C) judges each rollout's episodes, and the

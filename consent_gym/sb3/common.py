@@ -46,7 +46,7 @@ class ConsentSettings:
 
     Args:
         judge: Any :class:`~consent_gym.judges.Judge`.
-        mode: ``"zero"``, ``"penalty"`` or ``"block"`` (see ``docs/sb3.md``).
+        mode: ``"zero"`` (default), ``"penalty"`` or ``"block"`` (see ``docs/sb3.md``).
         penalty: The reward of a vetoed piece's last step in ``"penalty"`` mode.
         audit_log: A path or :class:`~consent_gym.audit.AuditLog`; every verdict is
             appended and synced before the update uses it.
@@ -64,7 +64,7 @@ class ConsentSettings:
     def __init__(
         self,
         judge: Judge | None,
-        mode: Mode = "block",
+        mode: Mode = "zero",
         penalty: float = -100.0,
         audit_log: AuditLog | str | os.PathLike[str] | None = None,
         on_judge_error: OnJudgeError = "veto",

@@ -37,7 +37,7 @@ def _is_off_policy(algo: type | str | None) -> bool:
 
 def consent_kwargs(
     judge: Judge,
-    mode: Mode = "block",
+    mode: Mode = "zero",
     *,
     algo: type | str | None = None,
     env: gym.Env | VecEnv | None = None,
@@ -55,7 +55,9 @@ def consent_kwargs(
 
     Args:
         judge: Any :class:`~consent_gym.judges.Judge`.
-        mode: ``"zero"``, ``"penalty"`` or ``"block"`` (default).
+        mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``. ``"block"`` learns
+            nothing from a vetoed episode, not even to avoid it: on DeliveryCurb it does
+            not stop harm where ``"zero"`` does (``docs/sb3.md``).
         algo: The algorithm class or name; decides rollout vs replay buffer.
         env: Optional; picks the ``Dict`` buffer variant explicitly from its observation
             space (the plain classes also switch to it by themselves).

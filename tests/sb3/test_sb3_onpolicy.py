@@ -159,7 +159,8 @@ def test_block_minibatches_hold_only_approved_steps():
 
     model = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8, n_epochs=2, seed=0,
                 rollout_buffer_class=Recording,
-                rollout_buffer_kwargs=consent_kwargs(marker_judge())["rollout_buffer_kwargs"])
+                rollout_buffer_kwargs=consent_kwargs(marker_judge(), mode="block")[
+                    "rollout_buffer_kwargs"])
     model.learn(48, callback=ConsentCallback())
     obs = np.concatenate(seen)
     assert len(obs) > 0 and (obs[:, 0] == 0.0).all()
