@@ -17,7 +17,7 @@ Example:
     >>> fp = WeightFingerprint(layer)
     >>> fp.verify(full=True)
     >>> with torch.no_grad():
-    ...     layer.weight.add_(1.0)
+    ...     _ = layer.weight.add_(1.0)
     >>> try:
     ...     fp.verify(full=False)
     ... except FrozenJudgeError as exc:
