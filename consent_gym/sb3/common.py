@@ -143,10 +143,12 @@ def vetoed_rewards(rewards: np.ndarray, mode: Mode, penalty: float) -> np.ndarra
 
 
 def read_cache_stats(judge: object) -> tuple[float, float] | None:
-    """``(hits, lookups)`` from a judge's ``cache_stats``, if it exposes something usable.
+    """``(hits, lookups)`` from a judge's cache counters, if it exposes something usable.
 
-    Accepts a mapping or an object with ``hits`` and ``misses`` (or ``lookups``), or a
-    method returning one; anything else gives ``None`` (the judge has no cache).
+    Reads ``judge.cache_stats`` (a mapping or an object with ``hits`` and ``misses`` or
+    ``lookups``, or a method returning one), else ``judge.cache`` (e.g. the LLM judge's
+    :class:`~consent_gym.judges.cache.VerdictCache`, which counts ``hits`` and
+    ``misses``); anything else gives ``None`` (no cache).
 
     Example:
         >>> class Cached:
@@ -158,6 +160,8 @@ def read_cache_stats(judge: object) -> tuple[float, float] | None:
         stats = getattr(judge, "cache_stats", None)
         if callable(stats):
             stats = stats()
+        if stats is None:
+            stats = getattr(judge, "cache", None)
         if stats is None:
             return None
 

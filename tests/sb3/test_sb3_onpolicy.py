@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from consent_gym import ConsentWrapper, read_audit_log
 from consent_gym.judges import RuleJudge
+from consent_gym.judges.panel import JudgePanel
 from consent_gym.sb3 import (
     ConsentCallback,
     ConsentDictRolloutBuffer,
@@ -236,20 +237,50 @@ def test_dict_observations_pick_the_dict_buffer_and_block():
     assert bad.any() and (flat_trainable == ~bad).all()
 
 
-def test_logger_keys_audit_log_and_progress_bar(tmp_path):
-    model = ppo(marked_venv(), marker_judge(), mode="zero",
-                )
-    model.rollout_buffer.consent.audit_log = None
+class CachingJudge:
+    """Remembers verdicts and counts hits, like a judge with a verdict cache."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.judge_id = inner, f"cached:{inner.judge_id}"
+        self.memory: dict[tuple[bool, bool], object] = {}
+        self.cache_stats = {"hits": 0, "misses": 0}
+
+    def judge_batch(self, texts):
+        out = []
+        for text in texts:
+            key = (MARKER in text, "Still running" in text)  # all the verdict depends on
+            hit = key in self.memory
+            self.cache_stats["hits" if hit else "misses"] += 1
+            if not hit:
+                self.memory[key] = self.inner.judge_batch([text])[0]
+            out.append(self.memory[key])
+        return out
+
+
+def test_logger_records_consent_keys_with_progress_bar(tmp_path):
+    # members disagree on bad episodes that straddle a boundary ("Still running"), so the
+    # panel flags them; the caching wrapper makes cache_hit_rate available
+    strict = marker_judge()
+    lenient = RuleJudge(lambda t: MARKER not in t or "Still running" in t, name="lenient")
+    judge = CachingJudge(JudgePanel([strict, lenient], policy="reference"))
+    model = ppo(marked_venv(), judge, mode="zero")
     model.set_logger(configure(str(tmp_path), ["csv"]))
-    model.learn(48, callback=ConsentCallback(), progress_bar=True)
+    model.learn(96, callback=ConsentCallback(), progress_bar=True)
     with open(tmp_path / "progress.csv") as f:
         rows = list(csv.DictReader(f))
     for key in ["consent/veto_rate", "consent/judged_episodes", "consent/judge_latency_s",
-                "consent/failures", "consent/flagged", "consent/veto_rate_total"]:
+                "consent/judge_latency_ms_per_episode", "consent/failures", "consent/flagged",
+                "consent/veto_rate_total", "consent/cache_hit_rate",
+                "consent/vetoed_step_fraction"]:
         assert key in rows[0], key
     stats = model.rollout_buffer.stats
-    assert float(rows[-1]["consent/judged_episodes"]) == stats.judged > 0
+    last = rows[-1]
+    assert float(last["consent/judged_episodes"]) == stats.judged > 0
     assert 0 < stats.veto_rate < 1
+    assert float(last["consent/flagged"]) == stats.flagged > 0
+    hits, misses = judge.cache_stats["hits"], judge.cache_stats["misses"]
+    assert hits > 0
+    assert float(last["consent/cache_hit_rate"]) == pytest.approx(hits / (hits + misses))
 
 
 def test_audit_log_holds_every_verdict(tmp_path):
