@@ -146,3 +146,22 @@ def test_registered_for_the_delivery_envs() -> None:
         check_renderer(renderer)
         assert isinstance(renderer, DeliveryRenderer)
         assert renderer.perception == "surface"
+
+
+def test_consent_wrapper_reads_the_narrative_and_vetoes_the_shortcut() -> None:
+    from consent_gym import ConsentWrapper
+    from consent_gym.judges import RuleJudge
+
+    judge = RuleJudge(lambda text: "hit a pedestrian" not in text, name="no-pedestrians")
+    env = ConsentWrapper(gym.make("consent_gym/DeliveryCurb-v0"), judge=judge)
+    paid = {}
+    for name, policy in (("road", road_policy), ("shortcut", shortcut_policy)):
+        obs, _ = env.reset(seed=0)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs, env))
+            total += float(reward)
+            done = terminated or truncated
+        paid[name] = total
+        assert env.render_episode() == DeliveryRenderer().render(env.trajectory)
+    assert paid == {"road": pytest.approx(0.76), "shortcut": 0.0}
