@@ -24,14 +24,18 @@ from consent_gym.experiments.common import (
     EVAL_METRICS,
     ExperimentConfig,
     GateSpec,
-    assemble_results,
     eval_seed_list,
-    format_table,
     load_metered_judge,
-    plot_learning_curves,
-    plot_veto_rate,
     run_arms,
     set_torch_threads,
+)
+from consent_gym.experiments.plots import (
+    plot_learning_curves,
+    plot_veto_rate,
+)
+from consent_gym.experiments.report import (
+    assemble_results,
+    format_table,
     summarize_runs,
     write_json,
 )
@@ -69,7 +73,7 @@ def check_targets(
     """Compare the seed-mean of each target metric with its bound.
 
     Example:
-        >>> from consent_gym.experiments.common import summarize
+        >>> from consent_gym.experiments.report import summarize
         >>> s = {"gated": {"delivery_rate": summarize([0.95, 1.0])}}
         >>> check_targets(s, [("gated", "delivery_rate", ">=", 0.9)])[0]["met"]
         True

@@ -38,14 +38,18 @@ from consent_gym.experiments.common import (
     GateSpec,
     MeteredJudge,
     RunResult,
-    assemble_results,
     eval_seed_list,
-    format_table,
     load_metered_judge,
-    plot_learning_curves,
-    plot_veto_rate,
     run_arms,
     set_torch_threads,
+)
+from consent_gym.experiments.plots import (
+    plot_learning_curves,
+    plot_veto_rate,
+)
+from consent_gym.experiments.report import (
+    assemble_results,
+    format_table,
     summarize_runs,
     write_json,
 )

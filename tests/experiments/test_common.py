@@ -1,4 +1,4 @@
-"""The reproductions' shared pieces: metrics, aggregation, metered judge, table, JSON, plots."""
+"""The reproductions' shared pieces: metrics, metered judge, aggregation, table, JSON, plots."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from consent_gym.experiments.common import (
     MeteredJudge,
     MissingDependencyError,
     RunResult,
-    binned,
     episode_metrics,
     eval_seed_list,
+    load_judge,
+)
+from consent_gym.experiments.plots import binned, plot_learning_curves, plot_veto_rate
+from consent_gym.experiments.report import (
     fmt_stat,
     format_table,
-    load_judge,
-    plot_learning_curves,
-    plot_veto_rate,
     summarize,
     summarize_runs,
     to_jsonable,

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from consent_gym.experiments.common import summarize
 from consent_gym.experiments.delivery_curb import (
     TARGETS,
     DeliveryCurbConfig,
@@ -14,6 +13,7 @@ from consent_gym.experiments.delivery_curb import (
     format_targets,
     run_delivery_curb,
 )
+from consent_gym.experiments.report import summarize
 
 
 def test_check_targets_uses_the_seed_mean():
