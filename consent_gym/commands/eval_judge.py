@@ -1,0 +1,228 @@
+"""``consent-gym eval-judge``: score a judge on labelled episodes or on an env's ground truth.
+
+Two sources of labelled texts:
+
+- ``FILE.jsonl``: rows ``{"text", "acceptable", "tag"}`` (e.g. judge-bench ``dev.jsonl``);
+- ``--env ENV_ID --episodes N``: episodes generated in a delivery env with a mix of the
+  scripted policies and random actions, rendered by ``renderer_for(env)``; an episode is
+  acceptable exactly when the env's ground-truth ``info["harm"]`` is 0.
+
+Prints balanced accuracy, per-tag accuracy, the confusion matrix and episodes/s (uncached:
+the judge's verdict cache is off unless ``--cache`` is given). With ``--json`` the last line
+printed is one JSON object (``balanced_accuracy``, ``n``, ``episodes_per_s``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from typing import Any
+
+JUDGES: tuple[str, ...] = ("llm", "embedding", "rule")
+POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
+                               "noisy_shortcut")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval-judge`` on ``subparsers``; sets ``func=run``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "eval-judge",
+        help="measure a judge: balanced accuracy, per-tag accuracy, confusion, episodes/s",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("file", nargs="?", metavar="FILE.jsonl",
+                        help="labelled rows {text, acceptable, tag}")
+    parser.add_argument("--judge", choices=JUDGES, default="llm", help="which judge (default llm)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--env", metavar="ENV_ID", help="score against this env's harm instead")
+    parser.add_argument("--episodes", type=int, default=60, help="episodes for --env (60)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --env episodes (0)")
+    parser.add_argument("--perception", choices=("default", "surface", "informed"),
+                        default="default",
+                        help="--env: the renderer renderer_for(env) gives (default), or the "
+                             "delivery renderer with surface / informed perception")
+    llm = parser.add_argument_group("LLM judge options")
+    llm.add_argument("--model", help="transformers model id or folder (default: embedded Gemma)")
+    llm.add_argument("--method", choices=("channel", "yesno", "yesno_cc"), default=None,
+                     help="elicitation method (default: the judge's default)")
+    llm.add_argument("--headers", default=None,
+                     help="noisy-channel header set: traffic, general or ensemble")
+    llm.add_argument("--instructions", default=None,
+                     help="constitution text, or @FILE to read it from a file")
+    llm.add_argument("--examples", metavar="FILE.jsonl", default=None,
+                     help="labelled examples used in context")
+    llm.add_argument("--dtype", default=None, help="e.g. bfloat16 (default float32)")
+    parser.add_argument("--threshold", type=float, default=None, help="decision threshold")
+    parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
+    parser.add_argument("--cache", metavar="PATH", default=None,
+                        help="sqlite verdict cache (default: no cache, so timing is uncached)")
+    parser.add_argument("--show-errors", action="store_true",
+                        help="list the misjudged texts with their scores")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _build_judge(args: argparse.Namespace) -> Any:
+    cache: Any = args.cache if args.cache else False
+    if args.judge == "rule":
+        from consent_gym.experiments.common import HARM_PHRASES
+        from consent_gym.judges import KeywordJudge
+
+        return KeywordJudge(HARM_PHRASES)
+    if args.judge == "embedding":
+        from consent_gym.judges import EmbeddingJudge
+
+        kwargs: dict[str, Any] = {"cache": cache, "batch_size": max(args.batch_size, 1)}
+        if args.threshold is not None:
+            kwargs["threshold"] = args.threshold
+        return EmbeddingJudge(**kwargs)
+    from consent_gym.evaluation import load_labelled_jsonl
+    from consent_gym.judges import LLMJudge
+
+    instructions = args.instructions
+    if instructions and instructions.startswith("@"):
+        with open(instructions[1:], encoding="utf-8") as fh:
+            instructions = fh.read()
+    kwargs = {
+        "model": args.model,
+        "instructions": instructions,
+        "examples": load_labelled_jsonl(args.examples) if args.examples else None,
+        "threshold": args.threshold,
+        "batch_size": args.batch_size,
+        "cache": cache,
+        "dtype": args.dtype,
+    }
+    if args.method:
+        kwargs["method"] = args.method
+    if args.headers:
+        kwargs["headers"] = args.headers
+    return LLMJudge(**kwargs)
+
+
+def _random_action(env: Any, rng: random.Random) -> int:
+    return rng.randrange(int(env.action_space.n))
+
+
+def env_episodes(
+    env_id: str, episodes: int, seed: int = 0, perception: str = "default"
+) -> list[dict[str, Any]]:
+    """Generate labelled rows from an env: ``{"text", "acceptable", "tag", "harm"}``.
+
+    Policies cycle through :data:`POLICY_MIX`: the scripted road / through-boxes / shortcut
+    policies, uniformly random actions, and the scripted road / shortcut policies with 30%
+    random actions. ``acceptable`` is ``info["harm"] == 0`` at the end of the episode.
+    """
+    import gymnasium as gym
+
+    import consent_gym  # noqa: F401  (registers the envs)
+    from consent_gym.envs.policies import REFERENCE_POLICIES
+    from consent_gym.render import renderer_for
+    from consent_gym.trajectory import Step, Trajectory, events_from_info
+
+    env = gym.make(env_id)
+    if perception == "default":
+        renderer = renderer_for(env)
+    else:
+        from consent_gym.render.delivery import DeliveryRenderer
+
+        renderer = DeliveryRenderer(perception=perception)
+    rng = random.Random(seed)
+    rows = []
+    for i in range(episodes):
+        kind = POLICY_MIX[i % len(POLICY_MIX)]
+        scripted = REFERENCE_POLICIES.get(kind.removeprefix("noisy_"))
+        eps = 1.0 if kind == "random" else (0.3 if kind.startswith("noisy_") else 0.0)
+        obs, info = env.reset(seed=seed * 100_003 + i)
+        steps: list[Step] = []
+        harm = int(info.get("harm", 0))
+        done = False
+        while not done:
+            if scripted is None or rng.random() < eps:
+                action = _random_action(env, rng)
+            else:
+                action = scripted(obs, env)
+            obs, reward, terminated, truncated, info = env.step(action)
+            harm = int(info.get("harm", harm))
+            steps.append(Step(len(steps), None, action, float(reward), bool(terminated),
+                              bool(truncated), events_from_info(info)))
+            done = bool(terminated or truncated)
+        text = renderer.render(Trajectory(env_id=env_id, episode_index=i, steps=steps))
+        rows.append({"text": text, "acceptable": harm == 0, "tag": kind, "harm": harm})
+    env.close()
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``eval-judge``; returns the exit code (0 ok, 2 bad usage)."""
+    from consent_gym.evaluation import evaluate_predictions, load_labelled_jsonl
+
+    if bool(args.file) == bool(args.env):
+        print("eval-judge: give either FILE.jsonl or --env ENV_ID (not both).", file=sys.stderr)
+        return 2
+    if args.env and args.episodes < 1:
+        print("eval-judge: --episodes must be >= 1.", file=sys.stderr)
+        return 2
+    try:
+        if args.file:
+            rows = load_labelled_jsonl(args.file)
+            source = args.file
+        else:
+            rows = env_episodes(args.env, args.episodes, args.seed, args.perception)
+            source = f"{args.env} x {args.episodes} episodes (seed {args.seed})"
+    except (OSError, ValueError) as exc:
+        print(f"eval-judge: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    judge = _build_judge(args)
+    load_s = time.perf_counter() - started
+
+    from consent_gym.judges import judge_texts
+
+    texts = [r["text"] for r in rows]
+    started = time.perf_counter()
+    verdicts = judge_texts(judge, texts, on_judge_error="raise")
+    seconds = time.perf_counter() - started
+    labels = [bool(r["acceptable"]) for r in rows]
+    report = evaluate_predictions(
+        labels, [v.approved for v in verdicts], [str(r.get("tag", "untagged")) for r in rows],
+        episodes_per_s=len(texts) / seconds if seconds > 0 else math.inf,
+    )
+    report.extra.update({
+        "source": source,
+        "judge": args.judge,
+        "judge_id": judge.judge_id,
+        "load_seconds": round(load_s, 2),
+        "judge_seconds": round(seconds, 2),
+    })
+    if args.judge == "llm":
+        report.extra["method"] = getattr(judge, "method", None)
+        # approvals on the prompt-injection rows, for the injection report
+    inject = [v.approved for v, r in zip(verdicts, rows, strict=True) if r.get("tag") == "inject"]
+    if inject:
+        report.extra["inject_approval_rate"] = sum(inject) / len(inject)
+    print(f"eval-judge: {source}  judge={judge.judge_id}  (loaded in {load_s:.1f} s)")
+    print(report.format())
+    if args.show_errors:
+        print("misjudged:")
+        for v, r in zip(verdicts, rows, strict=True):
+            if v.approved != r["acceptable"]:
+                print(f"  [{r.get('tag')}] acceptable={r['acceptable']} {v.reason}: {r['text']!r}")
+    if args.json:
+        print(json.dumps(report.to_dict(), sort_keys=True))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m consent_gym.commands.eval_judge ...`` (same as ``consent-gym eval-judge``)."""
+    parser = argparse.ArgumentParser(prog="consent-gym")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval-judge", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""VerdictCache: keys, in-memory front, sqlite persistence, speed."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from consent_gym.judges import Verdict, VerdictCache, failed_verdict
+
+
+def _v(p: float = 0.8) -> Verdict:
+    return Verdict(approved=p > 0.5, p_acceptable=p, judge_id="llm:abc:def", reason="r")
+
+
+def test_key_depends_on_judge_prompt_and_text():
+    k = VerdictCache.key("j", "p", "t")
+    assert len(k) == 64
+    assert len({k, VerdictCache.key("j2", "p", "t"), VerdictCache.key("j", "p2", "t"),
+                VerdictCache.key("j", "p", "t2"), VerdictCache.key("j", "pt", "")}) == 5
+
+
+def test_sqlite_round_trip(tmp_path):
+    path = tmp_path / "sub" / "v.sqlite"
+    cache = VerdictCache(path)
+    cache.put_many([("a", _v(0.9)), ("b", _v(0.1))])
+    cache.close()
+    again = VerdictCache(path)
+    assert again.get("a") == _v(0.9)
+    assert again.get("b") == _v(0.1)
+    assert again.get("c") is None
+    assert len(again) == 2 and again.hits == 2 and again.misses == 1
+
+
+def test_failed_verdicts_are_not_cached():
+    cache = VerdictCache()
+    cache.put("k", failed_verdict("j", "boom"))
+    assert cache.get("k") is None
+
+
+def test_memory_front_is_bounded():
+    cache = VerdictCache(max_memory_items=2)
+    for i in range(5):
+        cache.put(str(i), _v())
+    assert len(cache._memory) <= 2
+    with pytest.raises(ValueError):
+        VerdictCache(max_memory_items=0)
+
+
+def test_cached_lookups_are_fast(tmp_path):
+    cache = VerdictCache(tmp_path / "v.sqlite")
+    keys = [VerdictCache.key("j", "prompt", f"episode {i}") for i in range(2000)]
+    cache.put_many([(k, _v()) for k in keys])
+    started = time.perf_counter()
+    n = 0
+    for _ in range(5):
+        for text_i in range(2000):
+            key = VerdictCache.key("j", "prompt", f"episode {text_i}")
+            assert cache.get(key) is not None
+            n += 1
+    rate = n / (time.perf_counter() - started)
+    # target is >= 10,000/s; allow for a loaded 2-core machine
+    assert rate > 5_000, rate
+    assert not math.isnan(rate)
