@@ -75,6 +75,7 @@ def main() -> None:
         model = PPO("MlpPolicy", venv, seed=args.seed, **PPO_KWARGS,
                     **consent_kwargs(judge, mode=args.mode, penalty=args.penalty))  # consent 2/3
         model.learn(args.timesteps, callback=ConsentCallback())  # consent 3/3
+    train_s = time.perf_counter() - start
 
     result = {
         "gate": "none" if args.ungated else args.mode,
@@ -82,7 +83,7 @@ def main() -> None:
         "seed": args.seed,
         "timesteps": args.timesteps,
         **evaluate(model, args.eval_episodes, args.seed),
-        "train_s": round(time.perf_counter() - start, 1),
+        "train_s": round(train_s, 1),
     }
     if not args.ungated:
         stats = model.rollout_buffer.stats
