@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch as th
-from sb3_testenvs import make_marked, marker_judge
+from sb3_testenvs import RecordingJudge, make_marked, marker_judge
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -58,9 +58,14 @@ class RecordingReplay(ConsentReplayBuffer):
 
 
 def test_block_never_samples_vetoed_transitions():
-    model = dqn(marked_venv(), marker_judge(), buffer_class=RecordingReplay)
+    judge = RecordingJudge(marker_judge())
+    model = dqn(marked_venv(), judge, buffer_class=RecordingReplay)
     model.learn(300, callback=ConsentCallback())
     buf = model.replay_buffer
+    # one judge call per rollout (train_freq=4 steps) that ended an episode, never more
+    assert len(judge.batches) == buf.stats.judge_calls <= 300 // (4 * 2)
+    assert sum(map(len, judge.batches)) == buf.stats.judged
+    assert any(len(b) > 1 for b in judge.batches)
     assert isinstance(buf, RecordingReplay) and len(buf.seen) > 20
     for s in buf.seen:
         assert (s.observations[:, 0] == 0).all() and (s.next_observations[:, 0] == 0).all()
@@ -115,7 +120,7 @@ def test_dict_observations_replay():
                 buffer_size=2000, seed=0, device="cpu",
                 **consent_kwargs(marker_judge(), mode="block", algo=DQN, env=venv))
     assert isinstance(model.replay_buffer, ConsentDictReplayBuffer)
-    model.learn(200, callback=ConsentCallback())
+    model.learn(120, callback=ConsentCallback())
     buf = model.replay_buffer
     n = buf.size()
     assert n > 0 and (buf.observations["bad"][:n] == 0).all()
