@@ -31,6 +31,8 @@ TOTAL_TIMESTEPS = 30_000
 RECOMMENDED_TIMESTEPS: dict[str, int] = {
     "consent_gym/DeliveryCurb-v0": 30_000,
     "consent_gym/DeliveryBoxes-v0": 60_000,
+    "consent_gym/DeliveryCurb-11x6-v0": 60_000,
+    "consent_gym/DeliveryBoxes-11x7-v0": 100_000,
 }
 
 #: Keyword arguments for ``stable_baselines3.PPO("MlpPolicy", venv, **PPO_KWARGS)``.
