@@ -231,6 +231,8 @@ class DeliveryEnv(MiniGridEnv):
         self.outer_lane_y = height - 2
         self.box_slots = self._box_slots(width, n_boxes)
 
+        # The flat observation sees everything: don't shade a field of view in frames.
+        kwargs.setdefault("highlight", obs_mode == "minigrid")
         super().__init__(
             mission_space=MissionSpace(mission_func=self._gen_mission),
             width=width,
