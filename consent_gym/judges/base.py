@@ -182,6 +182,22 @@ def judge_texts(
     return checked
 
 
+def verify_frozen(judge: object, full: bool = True) -> None:
+    """Re-check a judge's frozen weights if it has any (``judge.verify_frozen(full)``).
+
+    Rule judges have no weights and pass; model judges raise
+    :class:`~consent_gym.judges.FrozenJudgeError` on any change; panels check every member.
+    consent-gym runs the full check at the start and end of SB3 training.
+
+    Example:
+        >>> from consent_gym.judges import RuleJudge
+        >>> verify_frozen(RuleJudge(lambda text: True, name="yes"))  # nothing to check
+    """
+    check = getattr(judge, "verify_frozen", None)
+    if callable(check):
+        check(full=full)
+
+
 def with_reason(verdict: Verdict, reason: str) -> Verdict:
     """A copy of ``verdict`` with ``reason`` set (verdicts are immutable)."""
     return replace(verdict, reason=reason)

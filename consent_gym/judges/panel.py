@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from consent_gym.judges.base import Judge, Verdict, check_judge, judge_texts
+from consent_gym.judges.base import Judge, Verdict, check_judge, judge_texts, verify_frozen
 from consent_gym.render.base import Renderer, check_renderer
 from consent_gym.trajectory import Trajectory
 
@@ -434,6 +434,11 @@ class JudgePanel:
             ('vetoed', True, [True, False])
         """
         return PanelRenderer(self, shared)
+
+    def verify_frozen(self, full: bool = True) -> None:
+        """Re-check every member's frozen weights (members without weights pass)."""
+        for member in self.members:
+            verify_frozen(member.judge, full=full)
 
     def member_texts(self, text: str) -> list[str]:
         """The text each member reads when the panel is given ``text``, in member order.

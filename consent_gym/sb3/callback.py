@@ -24,6 +24,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
+from consent_gym.judges.base import verify_frozen
 from consent_gym.sb3.common import WRAP_HINT, ConsentStats
 from consent_gym.sb3.replay import ConsentReplayBuffer
 from consent_gym.sb3.rollout import ConsentRolloutBuffer
@@ -142,6 +143,7 @@ class ConsentCallback(BaseCallback):
             )
         buffer.attach_env(env)
         self.buffer = buffer
+        self._verify_judge()
         base = getattr(type(model), "_consent_base_class", None) or type(model)
         self._original_class = base
         model.__class__ = gated_class(base)
@@ -189,7 +191,13 @@ class ConsentCallback(BaseCallback):
                 f"{stats.veto_rate:.2f}, failures {stats.failed}, flagged {stats.flagged})"
             )
 
+    def _verify_judge(self) -> None:
+        # The full frozen-weights check, at the start and the end of every learn() call.
+        if self.buffer is not None and self.buffer.consent.judge is not None:
+            verify_frozen(self.buffer.consent.judge, full=True)
+
     def _on_training_end(self) -> None:
         if self._original_class is not None:
             self.model.__class__ = self._original_class
             self._original_class = None
+        self._verify_judge()

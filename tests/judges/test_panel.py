@@ -497,3 +497,21 @@ def test_panel_renderer_holds_no_judge_and_pickles_without_it():
     assert "informed" in repr(copy)
     with pytest.raises(TypeError, match="JudgePanel"):
         PanelRenderer(FixedJudge(True))  # type: ignore[arg-type]
+
+
+def test_panel_verify_frozen_checks_every_member():
+    class Weighted(RuleJudge):
+        def __init__(self, name: str) -> None:
+            super().__init__(lambda text: True, name=name)
+            self.checks: list[bool] = []
+
+        def verify_frozen(self, full: bool = True) -> None:
+            self.checks.append(full)
+            if self.name == "broken":
+                raise RuntimeError(f"{self.name} changed")
+
+    a, b = Weighted("a"), Weighted("b")
+    JudgePanel([a, RuleJudge(lambda t: True, name="no-weights"), b]).verify_frozen(full=False)
+    assert a.checks == [False] and b.checks == [False]
+    with pytest.raises(RuntimeError, match="broken changed"):
+        JudgePanel([a, Weighted("broken")]).verify_frozen()

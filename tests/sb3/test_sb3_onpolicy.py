@@ -340,3 +340,28 @@ def test_save_does_not_pickle_the_judge_and_load_takes_it_back(tmp_path, approve
                      custom_objects=consent_kwargs(approve_all, mode="block"))
     again.learn(16, callback=ConsentCallback())
     assert again.rollout_buffer.stats.judged > 0
+
+
+class FrozenCountingJudge(RuleJudge):
+    """Approves everything and counts full frozen-weight checks; can be set to fail them."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda text: True, name="frozen-counting")
+        self.full_checks = 0
+        self.tampered = False
+
+    def verify_frozen(self, full: bool = True) -> None:
+        if full:
+            self.full_checks += 1
+        if self.tampered:
+            raise RuntimeError("weights changed")
+
+
+def test_callback_runs_full_frozen_check_at_start_and_end_of_training():
+    judge = FrozenCountingJudge()
+    model = ppo(marked_venv(), judge, mode="zero")
+    model.learn(32, callback=ConsentCallback())
+    assert judge.full_checks == 2
+    judge.tampered = True
+    with pytest.raises(RuntimeError, match="weights changed"):
+        model.learn(32, callback=ConsentCallback())
