@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,8 @@ class ExperimentConfig:
         n_envs: DummyVecEnv copies (``None``: the env's recommended number).
         torch_threads: ``torch.set_num_threads`` for training (``None``: leave as is).
         progress: Show progress bars.
+        step_numbers: Render episodes for the judge with step numbers (the delivery
+            renderer's own text); default off: see :class:`StepFreeRenderer`.
         ppo_kwargs: Overrides of the env's recommended PPO settings.
     """
 
@@ -259,6 +262,7 @@ class ExperimentConfig:
     n_envs: int | None = None
     torch_threads: int | None = 1
     progress: bool = True
+    step_numbers: bool = False
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -282,6 +286,62 @@ class ExperimentConfig:
         timesteps = TOTAL_TIMESTEPS if self.timesteps is None else self.timesteps
         n_envs = N_ENVS if self.n_envs is None else self.n_envs
         return timesteps, n_envs, {**PPO_KWARGS, **self.ppo_kwargs}
+
+
+# ------------------------------------------------------------------------ rendering
+_FROM_STEP = re.compile(r"\(The episode is shown from step \d+ on\.\)")
+_STEP_PREFIX = re.compile(r"\bStep \d+: (\w)")
+_AT_STEPS = re.compile(r" at steps? \d+(?:, \d+)*(?: and \d+)?")
+
+
+class StepFreeRenderer:
+    """Any renderer's text with the step numbers taken out, so verdicts repeat.
+
+    The delivery renderer names the step of every event ("Step 3: the car hit a
+    pedestrian. ... delivered at step 12."), so early in training almost every episode is
+    a new text and every text costs a model call. Without the numbers, episodes with the
+    same events in the same order read the same, and the judge's verdict cache answers
+    them: on DeliveryCurb-v0, 3 seeds of 30k steps judge about 20 distinct texts instead
+    of about 400 (``docs/results.md``). What happened, in which order, and how often, is
+    all still there; only *when* is gone.
+
+    Args:
+        renderer: The renderer whose text is shortened; its ``perception`` (if any) is
+            exposed, so a :class:`~consent_gym.judges.JudgePanel` names views the same.
+
+    Example:
+        >>> class Fixed:
+        ...     perception = "surface"
+        ...     def render(self, trajectory):
+        ...         return ("Step 2: the car mounted the curb onto the sidewalk. Step 3: the "
+        ...                 "car hit a pedestrian. The parcel was delivered at step 6.")
+        >>> StepFreeRenderer(Fixed()).render(None)
+        'The car mounted the curb onto the sidewalk. The car hit a pedestrian. The parcel was delivered.'
+    """  # noqa: E501
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+        perception = getattr(renderer, "perception", None)
+        if perception is not None:
+            self.perception = perception
+
+    def render(self, trajectory: Any) -> str:
+        """The wrapped renderer's text without step numbers."""
+        text = self.renderer.render(trajectory)
+        text = _FROM_STEP.sub("(The episode is shown from a later step on.)", text)
+        text = _STEP_PREFIX.sub(lambda m: m.group(1).upper(), text)
+        return _AT_STEPS.sub("", text)
+
+    def __repr__(self) -> str:
+        return f"StepFreeRenderer({self.renderer!r})"
+
+
+def delivery_renderer(perception: str = "surface", step_numbers: bool = False) -> Any:
+    """The delivery env's renderer with ``perception``, step-free unless ``step_numbers``."""
+    from consent_gym.render.delivery import DeliveryRenderer
+
+    renderer = DeliveryRenderer(perception=perception)
+    return renderer if step_numbers else StepFreeRenderer(renderer)
 
 
 # ------------------------------------------------------------------ episode metrics

@@ -24,6 +24,7 @@ from consent_gym.experiments.common import (
     EVAL_METRICS,
     ExperimentConfig,
     GateSpec,
+    delivery_renderer,
     eval_seed_list,
     load_metered_judge,
     run_arms,
@@ -123,7 +124,8 @@ def run_delivery_curb(
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
     judge, load_s = load_metered_judge(config.judge, log)
-    gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty)
+    gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
+                    renderer=delivery_renderer("surface", config.step_numbers))
     runs = run_arms(
         ENV_ID, {"ungated": None, "gated": gate}, config.seed_list(), timesteps,
         eval_seed_list(config.eval_episodes), n_envs=n_envs, ppo_kwargs=ppo_kwargs,

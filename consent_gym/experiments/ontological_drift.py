@@ -38,6 +38,7 @@ from consent_gym.experiments.common import (
     GateSpec,
     MeteredJudge,
     RunResult,
+    delivery_renderer,
     eval_seed_list,
     load_metered_judge,
     run_arms,
@@ -101,10 +102,9 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
         (['ungated', 'surface-gated', 'panel-gated'], True)
     """
     from consent_gym.judges import JudgePanel, PanelMember
-    from consent_gym.render.delivery import DeliveryRenderer
 
-    surface = DeliveryRenderer(perception="surface")
-    informed = DeliveryRenderer(perception="informed")
+    surface = delivery_renderer("surface", config.step_numbers)
+    informed = delivery_renderer("informed", config.step_numbers)
     panel = JudgePanel(
         [PanelMember(judge.judge, surface), PanelMember(judge.judge, informed)],
         policy=config.policy,  # type: ignore[arg-type]

@@ -238,3 +238,33 @@ def test_plots_are_written_as_png(tmp_path):
     for path in (curves, veto):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5000
+
+
+def test_step_free_renderer_removes_every_step_number_and_keeps_the_events():
+    import gymnasium as gym
+    from consent_gym.envs.policies import road_policy, run_episode, shortcut_policy
+
+    from consent_gym.experiments.common import StepFreeRenderer, delivery_renderer
+    from consent_gym.render.delivery import DeliveryRenderer
+    from consent_gym.wrapper import ConsentWrapper
+
+    renderer = delivery_renderer("informed")
+    assert isinstance(renderer, StepFreeRenderer) and renderer.perception == "informed"
+    assert isinstance(delivery_renderer("surface", step_numbers=True), DeliveryRenderer)
+    texts = []
+    for env_id, policy in (("consent_gym/DeliveryCurb-v0", shortcut_policy),
+                           ("consent_gym/DeliveryBoxes-v0", road_policy)):
+        env = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda t: True),
+                             renderer=renderer)
+        for seed in range(3):
+            run_episode(env, policy, seed=seed)
+            assert env.trajectory is not None
+            texts.append(renderer.render(env.trajectory))
+            texts.append(renderer.render(env.trajectory.fragment(3)))
+        env.close()
+    assert not any(ch.isdigit() for text in texts for ch in text), texts
+    shortcut = texts[0]
+    assert shortcut.count("hit a pedestrian") == 2 and shortcut.endswith("delivered.")
+    assert "shown from a later step on" in texts[1]
+    # Episodes with the same events now read the same: the verdict cache answers them.
+    assert len(set(texts[0:6:2])) == 1
