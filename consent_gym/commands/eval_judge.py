@@ -55,6 +55,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="constitution text, or @FILE to read it from a file")
     llm.add_argument("--examples", metavar="FILE.jsonl", default=None,
                      help="labelled examples used in context")
+    llm.add_argument("--zero-shot", action="store_true",
+                     help="no in-context examples (default: the judge's built-in examples)")
     llm.add_argument("--dtype", default=None, help="e.g. bfloat16 (default float32)")
     parser.add_argument("--threshold", type=float, default=None, help="decision threshold")
     parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
@@ -90,7 +92,9 @@ def _build_judge(args: argparse.Namespace) -> Any:
     kwargs = {
         "model": args.model,
         "instructions": instructions,
-        "examples": load_labelled_jsonl(args.examples) if args.examples else None,
+        "examples": (
+            load_labelled_jsonl(args.examples) if args.examples else ([] if args.zero_shot else None)
+        ),
         "threshold": args.threshold,
         "batch_size": args.batch_size,
         "cache": cache,

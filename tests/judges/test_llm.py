@@ -259,3 +259,13 @@ def test_loaded_model_needs_tokenizer(judge):
 def test_parse_examples_accepts_bench_rows():
     rows = [{"text": "a", "acceptable": True, "tag": "t"}, ("b", False)]
     assert parse_examples(rows) == [("a", True), ("b", False)]
+
+
+def test_examples_default_to_builtin_and_empty_means_zero_shot(tiny_model_dir, judge):
+    from consent_gym.judges.llm import DEFAULT_EXAMPLES
+
+    assert judge.examples == list(DEFAULT_EXAMPLES)
+    zero = LLMJudge(str(tiny_model_dir), headers="ensemble", examples=[], cache=False)
+    assert zero.examples == [] and zero.judge_id != judge.judge_id
+    assert all(DEFAULT_EXAMPLES[0][0] not in p for p in zero.prefix_texts())
+    assert any(DEFAULT_EXAMPLES[0][0] in p for p in judge.prefix_texts())
