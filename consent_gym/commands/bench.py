@@ -30,16 +30,56 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     wrapper.add_argument("--repeats", type=int, default=5, help="interleaved repetitions")
     wrapper.add_argument("--env", action="append", default=None,
                          help=f"env id (repeatable; default: {', '.join(WRAPPER_ENVS)})")
-    for sub in (wrapper,):
+    judge = kinds.add_parser(
+        "judge", help="the default LLM judge's uncached/cached speed and matmul fraction"
+    )
+    judge.add_argument("--batch-sizes", type=_int_list, default=None,
+                       help="comma-separated batch sizes (default 1,8,16,32; --quick: 1,16)")
+    judge.add_argument("--episode-tokens", type=_int_list, default=None,
+                       help="comma-separated episode lengths in tokens (default 32,64,128; "
+                            "--quick: 64)")
+    judge.add_argument("--min-episodes", type=int, default=None,
+                       help="at least this many episodes per configuration (default 4; "
+                            "--quick: 2)")
+    judge.add_argument("--quick", action="store_true",
+                       help="fewer configurations (batch 1 and 16 at 64 tokens)")
+    judge.add_argument("--cold", action="store_true",
+                       help="also time a cold load (GGUF conversion into an empty cache "
+                            "folder, about a minute)")
+    judge.add_argument("--no-warm-load", action="store_true",
+                       help="skip timing a warm load in a fresh process")
+    train = kinds.add_parser("train", help="wall time of gated vs ungated PPO on DeliveryCurb")
+    train.add_argument("--timesteps", type=int, default=10_240, help="PPO timesteps per run")
+    train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--env", default="consent_gym/DeliveryCurb-v0", help="env id")
+    for sub in (wrapper, judge, train):
         sub.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=run)
     return parser
+
+
+def _int_list(value: str) -> list[int]:
+    """``"1,8,16"`` -> ``[1, 8, 16]`` (each >= 1)."""
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {value!r}"
+        ) from exc
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {value!r}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark; prints a table, and a JSON line with ``--json``."""
     if args.bench == "wrapper":
         return _run_wrapper(args)
+    if args.bench == "judge":
+        return _run_judge(args)
+    if args.bench == "train":
+        return _run_train(args)
     raise ValueError(f"unknown benchmark {args.bench!r}")  # argparse prevents this
 
 
@@ -61,4 +101,83 @@ def _run_wrapper(args: argparse.Namespace) -> int:
             "overhead_ratio": {r.env_id: r.overhead_ratio for r in results},
             "results": [r.to_dict() for r in results],
         }))
+    return 0
+
+
+def _load_note() -> str:
+    import os
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
+
+
+def _run_judge(args: argparse.Namespace) -> int:
+    from consent_gym.benchmarks import bench_judge
+
+    sizes = args.batch_sizes or ([1, 16] if args.quick else [1, 8, 16, 32])
+    lengths = args.episode_tokens or ([64] if args.quick else [32, 64, 128])
+    min_episodes = args.min_episodes if args.min_episodes is not None else (2 if args.quick else 4)
+    if min_episodes < 1:
+        raise SystemExit("consent-gym bench judge: --min-episodes must be >= 1")
+    headline = 64 if 64 in lengths else lengths[len(lengths) // 2]
+    print(f"Timing the default LLM judge ({_load_note()}) ...", flush=True)
+    result = bench_judge(batch_sizes=sizes, episode_tokens=lengths, headline_tokens=headline,
+                         min_episodes=min_episodes, warm_load=not args.no_warm_load,
+                         cold_load=args.cold)
+    cost = result.cost
+    print(f"judge {result.judge_id} ({result.model_name}, method {result.method}, "
+          f"{result.threads} threads): {cost.prompts} prompts of "
+          f"{'/'.join(map(str, cost.header_tokens))} header tokens "
+          f"({sum(cost.header_tokens)} in all, KV-cached); {cost.body_params / 1e6:.1f}M "
+          f"non-embedding params, output head {cost.head_params / 1e6:.1f}M")
+    print(f"{'batch':>5} {'tokens':>7} {'episodes':>8} {'seconds':>8} {'eps/s':>7} "
+          f"{'tokens/s':>9} {'matmul GF/s':>11} {'flop frac':>9} {'+head':>7}")
+    for r in result.results:
+        print(f"{r.batch_size:5d} {r.mean_tokens:7.1f} {r.episodes:8d} {r.seconds:8.2f} "
+              f"{r.episodes_per_s:7.3f} {r.tokens_per_s:9.1f} {r.matmul_gflops:11.1f} "
+              f"{r.flop_fraction:9.3f} {r.flop_fraction_with_head:7.3f}")
+    h = result.headline
+    print(f"headline (batch {h.batch_size}, ~{h.episode_tokens}-token episodes): "
+          f"{h.episodes_per_s:.3f} episodes/s, {h.tokens_per_s:.1f} tokens/s, flop fraction "
+          f"{h.flop_fraction:.3f} ({h.flop_fraction_with_head:.3f} with the output head)")
+    print(f"cached: {result.cached_verdicts_per_s:,.0f} verdicts/s; load: warm "
+          f"{_seconds(result.warm_load_s)} ({_seconds(result.warm_load_with_imports_s)} with "
+          f"imports), cold {_seconds(result.cold_load_s)}, in this process "
+          f"{result.load_s:.1f} s; {_load_note()}")
+    if args.json:
+        print(json.dumps({"benchmark": "judge", **result.to_dict()}))
+    return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.1f} s"
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from consent_gym.benchmarks import bench_train
+
+    if args.timesteps < 1 or args.repeats < 1:
+        raise SystemExit("consent-gym bench train: --timesteps and --repeats must be >= 1")
+    print(f"Loading the default LLM judge ({_load_note()}) ...", flush=True)
+    from consent_gym.judges import default_judge
+
+    judge = default_judge()
+    print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",
+          flush=True)
+    r = bench_train(judge, timesteps=args.timesteps, env_id=args.env, repeats=args.repeats,
+                    seed=args.seed)
+    print(f"{'arm':8} {'wall s':>8} {'update s':>9} {'judge s':>8} {'rollout s':>10}")
+    for arm in (*r.ungated, *r.gated):
+        print(f"{'gated' if arm.gated else 'ungated':8} {arm.seconds:8.1f} "
+              f"{arm.update_seconds:9.1f} {arm.judge_seconds:8.1f} {arm.rollout_seconds:10.1f}")
+    hit = "unknown" if r.cache_hit_rate is None else f"{r.cache_hit_rate:.3f}"
+    print(f"gated/ungated {r.gated_over_ungated:.2f}x; judge share of gated wall time "
+          f"{r.judge_share:.1%}; cache hit rate {hit}; veto rate {r.veto_rate:.3f}")
+    print(f"{r.judge_calls} judge calls in {r.rollouts} rollouts; {r.texts_judged} texts "
+          f"({r.finished_pieces} finished episodes, {r.fragment_pieces} running fragments), "
+          f"{r.distinct_texts} distinct; {r.duplicates_within_calls} duplicates inside a call, "
+          f"{r.repeated_across_calls} repeats of earlier calls; finished episodes judged twice: "
+          f"{r.episodes_judged_twice}; {_load_note()}")
+    if args.json:
+        print(json.dumps({"benchmark": "train", **r.to_dict()}))
     return 0
