@@ -31,3 +31,111 @@ def test_bench_wrapper_rejects_bad_counts():
 def test_bench_needs_a_subcommand():
     with pytest.raises(SystemExit):
         main(["bench"])
+
+
+# ---------------------------------------------------------------- bench judge / bench train
+
+JUDGE_KEYS = {"episodes_per_s", "tokens_per_s", "flop_fraction", "warm_load_s",
+              "cached_verdicts_per_s", "matmul_gflops", "header_tokens", "results"}
+
+
+@pytest.fixture(scope="module")
+def tiny_llm_judge(tmp_path_factory):
+    from consent_gym.judges import LLMJudge
+    from tests.judges.tiny_models import build_tiny_model
+
+    return LLMJudge(str(build_tiny_model(tmp_path_factory.mktemp("bench-cli-tiny"))))
+
+
+def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
+    import consent_gym.benchmarks as benchmarks
+
+    real, seen = benchmarks.bench_judge, {}
+
+    def tiny_bench(**kwargs):  # the CLI's arguments, on a tiny model instead of Gemma
+        seen.update(kwargs)
+        return real(tiny_llm_judge, **{**kwargs, "warm_load": False}, matmul_size=64)
+
+    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    assert main(["bench", "judge", "--batch-sizes", "1,2", "--episode-tokens", "24,64",
+                 "--min-episodes", "1", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert set(result) >= JUDGE_KEYS and result["benchmark"] == "judge"
+    assert seen["batch_sizes"] == [1, 2] and seen["episode_tokens"] == [24, 64]
+    assert seen["headline_tokens"] == 64 and seen["min_episodes"] == 1
+    assert [(r["batch_size"], r["episode_tokens"]) for r in result["results"]] == [
+        (1, 64), (2, 64), (2, 24)]
+    assert result["episodes_per_s"] == result["results"][1]["episodes_per_s"]
+    assert any("headline" in line for line in lines)
+    assert any(line.startswith("cached:") for line in lines)
+
+
+def test_bench_judge_quick_defaults(capsys, monkeypatch, tiny_llm_judge):
+    import consent_gym.benchmarks as benchmarks
+
+    seen = {}
+    real = benchmarks.bench_judge
+
+    def tiny_bench(**kwargs):
+        seen.update(kwargs)
+        return real(tiny_llm_judge, **{**kwargs, "warm_load": False, "min_episodes": 1},
+                    matmul_size=64, cached_repeats=1)
+
+    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    assert main(["bench", "judge", "--quick"]) == 0
+    assert seen["batch_sizes"] == [1, 16] and seen["episode_tokens"] == [64]
+    assert seen["min_episodes"] == 2 and seen["warm_load"] is True
+    assert "{" not in capsys.readouterr().out.strip().splitlines()[-1]  # no JSON without --json
+
+
+def test_bench_judge_rejects_bad_lists():
+    with pytest.raises(SystemExit):
+        main(["bench", "judge", "--batch-sizes", "0,8"])
+    with pytest.raises(SystemExit):
+        main(["bench", "judge", "--episode-tokens", "a"])
+    with pytest.raises(SystemExit, match="--min-episodes"):
+        main(["bench", "judge", "--min-episodes", "0"])
+
+
+def test_bench_train_cli_json(capsys, monkeypatch):
+    import consent_gym.benchmarks as benchmarks
+    import consent_gym.judges as judges
+    from consent_gym.judges import KeywordJudge
+
+    real = benchmarks.bench_train
+    monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
+    tiny_ppo = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
+                "policy_kwargs": {"net_arch": [8]}}
+    monkeypatch.setattr(benchmarks, "bench_train",
+                        lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=tiny_ppo))
+    assert main(["bench", "train", "--timesteps", "64", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["benchmark"] == "train" and result["timesteps"] == 64
+    assert result["gated_over_ungated"] == pytest.approx(
+        result["gated"][0]["seconds"] / result["ungated"][0]["seconds"])
+    assert result["judge_calls"] == result["rollouts"] == 1
+    assert result["episodes_judged_twice"] == 0
+    assert {"judge_share", "cache_hit_rate", "veto_rate"} <= set(result)
+    assert any(line.startswith("gated/ungated") for line in lines)
+    with pytest.raises(SystemExit, match="must be >= 1"):
+        main(["bench", "train", "--timesteps", "0"])
+
+
+@pytest.mark.slow
+def test_bench_judge_quick_with_the_real_default_judge(capsys):
+    """The real Gemma 3 270M judge (minutes on 2 busy cores): JSON keys and sane values."""
+    assert main(["bench", "judge", "--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) >= JUDGE_KEYS
+    assert result["model"] == "gemma-3-270m-q4_k_m" and result["prompts"] >= 1
+    assert 0 < result["episodes_per_s"] < 1_000
+    assert 40 <= result["headline_episode_tokens"] <= 64
+    assert result["tokens_per_s"] == pytest.approx(
+        result["episodes_per_s"] * result["headline_episode_tokens"])
+    assert 0 < result["flop_fraction"] <= 1.5  # cannot beat the matmul rate by much
+    assert result["flop_fraction"] < result["flop_fraction_with_head"]
+    assert result["cached_verdicts_per_s"] > 1_000
+    assert 0 < result["warm_load_s"] < 120
+    assert result["matmul_gflops"] > 1

@@ -1,0 +1,112 @@
+"""consent_gym.benchmarks: judge speed and gated-training figures on tiny models (fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consent_gym.benchmarks import (
+    bench_judge,
+    bench_train,
+    judge_cost,
+    matmul_gflops,
+    synthetic_episodes,
+)
+from consent_gym.judges import KeywordJudge, LLMJudge, VerdictCache
+from tests.judges.tiny_models import build_tiny_model
+
+TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
+            "policy_kwargs": {"net_arch": [8]}}
+
+
+@pytest.fixture(scope="module")
+def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> LLMJudge:
+    path: Path = build_tiny_model(tmp_path_factory.mktemp("bench-tiny"))
+    return LLMJudge(str(path), cache=True)
+
+
+def test_matmul_gflops_is_positive_and_checks_its_arguments():
+    assert matmul_gflops(size=32, repeats=2) > 0
+    with pytest.raises(ValueError, match=">= 1"):
+        matmul_gflops(size=0)
+
+
+def test_synthetic_episodes_are_distinct_delivery_texts_within_the_budget(tiny_judge):
+    count = lambda text: len(tiny_judge._episode_ids(text))  # noqa: E731
+    texts = synthetic_episodes(12, 48, count, seed=3)
+    assert len(set(texts)) == 12
+    assert all(count(t) <= 48 for t in texts)
+    assert all(t.startswith("The car drove on the road.") for t in texts)
+    assert synthetic_episodes(12, 48, count, seed=3) == texts  # seeded
+    # Longer budgets give longer texts (about the requested length).
+    longer = synthetic_episodes(4, 160, count, seed=3)
+    assert min(map(count, longer)) > max(map(count, texts))
+    with pytest.raises(ValueError):
+        synthetic_episodes(1, 0, count)
+
+
+def test_judge_cost_counts_prompts_header_and_parameters(tiny_judge):
+    cost = judge_cost(tiny_judge)
+    model = tiny_judge.model
+    total = sum(p.numel() for p in model.parameters())
+    emb = model.get_input_embeddings().weight.numel()
+    head = model.get_output_embeddings().weight.numel()
+    assert cost.prompts == len(tiny_judge.prefix_texts()) == 6  # default: 3 header pairs
+    assert len(cost.header_tokens) == 6 and min(cost.header_tokens) > 10
+    assert cost.head_params == head
+    assert cost.body_params == total - emb - head  # tiny Llama: untied head
+    assert cost.body_flops(10) == 2 * cost.body_params * 10 * 6
+    assert cost.head_flops(10) == 2 * head * 9 * 6  # the first token comes from the prefix
+
+
+def test_bench_judge_on_a_tiny_model(tiny_judge):
+    cache_before = tiny_judge.cache
+    result = bench_judge(tiny_judge, batch_sizes=(1, 4), episode_tokens=(24, 48),
+                         headline_tokens=48, min_episodes=2, matmul_size=64, cached_repeats=3)
+    assert tiny_judge.cache is cache_before and tiny_judge.batch_size == 16  # restored
+    configs = [(r.batch_size, r.episode_tokens) for r in result.results]
+    assert configs == [(1, 48), (4, 48), (4, 24)]  # batch sizes at 48, then lengths at 4
+    assert result.headline.batch_size == 4 and result.headline.episode_tokens == 48
+    for r in result.results:
+        assert r.episodes == max(r.batch_size, 2)
+        assert r.episodes_per_s == pytest.approx(r.episodes / r.seconds)
+        assert r.tokens_per_s == pytest.approx(r.episodes_per_s * r.mean_tokens)
+        assert 0 < r.flop_fraction < r.flop_fraction_with_head
+    assert result.cached_verdicts == 3 * sum(r.episodes for r in result.results)
+    assert result.cached_verdicts_per_s > 0
+    d = result.to_dict()
+    for key in ("episodes_per_s", "tokens_per_s", "flop_fraction", "warm_load_s",
+                "cached_verdicts_per_s", "header_tokens", "results"):
+        assert key in d
+    assert d["warm_load_s"] is None  # a given judge: no load to time
+    with pytest.raises(ValueError, match=">= 1"):
+        bench_judge(tiny_judge, batch_sizes=())
+
+
+def test_bench_train_rule_judge_checks_batching_and_duplicates():
+    judge = KeywordJudge(["hit a pedestrian"])
+    result = bench_train(judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
+    assert result.rollouts == result.judge_calls == 2  # one judge call per rollout
+    assert result.episodes_judged_twice == 0
+    assert result.texts_judged == result.finished_pieces + result.fragment_pieces
+    assert result.distinct_texts <= result.texts_judged
+    assert result.cache_hit_rate is None  # a rule judge has no cache
+    (ungated,), (gated,) = result.ungated, result.gated
+    assert gated.judge_seconds <= gated.seconds and 0 < gated.update_seconds < gated.seconds
+    assert gated.rollout_seconds > 0 and ungated.judge_seconds == 0
+    d = result.to_dict()
+    assert d["gated_over_ungated"] == pytest.approx(gated.seconds / ungated.seconds)
+    assert 0 <= d["judge_share"] < 1
+
+
+def test_bench_train_reads_the_llm_cache_hit_rate(tiny_judge):
+    result = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
+    assert isinstance(tiny_judge.cache, VerdictCache)  # a fresh cache per gated run
+    assert result.cache_hit_rate is not None and 0 <= result.cache_hit_rate <= 1
+    # Hits are exactly the texts judged in an earlier call (a duplicate inside one call
+    # misses twice: both copies are looked up before either is scored).
+    hits = result.cache_hit_rate * result.texts_judged
+    assert hits == pytest.approx(result.repeated_across_calls)
+    with pytest.raises(ValueError, match=">= 1"):
+        bench_train(tiny_judge, timesteps=0)
