@@ -604,10 +604,23 @@ class LLMJudge:
         targets = torch.tensor([tok for s in seqs for tok in s[1:]], device=self.device)
         totals = torch.tensor([float(prefix.last_logprobs[s[0]]) for s in seqs])
         if rows:
-            logp = self._logprobs_at(hidden[torch.tensor(rows), torch.tensor(cols)])
-            picked = logp.gather(1, targets[:, None])[:, 0].cpu()
-            totals.index_add_(0, torch.tensor(rows), picked)
+            picked = self._target_logprobs(hidden[torch.tensor(rows), torch.tensor(cols)], targets)
+            totals.index_add_(0, torch.tensor(rows), picked.cpu())
         return totals.tolist()
+
+    def _target_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``log P(target_i | row_i)``: the target logit minus logsumexp, chunked (no
+        log-softmax over the whole vocabulary is materialised)."""
+        import torch
+
+        out = []
+        for start in range(0, hidden.shape[0], 256):
+            logits = self._lm_head(hidden[start : start + 256]).float()
+            if self._softcap:
+                logits = torch.tanh(logits / self._softcap) * self._softcap
+            tgt = targets[start : start + 256, None]
+            out.append(logits.gather(1, tgt)[:, 0] - torch.logsumexp(logits, dim=-1))
+        return torch.cat(out)
 
     def _reference_score(self, prefix_text: str, ids: list[int]) -> float:
         """The same score from one plain full forward pass (no KV reuse); for tests."""
