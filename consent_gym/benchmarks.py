@@ -384,6 +384,7 @@ def bench_judge(
     cold_load: bool = False,
     matmul_size: int = 1536,
     cached_repeats: int = 20,
+    instructions: str | None = None,
 ) -> JudgeBench:
     """Uncached and cached speed of an LLM judge, and its fraction of the matmul limit.
 
@@ -410,6 +411,8 @@ def bench_judge(
             an empty cache folder (about a minute; default judge only).
         matmul_size: Square matrix size for the matmul rate.
         cached_repeats: Passes over the texts for the cached measurement.
+        instructions: A constitution for the default judge (prepended to every prompt, so
+            it lengthens the KV-cached header); only when ``judge`` is ``None``.
 
     Raises:
         ValueError: empty or non-positive sizes.
@@ -437,7 +440,7 @@ def bench_judge(
             warm, warm_with_imports = default_judge_load_seconds()
         from consent_gym.judges import default_judge
 
-        judge = default_judge(cache=False)
+        judge = default_judge(cache=False, instructions=instructions)
     cost = judge_cost(judge)
     count_tokens = _episode_token_counter(judge)
     own_batch = int(judge.batch_size)

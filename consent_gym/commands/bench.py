@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
@@ -46,6 +47,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     judge.add_argument("--cold", action="store_true",
                        help="also time a cold load (GGUF conversion into an empty cache "
                             "folder, about a minute)")
+    judge.add_argument("--instructions", type=Path, default=None, metavar="FILE",
+                       help="a constitution file for the judge (lengthens every prompt's "
+                            "header)")
     judge.add_argument("--no-warm-load", action="store_true",
                        help="skip timing a warm load in a fresh process")
     train = kinds.add_parser("train", help="wall time of gated vs ungated PPO on DeliveryCurb")
@@ -120,10 +124,16 @@ def _run_judge(args: argparse.Namespace) -> int:
     if min_episodes < 1:
         raise SystemExit("consent-gym bench judge: --min-episodes must be >= 1")
     headline = 64 if 64 in lengths else lengths[len(lengths) // 2]
+    instructions = None
+    if args.instructions is not None:
+        try:
+            instructions = args.instructions.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SystemExit(f"consent-gym bench judge: cannot read --instructions: {exc}") from exc
     print(f"Timing the default LLM judge ({_load_note()}) ...", flush=True)
     result = bench_judge(batch_sizes=sizes, episode_tokens=lengths, headline_tokens=headline,
                          min_episodes=min_episodes, warm_load=not args.no_warm_load,
-                         cold_load=args.cold)
+                         cold_load=args.cold, instructions=instructions)
     cost = result.cost
     print(f"judge {result.judge_id} ({result.model_name}, method {result.method}, "
           f"{result.threads} threads): {cost.prompts} prompts of "
