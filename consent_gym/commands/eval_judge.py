@@ -62,6 +62,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
     parser.add_argument("--cache", metavar="PATH", default=None,
                         help="sqlite verdict cache (default: no cache, so timing is uncached)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--show-errors", action="store_true",
                         help="list the misjudged texts with their scores")
     parser.set_defaults(func=run)
@@ -89,12 +91,15 @@ def _build_judge(args: argparse.Namespace) -> Any:
     if instructions and instructions.startswith("@"):
         with open(instructions[1:], encoding="utf-8") as fh:
             instructions = fh.read()
+    examples: list[Any] | None = None
+    if args.examples:
+        examples = load_labelled_jsonl(args.examples)
+    elif args.zero_shot:
+        examples = []
     kwargs = {
         "model": args.model,
         "instructions": instructions,
-        "examples": (
-            load_labelled_jsonl(args.examples) if args.examples else ([] if args.zero_shot else None)
-        ),
+        "examples": examples,
         "threshold": args.threshold,
         "batch_size": args.batch_size,
         "cache": cache,
@@ -180,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"eval-judge: {exc}", file=sys.stderr)
         return 2
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     started = time.perf_counter()
     judge = _build_judge(args)
     load_s = time.perf_counter() - started

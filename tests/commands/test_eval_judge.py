@@ -11,6 +11,16 @@ from consent_gym.commands import eval_judge
 from tests.judges.tiny_models import build_tiny_model
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _run(argv, capsys):
     parser = argparse.ArgumentParser()
     eval_judge.add_parser(parser.add_subparsers(dest="command"))
