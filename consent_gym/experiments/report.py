@@ -153,7 +153,9 @@ def package_versions() -> dict[str, str]:
 
 
 def machine_info() -> dict[str, Any]:
-    """The machine the results were measured on."""
+    """The machine the results were measured on, and how busy it was (load averages over
+    1, 5 and 15 minutes when the results were written: timings on a shared machine are
+    only comparable at similar load)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -167,7 +169,12 @@ def machine_info() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"platform": platform.platform(), "cpu": cpu, "cores_available": cores}
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not available
+        load = []
+    return {"platform": platform.platform(), "cpu": cpu, "cores_available": cores,
+            "load_average": load}
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
