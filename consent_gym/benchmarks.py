@@ -385,6 +385,7 @@ def bench_judge(
     matmul_size: int = 1536,
     cached_repeats: int = 20,
     instructions: str | None = None,
+    log: Callable[[str], Any] | None = None,
 ) -> JudgeBench:
     """Uncached and cached speed of an LLM judge, and its fraction of the matmul limit.
 
@@ -413,6 +414,7 @@ def bench_judge(
         cached_repeats: Passes over the texts for the cached measurement.
         instructions: A constitution for the default judge (prepended to every prompt, so
             it lengthens the KV-cached header); only when ``judge`` is ``None``.
+        log: Called with a line after each step (loads, each configuration), if given.
 
     Raises:
         ValueError: empty or non-positive sizes.
@@ -438,6 +440,8 @@ def bench_judge(
         if warm_load:
             default_judge_load_seconds()  # converts first if this machine never did
             warm, warm_with_imports = default_judge_load_seconds()
+            if log is not None:
+                log(f"warm load {warm:.1f} s ({warm_with_imports:.1f} s with imports)")
         from consent_gym.judges import default_judge
 
         judge = default_judge(cache=False, instructions=instructions)
@@ -467,6 +471,9 @@ def bench_judge(
             verdicts = judge.judge_batch(texts)
             seconds = time.perf_counter() - start
             timings.append((batch, tokens, texts, seconds))
+            if log is not None:
+                log(f"batch {batch}, ~{tokens} tokens: {len(texts)} episodes in {seconds:.1f} s "
+                    f"(matmul {rates[-1]:.1f} GFLOP/s before)")
             texts_seen += texts
             verdicts_seen += verdicts
         rates.append(matmul_gflops(matmul_size))

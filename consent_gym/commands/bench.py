@@ -133,7 +133,8 @@ def _run_judge(args: argparse.Namespace) -> int:
     print(f"Timing the default LLM judge ({_load_note()}) ...", flush=True)
     result = bench_judge(batch_sizes=sizes, episode_tokens=lengths, headline_tokens=headline,
                          min_episodes=min_episodes, warm_load=not args.no_warm_load,
-                         cold_load=args.cold, instructions=instructions)
+                         cold_load=args.cold, instructions=instructions,
+                         log=lambda line: print(f"  {line}", flush=True))
     cost = result.cost
     print(f"judge {result.judge_id} ({result.model_name}, method {result.method}, "
           f"{result.threads} threads): {cost.prompts} prompts of "
