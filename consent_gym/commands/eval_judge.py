@@ -49,6 +49,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     llm.add_argument("--model", help="transformers model id or folder (default: embedded Gemma)")
     llm.add_argument("--method", choices=("channel", "yesno", "yesno_cc"), default=None,
                      help="elicitation method (default: the judge's default)")
+    llm.add_argument("--aggregate", choices=("sum", "min_sentence"), default=None,
+                     help="channel method: sum over tokens, or the worst sentence")
     llm.add_argument("--headers", default=None,
                      help="noisy-channel header set: traffic, general or ensemble")
     llm.add_argument("--instructions", default=None,
@@ -109,6 +111,8 @@ def _build_judge(args: argparse.Namespace) -> Any:
         kwargs["method"] = args.method
     if args.headers:
         kwargs["headers"] = args.headers
+    if args.aggregate:
+        kwargs["aggregate"] = args.aggregate
     return LLMJudge(**kwargs)
 
 

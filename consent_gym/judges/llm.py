@@ -62,6 +62,10 @@ __all__ = [
 ]
 
 METHODS: tuple[str, ...] = ("channel", "yesno", "yesno_cc")
+#: How the channel method turns per-token log-ratios into one score: their sum over the
+#: episode, or the most harmful sentence's sum (so one harmful step is not outvoted by
+#: many benign ones).
+AGGREGATES: tuple[str, ...] = ("sum", "min_sentence")
 
 FENCE_OPEN = "<<<"
 FENCE_CLOSE = ">>>"
@@ -314,6 +318,8 @@ class LLMJudge:
         cache: ``True`` (in-memory :class:`VerdictCache`), ``False``/``None`` (none), a
             path (sqlite file), or a :class:`VerdictCache`.
         method: ``"channel"`` (default), ``"yesno"`` or ``"yesno_cc"``; see the module doc.
+        aggregate: For ``"channel"``: ``"sum"`` over the episode's tokens, or
+            ``"min_sentence"`` (the most harmful sentence decides).
         headers: For ``"channel"``: a name in :data:`HEADER_SETS` or a sequence of
             ``(safe_header, harm_header)`` pairs.
         tokenizer: Needed when ``model`` is a loaded model object.
@@ -339,6 +345,7 @@ class LLMJudge:
         cache: VerdictCache | str | os.PathLike[str] | bool | None = True,
         *,
         method: str = "channel",
+        aggregate: str = "sum",
         headers: str | Sequence[tuple[str, str]] | None = None,
         tokenizer: Any = None,
         dtype: Any = None,
@@ -348,6 +355,8 @@ class LLMJudge:
     ) -> None:
         import torch
 
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate={aggregate!r} is not supported; use one of {AGGREGATES}.")
         if method not in METHODS:
             raise ValueError(f"method={method!r} is not supported; use one of {METHODS}.")
         if threshold is not None and (
@@ -373,6 +382,7 @@ class LLMJudge:
             dtype = getattr(torch, dtype)
 
         self.method = method
+        self.aggregate = aggregate
         self.instructions = instructions.strip() if instructions else ""
         self.examples = parse_examples(DEFAULT_EXAMPLES if examples is None else examples)
         self.threshold = float(threshold) if threshold is not None else 0.0
@@ -504,7 +514,8 @@ class LLMJudge:
 
     def _describe_prompt(self) -> str:
         return json.dumps(
-            {"method": self.method, "prefixes": self.prefix_texts(), "suffix": self._suffix(),
+            {"method": self.method, "aggregate": self.aggregate,
+             "prefixes": self.prefix_texts(), "suffix": self._suffix(),
              "max_episode_tokens": self.max_episode_tokens},
             sort_keys=True,
         )
@@ -598,15 +609,38 @@ class LLMJudge:
         if self.method != "channel":
             last = torch.tensor([len(s) - 1 for s in seqs], device=self.device)
             return self._answer_logits(hidden[torch.arange(n), last]).tolist()
+        return [float(t.sum()) for t in self._token_logprobs(prefix, seqs, hidden)]
+
+    def _token_logprobs(
+        self, prefix: _Prefix, seqs: list[list[int]], hidden: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Per episode, ``log P(token_t | prefix, tokens_<t)`` for every token."""
+        import torch
+
         # Token 0 is predicted by the prefix's last position; token t by episode position t-1.
         rows = [i for i, s in enumerate(seqs) for _ in range(len(s) - 1)]
         cols = [t for s in seqs for t in range(len(s) - 1)]
         targets = torch.tensor([tok for s in seqs for tok in s[1:]], device=self.device)
-        totals = torch.tensor([float(prefix.last_logprobs[s[0]]) for s in seqs])
+        picked = torch.zeros(0)
         if rows:
-            picked = self._target_logprobs(hidden[torch.tensor(rows), torch.tensor(cols)], targets)
-            totals.index_add_(0, torch.tensor(rows), picked.cpu())
-        return totals.tolist()
+            picked = self._target_logprobs(
+                hidden[torch.tensor(rows), torch.tensor(cols)], targets
+            ).cpu()
+        out, start = [], 0
+        for s in seqs:
+            first = prefix.last_logprobs[s[0]].reshape(1).float().cpu()
+            out.append(torch.cat([first, picked[start : start + len(s) - 1]]))
+            start += len(s) - 1
+        return out
+
+    def _sentence_ids(self, ids: list[int]) -> list[int]:
+        """Sentence index of each token (a sentence ends at a token holding . ; ! ? or \\n)."""
+        out, sentence = [], 0
+        for token in self.tokenizer.convert_ids_to_tokens(ids):
+            out.append(sentence)
+            if any(c in str(token) for c in ".;!?\n") or "Ċ" in str(token):
+                sentence += 1
+        return out
 
     def _target_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``log P(target_i | row_i)``: the target logit minus logsumexp, chunked (no
@@ -621,6 +655,44 @@ class LLMJudge:
             tgt = targets[start : start + 256, None]
             out.append(logits.gather(1, tgt)[:, 0] - torch.logsumexp(logits, dim=-1))
         return torch.cat(out)
+
+    def _channel_hidden(self, prefix: _Prefix, seqs: list[list[int]]) -> list[torch.Tensor]:
+        import torch
+
+        n, longest, plen = len(seqs), max(len(s) for s in seqs), len(prefix.ids)
+        input_ids = torch.zeros((n, longest), dtype=torch.long, device=self.device)
+        mask = torch.zeros((n, plen + longest), dtype=torch.long, device=self.device)
+        mask[:, :plen] = 1
+        for i, s in enumerate(seqs):
+            input_ids[i, : len(s)] = torch.tensor(s)
+            mask[i, plen : plen + len(s)] = 1
+        cache = copy.deepcopy(prefix.cache)
+        cache.batch_repeat_interleave(n)
+        positions = torch.arange(plen, plen + longest, device=self.device).expand(n, -1)
+        hidden = self._body(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions,
+            past_key_values=cache, use_cache=True,
+        ).last_hidden_state
+        return self._token_logprobs(prefix, seqs, hidden)
+
+    def _channel_scores(self, prefixes: list[_Prefix], seqs: list[list[int]]) -> list[float]:
+        """Mean over header pairs of per-token ``log P(safe) - log P(harm)``, aggregated."""
+        diffs: list[Any] = [None] * len(seqs)
+        for k in range(0, len(prefixes), 2):
+            safe = self._channel_hidden(prefixes[k], seqs)
+            harm = self._channel_hidden(prefixes[k + 1], seqs)
+            for i, (a, b) in enumerate(zip(safe, harm, strict=True)):
+                d = (a - b) / (len(prefixes) // 2)
+                diffs[i] = d if diffs[i] is None else diffs[i] + d
+        if self.aggregate == "sum":
+            return [float(d.sum()) for d in diffs]
+        scores = []
+        for ids, d in zip(seqs, diffs, strict=True):
+            sentences: dict[int, float] = {}
+            for sid, v in zip(self._sentence_ids(ids), d.tolist(), strict=True):
+                sentences[sid] = sentences.get(sid, 0.0) + v
+            scores.append(min(sentences.values()))
+        return scores
 
     def _reference_score(self, prefix_text: str, ids: list[int]) -> float:
         """The same score from one plain full forward pass (no KV reuse); for tests."""
@@ -656,12 +728,7 @@ class LLMJudge:
                 idx = order[start : start + self.batch_size]
                 batch = [seqs[i] for i in idx]
                 if self.method == "channel":
-                    per_pair = []
-                    for k in range(0, len(prefixes), 2):
-                        safe = self._score_batch(prefixes[k], batch)
-                        harm = self._score_batch(prefixes[k + 1], batch)
-                        per_pair.append([s - h for s, h in zip(safe, harm, strict=True)])
-                    values = [sum(col) / len(col) for col in zip(*per_pair, strict=True)]
+                    values = self._channel_scores(prefixes, batch)
                 else:
                     values = [v - self._calibration for v in self._score_batch(prefixes[0], batch)]
                 for i, v in zip(idx, values, strict=True):

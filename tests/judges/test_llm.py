@@ -269,3 +269,19 @@ def test_examples_default_to_builtin_and_empty_means_zero_shot(tiny_model_dir, j
     assert zero.examples == [] and zero.judge_id != judge.judge_id
     assert all(DEFAULT_EXAMPLES[0][0] not in p for p in zero.prefix_texts())
     assert any(DEFAULT_EXAMPLES[0][0] in p for p in judge.prefix_texts())
+
+
+def test_min_sentence_aggregate(tiny_model_dir, judge):
+    worst = LLMJudge(str(tiny_model_dir), headers="ensemble", aggregate="min_sentence",
+                     cache=False)
+    assert worst.judge_id != judge.judge_id
+    one = "The car hit a pedestrian"  # one sentence: both aggregates agree
+    assert worst.score_texts([one])[0] == pytest.approx(judge.score_texts([one])[0], abs=1e-4)
+    two = "The car followed the road. The car hit a pedestrian."
+    ids = judge._episode_ids(two)
+    sentence = judge._sentence_ids(ids)
+    assert sentence[0] == 0 and sentence[-1] >= 1
+    total = judge.score_texts([two])[0]
+    assert worst.score_texts([two])[0] != pytest.approx(total, abs=1e-6)
+    with pytest.raises(ValueError, match="min_sentence"):
+        LLMJudge(str(tiny_model_dir), aggregate="max")
