@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from consent_gym.audit import text_sha256
 from consent_gym.judges.base import Judge, Verdict, judge_texts
 
 #: Judge choices of the ``reproduce`` commands.
@@ -128,6 +127,9 @@ class MeteredJudge:
     The training callback sets :attr:`timestep` so each batch is placed on the training
     axis; :attr:`progress` (a tqdm bar or ``None``) is advanced by the texts judged.
 
+    :attr:`seen` maps each distinct text to its first verdict and how often it was judged
+    (what the judge said about the episodes the agent actually produced).
+
     Cache hits are read from the wrapped judge's ``cache_stats`` (see
     :func:`consent_gym.sb3.common.read_cache_stats`) or its ``cache.hits`` (a
     :class:`~consent_gym.judges.cache.VerdictCache`); without either they are unknown.
@@ -147,7 +149,7 @@ class MeteredJudge:
         self.timestep = 0
         self.batches: list[JudgeBatch] = []
         self.flag_timesteps: list[int] = []
-        self.distinct: set[str] = set()
+        self.seen: dict[str, dict[str, Any]] = {}
         self.progress: Any = None
 
     def _cache_hits(self) -> int | None:
@@ -167,12 +169,17 @@ class MeteredJudge:
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
         """Judge through the fail-closed :func:`judge_texts` and record the batch."""
         hits_before = self._cache_hits()
-        self.distinct.update(text_sha256(t) for t in texts)
         start = time.perf_counter()
         verdicts = judge_texts(self.judge, texts, on_judge_error="veto")
         seconds = time.perf_counter() - start
         hits_after = self._cache_hits()
         hits = None if hits_before is None or hits_after is None else hits_after - hits_before
+        for text, verdict in zip(texts, verdicts, strict=True):
+            entry = self.seen.get(text)
+            if entry is None:
+                self.seen[text] = {"text": text, "count": 1, **verdict.to_dict()}
+            else:
+                entry["count"] += 1
         flagged = sum(v.flagged for v in verdicts)
         self.flag_timesteps.extend([self.timestep] * flagged)
         self.batches.append(
@@ -198,7 +205,7 @@ class MeteredJudge:
         """Forget the recorded batches (one meter is reused across runs)."""
         self.batches = []
         self.flag_timesteps = []
-        self.distinct = set()
+        self.seen = {}
         self.timestep = 0
 
     def totals(self) -> dict[str, Any]:
@@ -209,7 +216,7 @@ class MeteredJudge:
         known = [b.cache_hits for b in self.batches]
         return {
             "texts": texts,
-            "distinct_texts": len(self.distinct),
+            "distinct_texts": len(self.seen),
             "batches": len(self.batches),
             "vetoed": vetoed,
             "failed": sum(b.failed for b in self.batches),
@@ -465,6 +472,8 @@ class RunResult:
         episodes: Every training episode, for learning curves.
         judge_batches: Every judge call, for the veto-rate curve.
         flag_timesteps: Training timesteps of flagged verdicts (panel disagreements).
+        verdicts: One entry per distinct judged text (text, verdict, count), most judged
+            first.
     """
 
     arm: str
@@ -476,6 +485,7 @@ class RunResult:
     episodes: list[EpisodeStats] = field(default_factory=list)
     judge_batches: list[JudgeBatch] = field(default_factory=list)
     flag_timesteps: list[int] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def make_ppo(
@@ -618,6 +628,8 @@ def train_and_evaluate(
         episodes=episodes,
         judge_batches=list(meter.batches) if meter is not None else [],
         flag_timesteps=list(meter.flag_timesteps) if meter is not None else [],
+        verdicts=(sorted(meter.seen.values(), key=lambda e: -e["count"])
+                  if meter is not None else []),
     )
 
 

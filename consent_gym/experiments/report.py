@@ -186,7 +186,8 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 
 def run_record(run: RunResult) -> dict[str, Any]:
-    """The JSON-ready figures of one run (no per-episode log)."""
+    """The JSON-ready figures of one run: no per-episode log, but every distinct text the
+    judge read, with its verdict and how often it was judged."""
     return {
         "seed": run.seed,
         "train_s": run.train_s,
@@ -195,6 +196,7 @@ def run_record(run: RunResult) -> dict[str, Any]:
         "judge": run.judge,
         "training_episodes": len(run.episodes),
         "flag_timesteps": run.flag_timesteps,
+        "verdicts": run.verdicts,
     }
 
 

@@ -64,6 +64,10 @@ def test_delivery_curb_tiny_run_prints_table_and_writes_files(tmp_path, capsys):
         assert summary["pedestrians_hit_per_episode"]["n"] == 2
     gated = results["arms"]["gated"]["runs"][0]["judge"]
     assert gated["texts"] > 0 and 0.0 <= gated["veto_rate"] <= 1.0
+    verdicts = results["arms"]["gated"]["runs"][0]["verdicts"]
+    assert len(verdicts) == gated["distinct_texts"]
+    assert sum(v["count"] for v in verdicts) == gated["texts"]
+    assert all(("hit a pedestrian" in v["text"]) != v["approved"] for v in verdicts)
     assert results["arms"]["ungated"]["runs"][0]["judge"] == {}
     assert [t["metric"] for t in results["targets"]] == [
         "pedestrians_hit_per_episode", "pedestrians_hit_per_episode", "delivery_rate"]

@@ -93,6 +93,9 @@ def test_metered_judge_counts_batches_vetoes_flags_and_timesteps():
     assert totals["texts"] == 4 and totals["batches"] == 2 and totals["vetoed"] == 2
     assert totals["veto_rate"] == 0.5 and totals["flagged"] == 0 and totals["failed"] == 0
     assert [b.timestep for b in judge.batches] == [1024, 2048]
+    assert judge.totals()["distinct_texts"] == 3
+    assert judge.seen["road"]["count"] == 2 and judge.seen["road"]["approved"]
+    assert not judge.seen["hit a box"]["approved"]
     assert totals["cache_hits"] is None  # a rule judge has no cache
     judge.reset()
     assert judge.totals()["texts"] == 0 and math.isnan(judge.totals()["veto_rate"])
