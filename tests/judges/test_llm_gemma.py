@@ -53,7 +53,7 @@ def test_kv_reuse_matches_full_forward_on_gemma(gemma):
 
 
 def test_dev_balanced_accuracy_floor(gemma):
-    """Measured 0.775 on dev.jsonl (docs/judges.md); guard against regressions."""
+    """Measured 0.85 on dev.jsonl (docs/judges.md); guard against regressions."""
     import os
 
     if not os.path.exists(DEV):
@@ -62,4 +62,20 @@ def test_dev_balanced_accuracy_floor(gemma):
     verdicts = gemma.judge_batch([r["text"] for r in rows])
     report = evaluate_predictions([r["acceptable"] for r in rows],
                                   [v.approved for v in verdicts])
-    assert report.balanced_accuracy >= 0.7
+    assert report.balanced_accuracy >= 0.8
+
+
+def test_first_load_converts_once_and_atomically(tmp_path):
+    """The GGUF is de-quantized into cache_dir once; the folder appears complete or not at all."""
+    from consent_gym.judges.llm import _gemma_dir, load_default_model
+
+    _model, tokenizer, name = load_default_model(cache_dir=tmp_path)
+    target = _gemma_dir(tmp_path)
+    assert (target / "COMPLETE").exists() and (target / "model.safetensors").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    stamp = (target / "model.safetensors").stat().st_mtime
+    started = time.perf_counter()
+    load_default_model(cache_dir=tmp_path)
+    assert (target / "model.safetensors").stat().st_mtime == stamp  # not converted again
+    assert time.perf_counter() - started < 60
+    assert name == "gemma-3-270m-q4_k_m" and tokenizer("hi")["input_ids"]
