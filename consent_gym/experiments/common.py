@@ -230,7 +230,9 @@ class MeteredJudge:
 def load_metered_judge(name: str, log: Callable[[str], Any] = print) -> tuple[MeteredJudge, float]:
     """:func:`load_judge` wrapped in a :class:`MeteredJudge`, and the load time in seconds."""
     start = time.perf_counter()
-    log(f"Loading the {name} judge ...")
+    hint = {"llm": " (the first load converts the packaged model: about a minute)",
+            "embedding": " (a few seconds)"}.get(name, "")
+    log(f"Loading the {name} judge{hint} ...")
     judge = MeteredJudge(load_judge(name))
     seconds = time.perf_counter() - start
     log(f"Judge {judge.judge_id} ready in {seconds:.1f} s.")
