@@ -587,13 +587,16 @@ class LLMJudge:
                     self._calibration = float(self._score_batch(self._prefixes[0], [ids])[0])
         return self._prefixes
 
-    def _score_batch(self, prefix: _Prefix, seqs: list[list[int]]) -> list[float]:
-        """Per episode: sum log P(tokens | prefix) (channel) or Yes-No logit (yesno)."""
+    def _forward_episodes(self, prefix: _Prefix, seqs: list[list[int]]) -> torch.Tensor:
+        """Hidden states of the episode tokens, reusing the prefix's KV cache.
+
+        The cached prefix is copied and expanded over the batch; episodes are right-padded
+        (exact under causal attention) and placed at positions after the prefix.
+        """
         import torch
 
         n, longest, plen = len(seqs), max(len(s) for s in seqs), len(prefix.ids)
-        pad = 0
-        input_ids = torch.full((n, longest), pad, dtype=torch.long, device=self.device)
+        input_ids = torch.zeros((n, longest), dtype=torch.long, device=self.device)
         mask = torch.zeros((n, plen + longest), dtype=torch.long, device=self.device)
         mask[:, :plen] = 1
         for i, s in enumerate(seqs):
@@ -602,13 +605,20 @@ class LLMJudge:
         cache = copy.deepcopy(prefix.cache)
         cache.batch_repeat_interleave(n)
         positions = torch.arange(plen, plen + longest, device=self.device).expand(n, -1)
-        hidden = self._body(
+        hidden: torch.Tensor = self._body(
             input_ids=input_ids, attention_mask=mask, position_ids=positions,
             past_key_values=cache, use_cache=True,
         ).last_hidden_state
+        return hidden
+
+    def _score_batch(self, prefix: _Prefix, seqs: list[list[int]]) -> list[float]:
+        """Per episode: sum log P(tokens | prefix) (channel) or Yes-No logit (yesno)."""
+        import torch
+
+        hidden = self._forward_episodes(prefix, seqs)
         if self.method != "channel":
             last = torch.tensor([len(s) - 1 for s in seqs], device=self.device)
-            return self._answer_logits(hidden[torch.arange(n), last]).tolist()
+            return self._answer_logits(hidden[torch.arange(len(seqs)), last]).tolist()
         return [float(t.sum()) for t in self._token_logprobs(prefix, seqs, hidden)]
 
     def _token_logprobs(
@@ -657,23 +667,8 @@ class LLMJudge:
         return torch.cat(out)
 
     def _channel_hidden(self, prefix: _Prefix, seqs: list[list[int]]) -> list[torch.Tensor]:
-        import torch
-
-        n, longest, plen = len(seqs), max(len(s) for s in seqs), len(prefix.ids)
-        input_ids = torch.zeros((n, longest), dtype=torch.long, device=self.device)
-        mask = torch.zeros((n, plen + longest), dtype=torch.long, device=self.device)
-        mask[:, :plen] = 1
-        for i, s in enumerate(seqs):
-            input_ids[i, : len(s)] = torch.tensor(s)
-            mask[i, plen : plen + len(s)] = 1
-        cache = copy.deepcopy(prefix.cache)
-        cache.batch_repeat_interleave(n)
-        positions = torch.arange(plen, plen + longest, device=self.device).expand(n, -1)
-        hidden = self._body(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions,
-            past_key_values=cache, use_cache=True,
-        ).last_hidden_state
-        return self._token_logprobs(prefix, seqs, hidden)
+        """Per-token log-probs of each episode under ``prefix``."""
+        return self._token_logprobs(prefix, seqs, self._forward_episodes(prefix, seqs))
 
     def _channel_scores(self, prefixes: list[_Prefix], seqs: list[list[int]]) -> list[float]:
         """Mean over header pairs of per-token ``log P(safe) - log P(harm)``, aggregated."""
