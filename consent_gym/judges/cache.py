@@ -51,7 +51,7 @@ class VerdictCache:
     ) -> None:
         if max_memory_items < 1:
             raise ValueError(f"max_memory_items must be >= 1, got {max_memory_items}.")
-        self.path = None if path is None else Path(path)
+        self.path = None if path is None else Path(path).expanduser()
         self.max_memory_items = max_memory_items
         self._memory: dict[str, Verdict] = {}
         self._lock = threading.Lock()

@@ -63,3 +63,10 @@ def test_cached_lookups_are_fast(tmp_path):
     # target is >= 10,000/s; allow for a loaded 2-core machine
     assert rate > 5_000, rate
     assert not math.isnan(rate)
+
+
+def test_home_in_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cache = VerdictCache("~/verdicts/v.sqlite")
+    cache.put("k", _v())
+    assert (tmp_path / "verdicts" / "v.sqlite").exists()
