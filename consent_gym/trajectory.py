@@ -96,6 +96,8 @@ def events_from_info(info: Mapping[str, Any]) -> tuple[Any, ...]:
     raw = info.get("events")
     if raw is None:
         return ()
+    if type(raw) is list:  # the common case; skips the slower ABC isinstance checks
+        return tuple(raw)
     if isinstance(raw, (str, Mapping)):
         return (raw,)
     if isinstance(raw, Sequence):
