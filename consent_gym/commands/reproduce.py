@@ -45,7 +45,7 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
                              f"embedding judge; rule: ground-truth keywords (default: {judge})")
     parser.add_argument("--mode", choices=MODE_CHOICES, default=mode,
                         help=f"what a veto does: block (no gradient), zero (no reward), "
-                             f"penalty (large negative reward) (default: {mode})")
+                             f"penalty (a negative last reward, see --penalty) (default: {mode})")
     parser.add_argument("--penalty", type=float, default=-1.0,
                         help="last-step reward of a vetoed episode with --mode penalty "
                              "(default: -1.0, the scale of a delivery)")
