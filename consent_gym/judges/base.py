@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from consent_gym.judges.frozen import FrozenJudgeError
+
 Outcome = Literal["approved", "vetoed", "failed"]
 OnJudgeError = Literal["veto", "raise", "approve"]
 ON_JUDGE_ERROR_CHOICES: tuple[str, ...] = ("veto", "raise", "approve")
@@ -138,6 +140,8 @@ def judge_texts(
         on_judge_error: ``"veto"`` (default) turns any failure into a failed, vetoing
             verdict with the reason recorded; ``"raise"`` raises :class:`JudgeError`;
             ``"approve"`` records the failure but approves, an explicit and unsafe opt-in.
+            A :class:`~consent_gym.judges.FrozenJudgeError` (the judge's weights changed)
+            always propagates: it is an error, never a vote.
 
     Returns:
         One verdict per text, in order. Failures are never silently approved.
@@ -161,7 +165,9 @@ def judge_texts(
                 f"judge {judge_id!r} returned {n} verdicts for {len(texts)} texts; "
                 f"judge_batch must return exactly one Verdict per text, in order."
             )
-    except Exception as exc:
+    except FrozenJudgeError:
+        raise  # tampering is not a judge failure to vote around: it stops training
+    except Exception as exc:  # any failure must fail closed
         if on_judge_error == "raise":
             if isinstance(exc, JudgeError):
                 raise

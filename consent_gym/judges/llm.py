@@ -731,40 +731,52 @@ class LLMJudge:
         return scores
 
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """One verdict per text; runs the cheap frozen-weights check first.
+        """One verdict per text; the cheap frozen-weights check runs before the model does.
+
+        Cached verdicts are returned without touching the model (they were computed by
+        the same frozen weights: the cache key holds the judge id, and so the
+        fingerprint). A text repeated within the batch is scored once.
 
         Raises:
-            FrozenJudgeError: the weights changed (``judge_texts`` turns this into failed,
-                vetoing verdicts).
+            FrozenJudgeError: the weights changed since construction; ``judge_texts``
+                lets it propagate (a tampered judge stops training, whatever the
+                ``on_judge_error`` policy).
             TypeError: ``texts`` is not a list of str.
         """
         texts = _check_texts(texts)
-        self._fingerprint.verify(full=False)
         if not texts:
+            self._fingerprint.verify(full=False)
             return []
         keys: list[str] = []
         verdicts: list[Verdict | None] = [None] * len(texts)
         if self.cache is not None:
             keys = [VerdictCache.key(self.judge_id, self.prompt, t) for t in texts]
             verdicts = self.cache.get_many(keys)
-        todo = [i for i, v in enumerate(verdicts) if v is None]
+        todo: dict[str, list[int]] = {}
+        for i, v in enumerate(verdicts):
+            if v is None:
+                todo.setdefault(texts[i], []).append(i)
         if todo:
-            scores = self.score_texts([texts[i] for i in todo])
+            self._fingerprint.verify(full=False)
+            unique = list(todo)
+            scores = self.score_texts(unique)
             fresh = []
-            for i, score in zip(todo, scores, strict=True):
+            for text, score in zip(unique, scores, strict=True):
                 if not math.isfinite(score):
-                    verdicts[i] = failed_verdict(self.judge_id, f"non-finite score {score!r}")
-                    continue
-                margin = score - self.threshold
-                verdict = Verdict(
-                    approved=margin > 0,
-                    p_acceptable=_sigmoid(margin),
-                    judge_id=self.judge_id,
-                    reason=f"{self.method} score {score:+.3f} vs threshold {self.threshold:+.3f}",
-                )
-                verdicts[i] = verdict
-                if self.cache is not None:
-                    fresh.append((keys[i], verdict))
+                    verdict = failed_verdict(self.judge_id, f"non-finite score {score!r}")
+                else:
+                    margin = score - self.threshold
+                    verdict = Verdict(
+                        approved=margin > 0,
+                        p_acceptable=_sigmoid(margin),
+                        judge_id=self.judge_id,
+                        reason=f"{self.method} score {score:+.3f} vs threshold "
+                        f"{self.threshold:+.3f}",
+                    )
+                    if self.cache is not None:
+                        fresh.append((keys[todo[text][0]], verdict))
+                for i in todo[text]:
+                    verdicts[i] = verdict
             if self.cache is not None:
                 self.cache.put_many(fresh)
         return [v for v in verdicts if v is not None]

@@ -193,9 +193,25 @@ def test_in_place_change_is_caught_by_next_batch(tiny_model_dir):
         param.mul_(1.0001)
     with pytest.raises(FrozenJudgeError, match="modified in place"):
         j.judge_batch(TEXTS[:1])
-    # the fail-closed caller turns it into vetoing, failed verdicts
-    (v,) = judge_texts(j, TEXTS[:1])
-    assert v.failed and not v.approved and "FrozenJudgeError" in v.reason
+    # tampering is an error whatever the failure policy: it is never turned into a vote
+    for policy in ("veto", "approve"):
+        with pytest.raises(FrozenJudgeError):
+            judge_texts(j, TEXTS[1:2], on_judge_error=policy)
+
+
+def test_repeated_text_in_a_batch_is_scored_once(tiny_model_dir, monkeypatch):
+    j = LLMJudge(str(tiny_model_dir), headers="general", cache=False)
+    seen: list[list[str]] = []
+    original = j.score_texts
+
+    def counting(texts):
+        seen.append(list(texts))
+        return original(texts)
+
+    monkeypatch.setattr(j, "score_texts", counting)
+    verdicts = j.judge_batch([TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[0]])
+    assert seen == [[TEXTS[0], TEXTS[1]]]
+    assert verdicts[0] == verdicts[2] == verdicts[3]
 
 
 def test_change_through_data_is_caught_by_full_check(tiny_model_dir):
