@@ -2,7 +2,8 @@
 
 - :class:`Judge` / :class:`Verdict`: the contract (``judge_batch(texts) -> list[Verdict]``).
 - :class:`RuleJudge`, :class:`KeywordJudge`: deterministic, for tests and ground truth.
-- :func:`judge_texts`: the fail-closed way to call any judge.
+- :func:`judge_texts`: the fail-closed way to call any judge; :class:`TimeLimitedJudge`
+  bounds how long one may take; :func:`verify_frozen` re-checks a judge's weights.
 - :class:`JudgePanel`, :class:`PanelMember`: several judges (or perceptions) under a policy.
 - :class:`LLMJudge` (frozen causal LM; :func:`default_judge` is the embedded Gemma 3 270M),
   :class:`EmbeddingJudge` (MiniLM prototypes), :class:`VerdictCache`,
@@ -19,6 +20,7 @@ from consent_gym.judges.base import (
     check_judge,
     failed_verdict,
     judge_texts,
+    verify_frozen,
 )
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.embedding import EmbeddingJudge
@@ -26,6 +28,7 @@ from consent_gym.judges.frozen import FrozenJudgeError
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
+from consent_gym.judges.timeout import TimeLimitedJudge
 
 __all__ = [
     "EmbeddingJudge",
@@ -38,12 +41,14 @@ __all__ = [
     "Outcome",
     "PanelMember",
     "RuleJudge",
+    "TimeLimitedJudge",
     "Verdict",
     "VerdictCache",
     "check_judge",
     "default_judge",
     "failed_verdict",
     "judge_texts",
+    "verify_frozen",
 ]
 
 
