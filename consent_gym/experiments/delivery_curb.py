@@ -123,7 +123,7 @@ def run_delivery_curb(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_metered_judge(config.judge, log)
+    judge, load_s = load_metered_judge(config.judge, log, config.judge_dtype)
     gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
                     renderer=delivery_renderer("surface", config.step_numbers))
     runs = run_arms(

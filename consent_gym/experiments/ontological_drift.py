@@ -182,7 +182,7 @@ def run_ontological_drift(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_metered_judge(config.judge, log)
+    judge, load_s = load_metered_judge(config.judge, log, config.judge_dtype)
     gates = make_gates(judge, config)
     runs = run_arms(
         ENV_ID, gates, config.seed_list(), timesteps, eval_seed_list(config.eval_episodes),
