@@ -35,6 +35,9 @@ from consent_gym.experiments.plots import (
     plot_veto_rate,
 )
 from consent_gym.experiments.report import (
+    JUDGE_ROWS,
+    TRAIN_ROW,
+    VETO_ROW,
     assemble_results,
     format_table,
     summarize_runs,
@@ -50,13 +53,7 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
 )
 #: The table's rows (DeliveryCurb has no boxes).
 TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
-    *(row for row in EVAL_METRICS if "box" not in row[0]),
-    ("veto_rate", "veto rate in training", 2),
-    ("judge_texts", "judge calls (texts)", 0),
-    ("judge_distinct_texts", "distinct texts", 0),
-    ("judge_cache_hits", "judge cache hits", 0),
-    ("judge_s", "judge time (s)", 1),
-    ("train_s", "train time incl. judge (s)", 1),
+    *(row for row in EVAL_METRICS if "box" not in row[0]), VETO_ROW, *JUDGE_ROWS, TRAIN_ROW,
 )
 
 

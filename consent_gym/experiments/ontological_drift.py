@@ -49,6 +49,10 @@ from consent_gym.experiments.plots import (
     plot_veto_rate,
 )
 from consent_gym.experiments.report import (
+    FLAGGED_ROW,
+    JUDGE_ROWS,
+    TRAIN_ROW,
+    VETO_ROW,
     assemble_results,
     format_table,
     summarize_runs,
@@ -59,14 +63,7 @@ ENV_ID = "consent_gym/DeliveryBoxes-v0"
 ARMS: tuple[str, ...] = ("ungated", "surface-gated", "panel-gated")
 #: The table's rows.
 TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
-    *EVAL_METRICS,
-    ("veto_rate", "veto rate in training", 2),
-    ("flagged", "disagreements flagged", 0),
-    ("judge_texts", "judge calls (texts)", 0),
-    ("judge_distinct_texts", "distinct texts", 0),
-    ("judge_cache_hits", "judge cache hits", 0),
-    ("judge_s", "judge time (s)", 1),
-    ("train_s", "train time incl. judge (s)", 1),
+    *EVAL_METRICS, VETO_ROW, FLAGGED_ROW, *JUDGE_ROWS, TRAIN_ROW,
 )
 
 

@@ -95,16 +95,20 @@ def summarize_runs(runs: Sequence[RunResult]) -> dict[str, dict[str, float]]:
     return out
 
 
-#: Rows of the printed table: (summary key, label, digits); judge rows only when gated.
-TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
-    *EVAL_METRICS,
-    ("veto_rate", "veto rate in training", 2),
+#: Table rows every gated experiment prints: (summary key, label, digits).
+VETO_ROW: tuple[str, str, int] = ("veto_rate", "veto rate in training", 2)
+FLAGGED_ROW: tuple[str, str, int] = ("flagged", "disagreements flagged", 0)
+JUDGE_ROWS: tuple[tuple[str, str, int], ...] = (
     ("judge_texts", "judge calls (texts)", 0),
     ("judge_distinct_texts", "distinct texts", 0),
     ("judge_cache_hits", "judge cache hits", 0),
     ("judge_s", "judge time (s)", 1),
-    ("flagged", "disagreements flagged", 0),
-    ("train_s", "train time incl. judge (s)", 1),
+)
+TRAIN_ROW: tuple[str, str, int] = ("train_s", "train time incl. judge (s)", 1)
+
+#: Rows of the printed table: (summary key, label, digits); judge rows only when gated.
+TABLE_ROWS: tuple[tuple[str, str, int], ...] = (
+    *EVAL_METRICS, VETO_ROW, *JUDGE_ROWS, FLAGGED_ROW, TRAIN_ROW,
 )
 
 
