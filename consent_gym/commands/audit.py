@@ -32,26 +32,10 @@ from consent_gym.audit_report import (
     format_report,
     load_causal_lm_generator,
 )
+from consent_gym.commands.arguments import int_at_least
 
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return number
+_positive_int = int_at_least(1)
+_non_negative_int = int_at_least(0)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

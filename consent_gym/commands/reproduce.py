@@ -18,17 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from consent_gym.commands.arguments import int_at_least
 from consent_gym.experiments.common import JUDGE_CHOICES, MODE_CHOICES, MissingDependencyError
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+_positive_int = int_at_least(1)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: str,
