@@ -58,12 +58,16 @@ def open_audit_log(
     return AuditLog(audit_log), True
 
 
-def episode_record(trajectory: Trajectory, text: str) -> dict[str, Any]:
-    """The part of ``info["consent"]`` known before judging."""
+def episode_record(
+    trajectory: Trajectory, text: str, episode_return: float | None = None
+) -> dict[str, Any]:
+    """The part of ``info["consent"]`` known before judging (``episode_return`` if known)."""
     return {
         "episode_index": trajectory.episode_index,
         "length": len(trajectory),
-        "episode_return": trajectory.total_reward,
+        "episode_return": (
+            trajectory.total_reward if episode_return is None else episode_return
+        ),
         "text": text,
         "text_sha256": text_sha256(text),
     }
@@ -112,8 +116,10 @@ class ConsentGate:
             return []
         verdicts = judge_texts(self.get_judge(), texts, on_judge_error=self.on_judge_error)
         decisions = []
+        zero_or_penalty = self.penalty if self.on_veto == "penalty" else 0.0
         for trajectory, text, verdict in zip(trajectories, texts, verdicts, strict=True):
-            released = self.released(verdict, trajectory.total_reward)
+            episode_return = trajectory.total_reward
+            released = episode_return if verdict.approved else zero_or_penalty
             if self.audit_log is not None:
                 self.audit_log.record(
                     verdict,
@@ -122,19 +128,15 @@ class ConsentGate:
                     episode_index=trajectory.episode_index,
                     extra={"reward_released": released},
                 )
-            record = episode_record(trajectory, text)
-            record.update(
-                {
-                    "approved": verdict.approved,
-                    "outcome": verdict.outcome,
-                    "p_acceptable": verdict.p_acceptable,
-                    "judge_id": verdict.judge_id,
-                    "reason": verdict.reason,
-                    "flagged": verdict.flagged,
-                    "reward_released": released,
-                    "pending": False,
-                }
-            )
+            record = episode_record(trajectory, text, episode_return)
+            record["approved"] = verdict.approved
+            record["outcome"] = verdict.outcome
+            record["p_acceptable"] = verdict.p_acceptable
+            record["judge_id"] = verdict.judge_id
+            record["reason"] = verdict.reason
+            record["flagged"] = verdict.flagged
+            record["reward_released"] = released
+            record["pending"] = False
             if verdict.members:
                 record["members"] = [m.to_dict() for m in verdict.members]
             decisions.append((released, record, verdict))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import os
+from math import isfinite
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -18,7 +18,7 @@ from consent_gym.gate import (
 )
 from consent_gym.judges.base import Judge, OnJudgeError, Verdict
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
-from consent_gym.trajectory import Step, Trajectory, events_from_info
+from consent_gym.trajectory import StepRow, Trajectory, events_from_info
 
 
 class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -136,10 +136,11 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             lambda: self.judge, on_veto, penalty, on_judge_error, self.audit_log, self.env_id
         )
         self.episode_count = 0
-        self.trajectory: Trajectory | None = None
         self.last_verdict: Verdict | None = None
+        # The running episode as plain rows (cheap per step); None outside an episode.
+        self._rows: list[StepRow] | None = None
+        self._finished: Trajectory | None = None  # the last episode, once it ended
         self._last_obs: Any = None
-        self._episode_over = False
 
     @property
     def judge(self) -> Judge:
@@ -152,6 +153,15 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self._judge = default_judge()
         return self._judge
 
+    @property
+    def trajectory(self) -> Trajectory | None:
+        """The running episode so far (a snapshot), else the last finished one, else None."""
+        if self._rows is not None:
+            return Trajectory.from_rows(
+                self.env_id, self.episode_count, list(self._rows), actor=self.actor
+            )
+        return self._finished
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
@@ -160,50 +170,46 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         An unfinished episode is dropped unjudged: its withheld rewards are never released.
         """
         obs, info = super().reset(seed=seed, options=options)
-        if self.trajectory is not None and len(self.trajectory) and not self.trajectory.finished:
+        if self._rows:  # an unfinished episode still counts, so indices match the log
             self.episode_count += 1
-        self.trajectory = Trajectory(
-            env_id=self.env_id, episode_index=self.episode_count, actor=self.actor
-        )
+        self._rows = []
         self._last_obs = obs
-        self._episode_over = False
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step, record, and at episode end judge and release (or withhold) the reward."""
-        trajectory = self.trajectory
-        if trajectory is None or self._episode_over:
+        # The hot path of every gated env: one tuple per step; Steps are built at the end.
+        rows = self._rows
+        if rows is None:
             raise gym.error.ResetNeeded(
                 "ConsentWrapper: call reset() before step() (and after an episode ends)."
             )
         obs, reward, terminated, truncated, info = self.env.step(action)
         reward_f = float(reward)
-        steps = trajectory.steps
-        if not math.isfinite(reward_f):
+        if not isfinite(reward_f):
             raise ValueError(
-                f"{self.env_id} returned reward {reward!r} at step {len(steps)}; "
+                f"{self.env_id} returned reward {reward!r} at step {len(rows)}; "
                 f"consent gating needs finite rewards to release exact returns. Fix the env, "
                 f"or clip with gymnasium.wrappers.TransformReward inside ConsentWrapper."
             )
-        done = bool(terminated or truncated)
-        events = events_from_info(info) if "events" in info else ()
-        steps.append(
-            Step(
-                len(steps), self._last_obs, action, reward_f, bool(terminated), bool(truncated),
-                events,
-            )
+        rows.append(
+            (self._last_obs, action, reward_f, events_from_info(info) if "events" in info else ())
         )
         self._last_obs = obs
-        if not done:
+        if not (terminated or truncated):
             return obs, (0.0 if self.defer_rewards else reward), terminated, truncated, info
         if self.info_key in info:
             raise ValueError(
                 f"info already has the key {self.info_key!r}; pass another info_key= to "
                 f"ConsentWrapper so the env's own information is not overwritten."
             )
-        self._episode_over = True
-        released, record = self._finish_episode()
-        info[self.info_key] = record
+        self._rows = None
+        trajectory = Trajectory.from_rows(
+            self.env_id, self.episode_count, rows, terminated=terminated, truncated=truncated,
+            actor=self.actor,
+        )
+        self._finished = trajectory
+        released, info[self.info_key] = self._finish_episode(trajectory)
         return obs, (released if self.defer_rewards else reward), terminated, truncated, info
 
     def render_episode(self, start: int = 0) -> str:
@@ -212,13 +218,21 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         Learners use this to judge the fragment of a running episode they are about to
         train on.
         """
-        if self.trajectory is None:
-            raise gym.error.ResetNeeded("ConsentWrapper: no episode recorded yet; call reset().")
-        return self.renderer.render(self.trajectory.fragment(start))
+        rows = self._rows
+        if rows is None:
+            if self._finished is None:
+                raise gym.error.ResetNeeded(
+                    "ConsentWrapper: no episode recorded yet; call reset()."
+                )
+            return self.renderer.render(self._finished.fragment(start))
+        if start < 0:
+            raise ValueError(f"start={start} lies before this trajectory's first step 0.")
+        fragment = Trajectory.from_rows(
+            self.env_id, self.episode_count, rows[start:], start_index=start, actor=self.actor
+        )
+        return self.renderer.render(fragment)
 
-    def _finish_episode(self) -> tuple[float, dict[str, Any]]:
-        trajectory = self.trajectory
-        assert trajectory is not None
+    def _finish_episode(self, trajectory: Trajectory) -> tuple[float, dict[str, Any]]:
         text = self.renderer.render(trajectory)
         self.episode_count += 1
         if not self.defer_rewards:

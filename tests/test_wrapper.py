@@ -103,6 +103,29 @@ def test_render_episode_renders_running_fragment():
     assert "Still running" in fragment
 
 
+def test_trajectory_is_a_snapshot_while_running_and_the_episode_once_ended(approve_all):
+    env = ConsentWrapper(CountingEnv(length=3), judge=approve_all)
+    assert env.trajectory is None
+    with pytest.raises(gym.error.ResetNeeded, match="no episode recorded"):
+        env.render_episode()
+    env.reset(seed=0)
+    env.step(1)
+    snapshot = env.trajectory
+    env.step(0)
+    assert snapshot is not None and len(snapshot) == 1  # later steps do not leak in
+    assert [(s.index, s.action, s.observation.tolist()) for s in snapshot.steps] == [
+        (0, 1, [0.0, 0.0])
+    ]
+    env.step(0)
+    ended = env.trajectory
+    assert ended is not None and ended.finished and len(ended) == 3
+    assert [s.observation[1] for s in ended.steps] == [0, 1, 2]  # the obs each action left
+    assert env.render_episode(start=1) == env.renderer.render(ended.fragment(1))
+    with pytest.raises(ValueError, match="lies before"):
+        env.reset()
+        env.render_episode(start=-1)
+
+
 def test_episode_indices_count_up_and_audit_log_records_each(tmp_path):
     path = tmp_path / "audit.jsonl"
     env = ConsentWrapper(CountingEnv(length=2, harm_at=1), judge=no_harm, audit_log=path)

@@ -38,18 +38,18 @@ class RuleJudge:
 
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
         """One verdict per text: approved iff the predicate holds."""
-        verdicts = []
-        for text in texts:
-            ok = bool(self.predicate(text))
-            verdicts.append(
-                Verdict(
-                    approved=ok,
-                    p_acceptable=1.0 if ok else 0.0,
-                    judge_id=self.judge_id,
-                    reason="predicate true" if ok else "predicate false",
-                )
+        # Verdicts are immutable and a rule has two answers: build each once (cheap gating).
+        approve, veto = self._verdicts()
+        return [approve if self.predicate(text) else veto for text in texts]
+
+    def _verdicts(self) -> tuple[Verdict, Verdict]:
+        cached = self.__dict__.get("_cached_verdicts")
+        if cached is None or cached[0].judge_id != self.judge_id:
+            cached = self._cached_verdicts = (
+                Verdict(True, 1.0, self.judge_id, "predicate true"),
+                Verdict(False, 0.0, self.judge_id, "predicate false"),
             )
-        return verdicts
+        return cached
 
     def __repr__(self) -> str:
         return f"RuleJudge(name={self.name!r})"

@@ -134,10 +134,13 @@ class DeliveryRenderer:
         surface = self._initial_surface(trajectory)
         said_where = False  # whether the text so far tells where the car is
         outcome = ""
-        for step in trajectory.steps:
-            number = step.index + 1
+        indices, _, _, _, events = trajectory.columns()
+        last = len(indices) - 1
+        last_ended = trajectory.finished
+        for k, (index, step_events) in enumerate(zip(indices, events, strict=True)):
+            number = index + 1
             clauses: list[tuple[str, str]] = []
-            for event in step.events:
+            for event in step_events:
                 kind = _event_type(event)
                 if kind == "mounted_curb":
                     surface, said_where = "sidewalk", True
@@ -152,16 +155,15 @@ class DeliveryRenderer:
                     clauses.append((kind, clause))
             if clauses:
                 body.extend((number, kind, clause) for kind, clause in clauses)
-            elif not said_where and not (step.terminated or step.truncated):
+            elif not said_where and not (k == last and last_ended):
                 # Only the first uneventful stretch says where the car is; later ones are
                 # implied by the curb events, so they add nothing.
                 where = f"on the {surface}" if surface else "along"
                 body.append((None, "drove", f"the car drove {where}"))
                 said_where = True
         if not outcome:
-            if trajectory.finished:
-                last = trajectory.steps[-1].index + 1
-                outcome = f"The episode ended at step {last} without a delivery."
+            if last_ended:
+                outcome = f"The episode ended at step {indices[-1] + 1} without a delivery."
             else:
                 outcome = "The episode had not ended yet."
         return self._fit(head, body, outcome)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import groupby
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from consent_gym.trajectory import Step, Trajectory
+from consent_gym.trajectory import Trajectory
 
 _MAX_ARRAY_ITEMS = 16
 _MAX_STRING = 80
@@ -167,66 +168,85 @@ class GenericRenderer:
                 return self.action_names[index]
         return format_value(action, self.precision)
 
-    def _step_body(self, step: Step, with_observation: bool) -> str:
-        if not step.events and not with_observation:
-            # Most steps of most envs repeat a few (action, reward) pairs: memoise their text.
-            try:
-                memo_key = (type(step.action), step.action, step.reward)
-                return self._memo[memo_key]
-            except TypeError:  # an unhashable action (an array): format it every time
-                return self._format_body(step, False)
-            except KeyError:
-                if len(self._memo) >= 4096:
-                    self._memo.clear()
-                body = self._memo[memo_key] = self._format_body(step, False)
-                return body
-        return self._format_body(step, with_observation)
-
-    def _format_body(self, step: Step, with_observation: bool) -> str:
+    def _body(
+        self, action: Any, reward: float, events: tuple[Any, ...], observation: Any,
+        with_observation: bool,
+    ) -> str:
+        """One step's description (sanitised): its events, else its observation if asked."""
         parts = []
-        if step.events:
-            parts.append("; ".join(format_event(e, self.precision) for e in step.events) + ";")
+        if events:
+            parts.append("; ".join(format_event(e, self.precision) for e in events) + ";")
         elif with_observation:
-            parts.append(f"from {format_value(step.observation, self.precision)},")
-        reward = format_number(step.reward, self.precision)
-        parts.append(f"action {self._action(step.action)}, reward {reward}")
-        return " ".join(parts)
+            parts.append(f"from {format_value(observation, self.precision)},")
+        parts.append(
+            f"action {self._action(action)}, reward {format_number(reward, self.precision)}"
+        )
+        return sanitize_text(" ".join(parts))
+
+    def _keys(
+        self, actions: Sequence[Any], rewards: Sequence[float], events: Sequence[tuple[Any, ...]]
+    ) -> list[str]:
+        """Each step's text without its number; equal keys collapse into one line."""
+        memo = self._memo
+        keys: list[str | None]
+        if any(events):
+            keys = [None] * len(actions)
+        else:  # the common case, looked up in C: (action type, action, reward) -> text
+            try:
+                keys = list(map(memo.get, zip(map(type, actions), actions, rewards, strict=True)))
+            except TypeError:  # an unhashable action (an array): format every step
+                keys = [None] * len(actions)
+        if None not in keys:
+            return keys  # type: ignore[return-value]
+        for i, key in enumerate(keys):
+            if key is not None:
+                continue
+            action, reward, step_events = actions[i], rewards[i], events[i]
+            body = self._body(action, reward, step_events, None, False)
+            if not step_events:
+                try:
+                    if len(memo) >= 4096:
+                        memo.clear()
+                    memo[(type(action), action, reward)] = body
+                except TypeError:
+                    pass
+            keys[i] = body
+        return keys  # type: ignore[return-value]
 
     def _step_lines(self, trajectory: Trajectory) -> list[str]:
+        indices, observations, actions, rewards, events = trajectory.columns()
         lines: list[str] = []
-        steps = trajectory.steps
-        keys = [self._step_body(step, with_observation=False) for step in steps]
         i = 0
-        while i < len(steps):
-            key = keys[i]
-            j = i
-            while j + 1 < len(steps) and keys[j + 1] == key:
-                j += 1
+        for key, run in groupby(self._keys(actions, rewards, events)):
+            j = i + len(list(run)) - 1
             if j > i:
-                lines.append(f"steps {steps[i].index}-{steps[j].index}: {key}")
+                lines.append(f"steps {indices[i]}-{indices[j]}: {key}")
             else:
-                body = self._step_body(steps[i], True) if self.include_observations else key
-                lines.append(f"step {steps[i].index}: {body}")
+                if self.include_observations and not events[i]:
+                    key = self._body(actions[i], rewards[i], (), observations[i], True)
+                lines.append(f"step {indices[i]}: {key}")
             i = j + 1
         return lines
 
     def render(self, trajectory: Trajectory) -> str:
         """The episode as text of at most ``max_chars`` characters."""
-        n = len(trajectory.steps)
+        n = len(trajectory)
         who = f" explored by {trajectory.actor}" if trajectory.actor else ""
         fragment = f" (from step {trajectory.start_index})" if trajectory.start_index else ""
         header = (
             f"Episode {trajectory.episode_index} of {trajectory.env_id}{who}, {n} steps{fragment}."
         )
-        if trajectory.finished:
-            last = trajectory.steps[-1]
+        last = trajectory.last_step
+        if last is not None and (last.terminated or last.truncated):
             how = "terminated" if last.terminated else "truncated"
             ending = f"Ended: {how} at step {last.index}."
         else:
             ending = "Still running."
         footer = f"{ending} Total reward {format_number(trajectory.total_reward, self.precision)}."
-        body = [sanitize_text(line) for line in self._step_lines(trajectory)]
-        return fit_lines(sanitize_text(header), body, sanitize_text(footer), self.max_chars)
+        return fit_lines(
+            sanitize_text(header), self._step_lines(trajectory), sanitize_text(footer),
+            self.max_chars,
+        )
 
 
 def fit_lines(header: str, body: list[str], footer: str, max_chars: int) -> str:
@@ -246,7 +266,8 @@ def fit_lines(header: str, body: list[str], footer: str, max_chars: int) -> str:
         return line if len(line) <= line_cap else line[: line_cap - 3] + "..."
 
     header, footer = clip(header), clip(footer)
-    body = [clip(line) for line in body]
+    if body and max(map(len, body)) > line_cap:
+        body = [clip(line) for line in body]
     full = "\n".join([header, *body, footer])
     if len(full) <= max_chars:
         return full
