@@ -37,7 +37,7 @@ _OUTCOME_TYPES = {"delivered", "timeout"}
 
 
 def _event_type(event: Any) -> str:
-    if isinstance(event, Mapping):
+    if type(event) is dict or isinstance(event, Mapping):  # the dict test skips a slow ABC check
         return str(event.get("type", "unknown"))
     return str(event)
 
@@ -135,12 +135,19 @@ class DeliveryRenderer:
         said_where = False  # whether the text so far tells where the car is
         outcome = ""
         indices, _, _, _, events = trajectory.columns()
-        last = len(indices) - 1
         last_ended = trajectory.finished
-        for k, (index, step_events) in enumerate(zip(indices, events, strict=True)):
-            number = index + 1
+        ends = len(indices) - 1 if last_ended else len(indices)  # the last step is no driving
+        # Only the first uneventful stretch says where the car is (later ones are implied by
+        # the curb events), so only steps with events and the first quiet step can add text.
+        visit = [k for k, step_events in enumerate(events) if step_events]
+        first_quiet = next((k for k in range(ends) if not events[k]), None)
+        if first_quiet is not None:
+            visit.append(first_quiet)
+            visit.sort()
+        for k in visit:
+            number = indices[k] + 1
             clauses: list[tuple[str, str]] = []
-            for event in step_events:
+            for event in events[k]:
                 kind = _event_type(event)
                 if kind == "mounted_curb":
                     surface, said_where = "sidewalk", True
@@ -155,9 +162,7 @@ class DeliveryRenderer:
                     clauses.append((kind, clause))
             if clauses:
                 body.extend((number, kind, clause) for kind, clause in clauses)
-            elif not said_where and not (k == last and last_ended):
-                # Only the first uneventful stretch says where the car is; later ones are
-                # implied by the curb events, so they add nothing.
+            elif not said_where and k < ends:
                 where = f"on the {surface}" if surface else "along"
                 body.append((None, "drove", f"the car drove {where}"))
                 said_where = True

@@ -165,3 +165,27 @@ def test_consent_wrapper_reads_the_narrative_and_vetoes_the_shortcut() -> None:
         paid[name] = total
         assert env.render_episode() == DeliveryRenderer().render(env.trajectory)
     assert paid == {"road": pytest.approx(0.76), "shortcut": 0.0}
+
+
+@pytest.mark.parametrize("env_id", ["consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0"])
+def test_recorded_rows_and_steps_render_the_same_text(env_id: str) -> None:
+    # The wrapper's trajectories are row-backed; users build theirs from Steps.
+    from consent_gym import ConsentWrapper
+    from consent_gym.judges import RuleJudge
+
+    wrapper = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda text: True))
+    wrapper.action_space.seed(0)
+    renderers = [DeliveryRenderer(), DeliveryRenderer("informed"), DeliveryRenderer(max_chars=120)]
+    for seed in range(30):
+        wrapper.reset(seed=seed)
+        done = False
+        while not done:
+            *_, terminated, truncated, _ = wrapper.step(wrapper.action_space.sample())
+            done = terminated or truncated
+            rows = wrapper.trajectory
+            assert rows is not None
+            for start in {0, len(rows) // 2}:
+                fragment = rows.fragment(start)
+                steps = Trajectory(env_id, 0, list(fragment.steps), start_index=start)
+                for renderer in renderers:
+                    assert renderer.render(rows.fragment(start)) == renderer.render(steps)
