@@ -21,7 +21,7 @@ from consent_gym.gate import ConsentGate, OnVeto, check_gate_arguments, open_aud
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
 from consent_gym.render.generic import GenericRenderer
-from consent_gym.trajectory import Step, Trajectory, events_from_info
+from consent_gym.trajectory import StepRow, Trajectory, events_from_info
 
 
 def _sub_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
@@ -117,7 +117,9 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             lambda: self.judge, on_veto, penalty, on_judge_error, self.audit_log, self.env_id
         )
         n = self.num_envs
-        self.trajectories: list[Trajectory | None] = [None] * n
+        # Each sub-env's running episode as plain rows (see ConsentWrapper), and its index.
+        self._rows: list[list[StepRow] | None] = [None] * n
+        self._episode_index = [0] * n
         self._last_obs: list[Any] = [None] * n
         self._resetting = np.zeros(n, dtype=bool)  # NEXT_STEP: the next step is a reset
         self.episode_count = 0
@@ -145,10 +147,19 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             self._judge = default_judge()
         return self._judge
 
+    @property
+    def trajectories(self) -> list[Trajectory | None]:
+        """Each sub-env's running episode so far (snapshots; ``None`` before a reset)."""
+        return [
+            None if rows is None else Trajectory.from_rows(
+                self.env_id, index, list(rows), actor=self.actor
+            )
+            for rows, index in zip(self._rows, self._episode_index, strict=True)
+        ]
+
     def _start_episode(self, i: int, obs: Any) -> None:
-        self.trajectories[i] = Trajectory(
-            env_id=self.env_id, episode_index=self.episode_count, actor=self.actor
-        )
+        self._rows[i] = []
+        self._episode_index[i] = self.episode_count
         self.episode_count += 1
         self._last_obs[i] = obs
 
@@ -167,7 +178,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env; judge the episodes that ended, in one batch."""
-        if any(t is None for t in self.trajectories):
+        if any(rows is None for rows in self._rows):
             raise gym.error.ResetNeeded("ConsentVectorWrapper: call reset() before step().")
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         rewards = np.asarray(rewards, dtype=np.float64)
@@ -191,31 +202,40 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             info_i = _sub_info(infos, i)
             if done and same_step:
                 info_i = info_i.get("final_info", {})
-            trajectory = self.trajectories[i]
-            assert trajectory is not None
-            steps = trajectory.steps
-            steps.append(
-                Step(len(steps), self._last_obs[i], per_action[i], float(rewards[i]),
-                     bool(terminations[i]), bool(truncations[i]), events_from_info(info_i))
-            )
+            rows = self._rows[i]
+            assert rows is not None
+            rows.append((self._last_obs[i], per_action[i], float(rewards[i]),
+                         events_from_info(info_i)))
             self._last_obs[i] = per_obs[i]
             if done:
                 finished.append(i)
         if finished:
-            self._judge_finished(finished, per_obs, released, infos)
+            self._judge_finished(finished, per_obs, released, infos, terminations, truncations)
         return obs, released, terminations, truncations, infos
 
     def _judge_finished(
-        self, finished: list[int], per_obs: list[Any], released: np.ndarray, infos: dict[str, Any]
+        self,
+        finished: list[int],
+        per_obs: list[Any],
+        released: np.ndarray,
+        infos: dict[str, Any],
+        terminations: np.ndarray,
+        truncations: np.ndarray,
     ) -> None:
         if self.info_key in infos:
             raise ValueError(
                 f"infos already has the key {self.info_key!r}; pass another info_key= so the "
                 f"env's own information is not overwritten."
             )
-        done_trajectories = [self.trajectories[i] for i in finished]
-        texts = [self.renderer.render(t) for t in done_trajectories if t is not None]
-        decisions = self._gate.decide(done_trajectories, texts)  # type: ignore[arg-type]
+        done_trajectories = [
+            Trajectory.from_rows(
+                self.env_id, self._episode_index[i], self._rows[i] or [],
+                terminated=bool(terminations[i]), truncated=bool(truncations[i]), actor=self.actor,
+            )
+            for i in finished
+        ]
+        texts = [self.renderer.render(t) for t in done_trajectories]
+        decisions = self._gate.decide(done_trajectories, texts)
         self.judge_calls += 1
         self.episodes_judged += len(finished)
         records = np.full(self.num_envs, None, dtype=object)
@@ -228,7 +248,8 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             elif self.autoreset_mode == AutoresetMode.SAME_STEP:
                 self._start_episode(i, per_obs[i])  # obs is already the new episode's first
             else:
-                self.trajectories[i] = Trajectory(self.env_id, self.episode_count)
+                self._rows[i] = []  # DISABLED: the caller resets it (reset_mask) before use
+                self._episode_index[i] = self.episode_count
         infos[self.info_key] = records
         infos[f"_{self.info_key}"] = mask
 

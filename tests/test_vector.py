@@ -80,6 +80,19 @@ def test_disabled_autoreset_with_reset_mask():
     assert rewards.tolist() == [0.0, 3.0]
 
 
+def test_trajectories_are_snapshots_of_the_running_episodes():
+    envs = ConsentVectorWrapper(make_vec([{"length": 3}, {"length": 4, "tag": 1}]), judge=no_harm)
+    assert envs.trajectories == [None, None]
+    envs.reset(seed=0)
+    envs.step(np.array([1, 0]))
+    first, second = envs.trajectories
+    envs.step(np.array([0, 0]))
+    assert first is not None and second is not None
+    assert [len(first), len(second)] == [1, 1]  # taken before the second step
+    assert [s.action for s in first.steps] == [1] and second.episode_index == 1
+    assert [len(t) for t in envs.trajectories if t is not None] == [2, 2]
+
+
 def test_delivery_env_uses_its_own_renderer():
     envs = ConsentVectorWrapper(
         gym.make_vec("consent_gym/DeliveryCurb-v0", num_envs=2, vectorization_mode="sync"),
