@@ -71,7 +71,9 @@ class CascadeJudge:
         second: The careful judge, asked only about the texts ``first`` is unsure of, in
             one batched call per :meth:`judge_batch`, in input order.
         veto_below: ``first`` vetoes on its own when its verdict is a veto with
-            ``p_acceptable <= veto_below``. ``None``: it never vetoes on its own.
+            ``p_acceptable <= veto_below``. ``None``: it never vetoes on its own. No
+            default: the band depends on the first judge, so choose it on your texts
+            (``docs/cascade.md``: ``0.27`` for the default EmbeddingJudge, measured).
         approve_above: ``first`` approves on its own when its verdict is an approval with
             ``p_acceptable >= approve_above``. ``None`` (default, the safe choice): it never
             approves on its own, so every approval comes from ``second``.
@@ -118,7 +120,7 @@ class CascadeJudge:
         first: Judge,
         second: Judge,
         *,
-        veto_below: float | None = 0.02,
+        veto_below: float | None,
         approve_above: float | None = None,
     ) -> None:
         for label, judge in (("first", first), ("second", second)):
@@ -131,7 +133,7 @@ class CascadeJudge:
         if veto is None and approve is None:
             raise ValueError(
                 "veto_below and approve_above are both None, so the first stage would decide "
-                "nothing: give veto_below (e.g. 0.02) and/or approve_above, or use the second "
+                "nothing: give veto_below (e.g. 0.27) and/or approve_above, or use the second "
                 "judge alone."
             )
         if veto is not None and approve is not None and not veto < approve:
