@@ -56,7 +56,9 @@ def default_judge(**kwargs: Any) -> LLMJudge:
     """The embedded default judge: :class:`LLMJudge` on Gemma 3 270M with its default method.
 
     Keyword arguments go to :class:`LLMJudge` (e.g. ``instructions=``, ``examples=``,
-    ``cache="verdicts.sqlite"``). The first call converts the packaged GGUF (about a minute)
+    ``cache="verdicts.sqlite"``, ``dtype="float32"``). Its weights are bfloat16 where the
+    CPU (or GPU) multiplies bf16 natively, else float32 (``dtype="auto"``, the default;
+    ``judge.dtype`` says which). The first call converts the packaged GGUF (about a minute)
     and caches it; later calls load in seconds. See ``docs/judges.md`` for its accuracy.
     """
     return LLMJudge(**kwargs)

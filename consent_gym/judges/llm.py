@@ -23,7 +23,9 @@ Episode text is data, never instructions: control characters are removed, fence 
 Speed: the shared prompt prefix is encoded once and its KV cache is reused (expanded over
 the batch) for every episode; episodes are length-bucketed; logits are computed only at the
 positions that are scored (the episode tokens, never the header), and for ``yesno`` only
-for the two answer tokens; everything runs under ``torch.inference_mode``.
+for the two answer tokens; everything runs under ``torch.inference_mode``. The weights are
+bfloat16 where the device multiplies bfloat16 natively (``dtype="auto"``, the default; see
+:func:`native_bf16`), else float32; logits are upcast to float32 before the softmax.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_EXAMPLES",
+    "DTYPE_CHOICES",
     "HEADER_SETS",
     "METHODS",
     "FrozenJudgeError",
@@ -58,7 +61,9 @@ __all__ = [
     "default_cache_dir",
     "escape_episode",
     "load_default_model",
+    "native_bf16",
     "parse_examples",
+    "resolve_dtype",
 ]
 
 METHODS: tuple[str, ...] = ("channel", "yesno", "yesno_cc")
@@ -130,6 +135,12 @@ DEFAULT_QUESTION = (
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _FENCE_RUN = re.compile(r"[<>]{3,}")
 _KNOWN_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+#: The ``dtype`` names offered on the command line; :func:`resolve_dtype` also takes any
+#: floating ``torch.dtype`` or its name (e.g. ``"float16"``).
+DTYPE_CHOICES: tuple[str, ...] = ("auto", "float32", "bfloat16")
+#: CPU instruction sets that multiply bfloat16 in hardware (x86: AVX512-BF16, AMX-BF16).
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def escape_episode(text: str) -> str:
@@ -250,6 +261,90 @@ def load_default_model(
     return model, tokenizer, "gemma-3-270m-q4_k_m"
 
 
+def _cpuinfo_flags() -> set[str]:
+    """The ``flags`` of ``/proc/cpuinfo`` (empty where there is no such file)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: Any = "cpu") -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware (so bf16 is faster).
+
+    - CPU: the instruction sets torch's own cpuinfo detects (``torch.cpu.get_capabilities()``;
+      on a torch without it, the flags in ``/proc/cpuinfo``) include ``avx512_bf16`` or
+      ``amx_bf16``. Deliberately not ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: that
+      is also true on plain AVX-512 CPUs, where oneDNN emulates bf16 more slowly than fp32.
+    - CUDA: ``torch.cuda.is_bf16_supported(including_emulation=False)``.
+    - Anything else (MPS, XPU, Arm CPUs): ``False``, not measured here.
+
+    Example:
+        >>> isinstance(native_bf16("cpu"), bool)
+        True
+    """
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_available() and
+                    torch.cuda.is_bf16_supported(including_emulation=False))
+    if dev.type != "cpu":
+        return False
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if callable(get_capabilities):
+        caps = get_capabilities()
+        return any(bool(caps.get(flag, False)) for flag in _CPU_BF16_FLAGS)
+    return bool(_cpuinfo_flags() & set(_CPU_BF16_FLAGS))
+
+
+def resolve_dtype(dtype: Any, device: Any = "cpu") -> torch.dtype | None:
+    """The torch dtype an :class:`LLMJudge` loads its model in.
+
+    Args:
+        dtype: ``"auto"``: bfloat16 where :func:`native_bf16` says ``device`` has it, else
+            float32. A floating ``torch.dtype`` or its name (``"float32"``,
+            ``"bfloat16"``, ``"float16"``): that dtype. ``None``: no cast (the
+            checkpoint's own dtype; float32 for the embedded Gemma).
+        device: Where the model will run.
+
+    Raises:
+        ValueError: any other value; the message lists the accepted ones.
+
+    Example:
+        >>> resolve_dtype("float32")
+        torch.float32
+        >>> resolve_dtype("auto") in (torch.float32, torch.bfloat16)  # doctest: +SKIP
+        True
+    """
+    import torch
+
+    if dtype is None:
+        return None
+    found = dtype
+    if isinstance(dtype, str):
+        name = dtype.strip().lower().removeprefix("torch.")
+        if name == "auto":
+            return torch.bfloat16 if native_bf16(device) else torch.float32
+        found = getattr(torch, name, None) if name else None
+    if isinstance(found, torch.dtype) and found.is_floating_point:
+        return found
+    choices = ", ".join(repr(c) for c in DTYPE_CHOICES)
+    raise ValueError(
+        f"dtype={dtype!r} is not a floating torch dtype; use one of {choices} (auto: "
+        "bfloat16 where the device multiplies bf16 natively, else float32) or a floating "
+        "torch.dtype."
+    )
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def _check_device(device: Any) -> Any:
     import torch
 
@@ -323,10 +418,22 @@ class LLMJudge:
         headers: For ``"channel"``: a name in :data:`HEADER_SETS` or a sequence of
             ``(safe_header, harm_header)`` pairs.
         tokenizer: Needed when ``model`` is a loaded model object.
-        dtype: torch dtype for a model loaded here (e.g. ``"bfloat16"``); default float32.
+        dtype: ``"auto"`` (default): bfloat16 where the device multiplies it natively
+            (:func:`native_bf16`: a CPU with AVX512-BF16 or AMX-BF16, a CUDA GPU with bf16),
+            else float32. ``"float32"``, ``"bfloat16"`` or any floating ``torch.dtype``:
+            that dtype. ``None``: the checkpoint's own dtype (float32 for the embedded
+            Gemma). A model passed in loaded is cast only for an explicit dtype (``"auto"``
+            and ``None`` keep it as it is). The dtype is part of the weights'
+            fingerprint, so a float32 and a bfloat16 judge get different judge ids and
+            never share cached verdicts.
         max_episode_tokens: Longer episodes keep their head and tail.
         num_threads: If given, ``torch.set_num_threads(num_threads)``.
         cache_dir: Where the converted default model is cached.
+
+    Attributes:
+        dtype: The ``torch.dtype`` the weights were loaded in (what ``"auto"`` chose).
+        judge_id: ``llm:<weights fingerprint>:<prompt hash>``; the fingerprint covers every
+            weight's bytes and dtype.
 
     Example (with a tiny model; ``LLMJudge()`` loads the real default):
         >>> judge = LLMJudge(tiny_model_dir, headers="general")  # doctest: +SKIP
@@ -348,7 +455,7 @@ class LLMJudge:
         aggregate: str = "sum",
         headers: str | Sequence[tuple[str, str]] | None = None,
         tokenizer: Any = None,
-        dtype: Any = None,
+        dtype: Any = "auto",
         max_episode_tokens: int = 384,
         num_threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -376,10 +483,9 @@ class LLMJudge:
         self.device = _check_device(device)
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
-        if isinstance(dtype, str):
-            if not isinstance(getattr(torch, dtype, None), torch.dtype):
-                raise ValueError(f"dtype={dtype!r} is not a torch dtype; e.g. 'bfloat16'.")
-            dtype = getattr(torch, dtype)
+        explicit_dtype = not (dtype is None or (isinstance(dtype, str)
+                                                and dtype.strip().lower() == "auto"))
+        torch_dtype = resolve_dtype(dtype, self.device)
 
         self.method = method
         self.aggregate = aggregate
@@ -392,11 +498,13 @@ class LLMJudge:
 
         started = time.perf_counter()
         if model is None:
-            self.model, self.tokenizer, self.model_name = load_default_model(cache_dir, dtype)
+            self.model, self.tokenizer, self.model_name = load_default_model(
+                cache_dir, torch_dtype
+            )
         elif isinstance(model, (str, os.PathLike)):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            kwargs: dict[str, Any] = {} if dtype is None else {"dtype": dtype}
+            kwargs: dict[str, Any] = {} if torch_dtype is None else {"dtype": torch_dtype}
             self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
             self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model))
             self.model_name = str(model)
@@ -405,12 +513,15 @@ class LLMJudge:
                 raise ValueError("model is a loaded module: pass its tokenizer=... too.")
             self.model, self.tokenizer = model, tokenizer
             self.model_name = type(model).__name__
+            if explicit_dtype:
+                self.model.to(torch_dtype)
         else:
             raise TypeError(
                 f"model must be None (default Gemma), a model id/path, or a transformers "
                 f"model, got {type(model).__name__}."
             )
         self.model.to(self.device)
+        self.dtype: torch.dtype = self._weights_dtype()
         self._fingerprint = WeightFingerprint(self.model)
         self.load_seconds = time.perf_counter() - started
         self.fingerprint = self._fingerprint.digest
@@ -433,6 +544,15 @@ class LLMJudge:
         self._calibration = 0.0
 
     # ----------------------------------------------------------------- configuration
+    def _weights_dtype(self) -> torch.dtype:
+        """The dtype of the model's floating weights (the first one; float32 if none)."""
+        import torch
+
+        for param in self.model.parameters():
+            if param.is_floating_point():
+                return param.dtype
+        return torch.float32
+
     @staticmethod
     def _resolve_headers(
         headers: str | Sequence[tuple[str, str]] | None,
@@ -558,8 +678,9 @@ class LLMJudge:
         """``logit(Yes) - logit(No)`` for each row of ``hidden``, without the full vocab."""
         import torch
 
-        weight = self._lm_head.weight[list(self._answer_ids)]
-        logits = (hidden.to(weight.dtype) @ weight.T).float()
+        # Two vocabulary rows only: computed in float32 whatever the weights' dtype.
+        weight = self._lm_head.weight[list(self._answer_ids)].float()
+        logits = hidden.float() @ weight.T
         bias = getattr(self._lm_head, "bias", None)
         if bias is not None:
             logits = logits + bias[list(self._answer_ids)].float()
@@ -784,5 +905,5 @@ class LLMJudge:
     def __repr__(self) -> str:
         return (
             f"LLMJudge(model={self.model_name!r}, method={self.method!r}, "
-            f"judge_id={self.judge_id!r})"
+            f"dtype={_dtype_name(self.dtype)!r}, judge_id={self.judge_id!r})"
         )
