@@ -113,12 +113,13 @@ _EVENT_SENTENCES = (
 )
 
 
-def matmul_gflops(size: int = 1536, repeats: int = 5) -> float:
-    """This CPU's fp32 matmul rate in GFLOP/s, measured now, in this process.
+def matmul_gflops(size: int = 1536, repeats: int = 5, dtype: str = "float32") -> float:
+    """This CPU's matmul rate in GFLOP/s, measured now, in this process.
 
-    ``torch.matmul`` of two ``size`` x ``size`` float32 matrices (``2 * size**3`` FLOPs),
-    with the current ``torch.get_num_threads()``; one warm-up, then the median of
-    ``repeats`` timings. This is the practical ceiling for any dense model on this CPU.
+    ``torch.matmul`` of two ``size`` x ``size`` matrices of ``dtype`` (``2 * size**3``
+    FLOPs), with the current ``torch.get_num_threads()``; one warm-up, then the median of
+    ``repeats`` timings. In float32 (the default) this is the practical ceiling for any
+    dense fp32 model on this CPU; ``dtype="bfloat16"`` gives the ceiling for a bf16 one.
 
     Example:
         >>> matmul_gflops(size=64, repeats=1) > 0
@@ -128,10 +129,13 @@ def matmul_gflops(size: int = 1536, repeats: int = 5) -> float:
 
     if size < 1 or repeats < 1:
         raise ValueError(f"size and repeats must be >= 1, got size={size}, repeats={repeats}.")
+    torch_dtype = getattr(torch, dtype, None)
+    if not isinstance(torch_dtype, torch.dtype) or not torch_dtype.is_floating_point:
+        raise ValueError(f"dtype must name a floating torch dtype, e.g. 'bfloat16'; got {dtype!r}.")
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=gen)
-    b = torch.randn(size, size, generator=gen)
-    out = torch.empty(size, size)
+    a = torch.randn(size, size, generator=gen).to(torch_dtype)
+    b = torch.randn(size, size, generator=gen).to(torch_dtype)
+    out = torch.empty(size, size, dtype=torch_dtype)
     torch.matmul(a, b, out=out)
     rates = []
     for _ in range(repeats):
@@ -257,6 +261,7 @@ class JudgeSpeed:
     matmul_gflops: float
     body_flops_per_episode: float
     head_flops_per_episode: float
+    bf16_matmul_gflops: float | None = None
 
     @property
     def episodes_per_s(self) -> float:
@@ -270,7 +275,8 @@ class JudgeSpeed:
 
     @property
     def flop_fraction(self) -> float:
-        """Achieved body FLOP/s (``2 * N_non_embedding * tokens * prompts``) over matmul FLOP/s."""
+        """Achieved body FLOP/s (``2 * N_non_embedding * tokens * prompts``) over the fp32
+        matmul FLOP/s, whatever dtype the judge runs in (a bf16 judge can exceed 1)."""
         return self.episodes_per_s * self.body_flops_per_episode / (self.matmul_gflops * 1e9)
 
     @property
@@ -279,6 +285,22 @@ class JudgeSpeed:
         flops = self.body_flops_per_episode + self.head_flops_per_episode
         return self.episodes_per_s * flops / (self.matmul_gflops * 1e9)
 
+    @property
+    def flop_fraction_bf16(self) -> float | None:
+        """As :attr:`flop_fraction`, over the bf16 matmul rate (``None``: not measured, the
+        judge does not run in bf16)."""
+        if self.bf16_matmul_gflops is None:
+            return None
+        return self.episodes_per_s * self.body_flops_per_episode / (self.bf16_matmul_gflops * 1e9)
+
+    @property
+    def flop_fraction_bf16_with_head(self) -> float | None:
+        """As :attr:`flop_fraction_bf16`, counting the output projection's FLOPs too."""
+        if self.bf16_matmul_gflops is None:
+            return None
+        flops = self.body_flops_per_episode + self.head_flops_per_episode
+        return self.episodes_per_s * flops / (self.bf16_matmul_gflops * 1e9)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
@@ -286,6 +308,8 @@ class JudgeSpeed:
             "tokens_per_s": self.tokens_per_s,
             "flop_fraction": self.flop_fraction,
             "flop_fraction_with_head": self.flop_fraction_with_head,
+            "flop_fraction_bf16": self.flop_fraction_bf16,
+            "flop_fraction_bf16_with_head": self.flop_fraction_bf16_with_head,
         }
 
 
@@ -297,6 +321,7 @@ class JudgeBench:
     judge_id: str
     method: str
     threads: int
+    dtype: str
     cost: JudgeCost
     results: list[JudgeSpeed]
     headline: JudgeSpeed
@@ -320,6 +345,10 @@ class JudgeBench:
             "flop_fraction": h.flop_fraction,
             "flop_fraction_with_head": h.flop_fraction_with_head,
             "matmul_gflops": h.matmul_gflops,
+            "dtype": self.dtype,
+            "bf16_matmul_gflops": h.bf16_matmul_gflops,
+            "flop_fraction_bf16": h.flop_fraction_bf16,
+            "flop_fraction_bf16_with_head": h.flop_fraction_bf16_with_head,
             "headline_batch_size": h.batch_size,
             "headline_episode_tokens": h.mean_tokens,
             "cached_verdicts_per_s": self.cached_verdicts_per_s,
@@ -340,20 +369,23 @@ class JudgeBench:
 
 
 _LOAD_SCRIPT = """
-import json, time
+import json, sys, time
 start = time.perf_counter()
 from consent_gym.judges import default_judge
-judge = default_judge(cache=False)
+judge = default_judge(cache=False, dtype=sys.argv[1])
 print(json.dumps({"load_s": judge.load_seconds, "with_imports_s": time.perf_counter() - start}))
 """
 
 
-def default_judge_load_seconds(cache_dir: str | None = None) -> tuple[float, float]:
+def default_judge_load_seconds(
+    cache_dir: str | None = None, dtype: str = "auto"
+) -> tuple[float, float]:
     """Load the default judge in a fresh Python process; ``(load_s, with_imports_s)``.
 
-    ``load_s`` is the judge's own ``load_seconds`` (weights read, fingerprinted);
-    ``with_imports_s`` adds importing torch and transformers. With ``cache_dir`` pointing
-    at an empty folder the load is cold (the packaged GGUF is converted first).
+    ``load_s`` is the judge's own ``load_seconds`` (weights read, cast to ``dtype``,
+    fingerprinted); ``with_imports_s`` adds importing torch and transformers. With
+    ``cache_dir`` pointing at an empty folder the load is cold (the packaged GGUF is
+    converted first).
     """
     import json
     import os
@@ -364,7 +396,7 @@ def default_judge_load_seconds(cache_dir: str | None = None) -> tuple[float, flo
     if cache_dir is not None:
         env["CONSENT_GYM_CACHE"] = cache_dir
     proc = subprocess.run(
-        [sys.executable, "-c", _LOAD_SCRIPT], capture_output=True, text=True, env=env,
+        [sys.executable, "-c", _LOAD_SCRIPT, dtype], capture_output=True, text=True, env=env,
         check=False,
     )
     if proc.returncode != 0:
@@ -386,17 +418,19 @@ def bench_judge(
     cached_repeats: int = 20,
     instructions: str | None = None,
     log: Callable[[str], Any] | None = None,
+    dtype: str = "auto",
 ) -> JudgeBench:
     """Uncached and cached speed of an LLM judge, and its fraction of the matmul limit.
 
     Configurations: every batch size at ``headline_tokens``, and every other episode length
     at the headline batch size (the judge's own ``batch_size`` if listed, else the
     largest). Each configuration judges ``max(batch_size, min_episodes)`` distinct
-    synthetic episodes with the judge's verdict cache off; the fp32 matmul rate is
-    measured just before each configuration and once after the last, and each
-    configuration is compared with the mean of its two neighbouring measurements (the
-    machine's load drifts). Then the same texts go through ``judge_batch`` again with a
-    verdict cache holding their verdicts: cached verdicts/s.
+    synthetic episodes with the judge's verdict cache off; the fp32 matmul rate (and the
+    bf16 one, for a judge whose weights are bfloat16) is measured just before each
+    configuration and once after the last, and each configuration is compared with the
+    mean of its two neighbouring measurements (the machine's load drifts). Then the same
+    texts go through ``judge_batch`` again with a verdict cache holding their verdicts:
+    cached verdicts/s.
 
     Args:
         judge: An :class:`~consent_gym.judges.LLMJudge`; ``None`` loads the default judge
@@ -415,6 +449,9 @@ def bench_judge(
         instructions: A constitution for the default judge (prepended to every prompt, so
             it lengthens the KV-cached header); only when ``judge`` is ``None``.
         log: Called with a line after each step (loads, each configuration), if given.
+        dtype: For the default judge (``judge=None``): ``"auto"`` (bf16 where the CPU
+            multiplies it natively), ``"float32"`` or ``"bfloat16"``; see
+            :class:`~consent_gym.judges.LLMJudge`. A given judge keeps its own.
 
     Raises:
         ValueError: empty or non-positive sizes.
@@ -436,15 +473,17 @@ def bench_judge(
     if judge is None:
         if cold_load:
             with tempfile.TemporaryDirectory(prefix="consent-gym-cold-") as empty:
-                cold = default_judge_load_seconds(empty)[0]
+                cold = default_judge_load_seconds(empty, dtype)[0]
         if warm_load:
-            default_judge_load_seconds()  # converts first if this machine never did
-            warm, warm_with_imports = default_judge_load_seconds()
+            default_judge_load_seconds(dtype=dtype)  # converts first if this machine never did
+            warm, warm_with_imports = default_judge_load_seconds(dtype=dtype)
             if log is not None:
                 log(f"warm load {warm:.1f} s ({warm_with_imports:.1f} s with imports)")
         from consent_gym.judges import default_judge
 
-        judge = default_judge(cache=False, instructions=instructions)
+        judge = default_judge(cache=False, instructions=instructions, dtype=dtype)
+    judge_dtype = str(getattr(judge, "dtype", "float32")).removeprefix("torch.")
+    bf16 = judge_dtype == "bfloat16"
     cost = judge_cost(judge)
     count_tokens = _episode_token_counter(judge)
     own_batch = int(judge.batch_size)
@@ -458,6 +497,7 @@ def bench_judge(
     verdicts_seen: list[Any] = []
     timings: list[tuple[int, int, list[str], float]] = []
     rates: list[float] = []
+    bf16_rates: list[float] = []
     try:
         judge.judge_batch(synthetic_episodes(2, min(lengths), count_tokens, seed=seed + 999))
         for i, (batch, tokens) in enumerate(configs):
@@ -466,17 +506,22 @@ def bench_judge(
             )
             texts = [t for t in texts if t not in texts_seen][: max(batch, min_episodes)]
             rates.append(matmul_gflops(matmul_size))
+            if bf16:
+                bf16_rates.append(matmul_gflops(matmul_size, dtype="bfloat16"))
             judge.batch_size = batch
             start = time.perf_counter()
             verdicts = judge.judge_batch(texts)
             seconds = time.perf_counter() - start
             timings.append((batch, tokens, texts, seconds))
             if log is not None:
+                bf16_note = f", bf16 {bf16_rates[-1]:.1f}" if bf16 else ""
                 log(f"batch {batch}, ~{tokens} tokens: {len(texts)} episodes in {seconds:.1f} s "
-                    f"(matmul {rates[-1]:.1f} GFLOP/s before)")
+                    f"(matmul fp32 {rates[-1]:.1f}{bf16_note} GFLOP/s before)")
             texts_seen += texts
             verdicts_seen += verdicts
         rates.append(matmul_gflops(matmul_size))
+        if bf16:
+            bf16_rates.append(matmul_gflops(matmul_size, dtype="bfloat16"))
 
         cache = VerdictCache()
         cache.put_many(
@@ -505,6 +550,7 @@ def bench_judge(
             matmul_gflops=(rates[i] + rates[i + 1]) / 2,
             body_flops_per_episode=cost.body_flops(mean_tokens),
             head_flops_per_episode=cost.head_flops(mean_tokens),
+            bf16_matmul_gflops=(bf16_rates[i] + bf16_rates[i + 1]) / 2 if bf16 else None,
         ))
     headline = next(
         r for r in results if r.batch_size == head_batch and r.episode_tokens == headline_tokens
@@ -514,6 +560,7 @@ def bench_judge(
         judge_id=str(judge.judge_id),
         method=str(getattr(judge, "method", "")),
         threads=torch.get_num_threads(),
+        dtype=judge_dtype,
         cost=cost,
         results=results,
         headline=headline,

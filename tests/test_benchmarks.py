@@ -21,15 +21,22 @@ TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
 
 
 @pytest.fixture(scope="module")
-def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> LLMJudge:
-    path: Path = build_tiny_model(tmp_path_factory.mktemp("bench-tiny"))
-    return LLMJudge(str(path), cache=True)
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("bench-tiny"))
+
+
+@pytest.fixture(scope="module")
+def tiny_judge(tiny_path: Path) -> LLMJudge:
+    return LLMJudge(str(tiny_path), cache=True, dtype="float32")
 
 
 def test_matmul_gflops_is_positive_and_checks_its_arguments():
     assert matmul_gflops(size=32, repeats=2) > 0
+    assert matmul_gflops(size=32, repeats=2, dtype="bfloat16") > 0
     with pytest.raises(ValueError, match=">= 1"):
         matmul_gflops(size=0)
+    with pytest.raises(ValueError, match="bfloat16"):
+        matmul_gflops(size=32, dtype="int8")
 
 
 def test_synthetic_episodes_are_distinct_delivery_texts_within_the_budget(tiny_judge):
@@ -80,8 +87,56 @@ def test_bench_judge_on_a_tiny_model(tiny_judge):
                 "cached_verdicts_per_s", "header_tokens", "results"):
         assert key in d
     assert d["warm_load_s"] is None  # a given judge: no load to time
+    # a float32 judge: fractions of the fp32 matmul rate only
+    assert d["dtype"] == result.dtype == "float32"
+    assert d["bf16_matmul_gflops"] is None and d["flop_fraction_bf16"] is None
+    assert all(r.bf16_matmul_gflops is None for r in result.results)
     with pytest.raises(ValueError, match=">= 1"):
         bench_judge(tiny_judge, batch_sizes=())
+
+
+def test_bench_judge_in_bfloat16_reports_both_matmul_rates(tiny_path):
+    judge = LLMJudge(str(tiny_path), cache=False, dtype="bfloat16")
+    result = bench_judge(judge, batch_sizes=(2,), episode_tokens=(24,), headline_tokens=24,
+                         min_episodes=2, matmul_size=64, cached_repeats=1)
+    assert result.dtype == "bfloat16"
+    for r in result.results:
+        assert r.bf16_matmul_gflops is not None and r.bf16_matmul_gflops > 0
+        # flop_fraction stays defined against the fp32 rate; the bf16 one is extra
+        assert r.flop_fraction == pytest.approx(
+            r.episodes_per_s * r.body_flops_per_episode / (r.matmul_gflops * 1e9))
+        assert r.flop_fraction_bf16 == pytest.approx(
+            r.flop_fraction * r.matmul_gflops / r.bf16_matmul_gflops)
+        assert r.flop_fraction_bf16_with_head == pytest.approx(
+            r.flop_fraction_with_head * r.matmul_gflops / r.bf16_matmul_gflops)
+    d = result.to_dict()
+    assert d["dtype"] == "bfloat16" and d["bf16_matmul_gflops"] > 0
+    assert d["flop_fraction_bf16"] == result.headline.flop_fraction_bf16
+    assert d["results"][0]["flop_fraction_bf16"] == result.results[0].flop_fraction_bf16
+
+
+def test_bench_judge_loads_the_default_judge_in_the_requested_dtype(tiny_path, monkeypatch):
+    import consent_gym.benchmarks as benchmarks
+    import consent_gym.judges as judges
+
+    loads: list[str] = []
+    built: dict[str, object] = {}
+
+    def fake_load(cache_dir=None, dtype="auto"):
+        loads.append(dtype)
+        return 1.0, 2.0
+
+    def fake_default_judge(**kwargs):
+        built.update(kwargs)
+        return LLMJudge(str(tiny_path), cache=False, dtype=kwargs["dtype"])
+
+    monkeypatch.setattr(benchmarks, "default_judge_load_seconds", fake_load)
+    monkeypatch.setattr(judges, "default_judge", fake_default_judge)
+    result = bench_judge(None, batch_sizes=(1,), episode_tokens=(24,), headline_tokens=24,
+                         min_episodes=1, matmul_size=32, cached_repeats=1, dtype="bfloat16")
+    assert loads == ["bfloat16", "bfloat16"]  # warm-up load, then the timed warm load
+    assert built["dtype"] == "bfloat16" and result.dtype == "bfloat16"
+    assert result.warm_load_s == 1.0 and result.warm_load_with_imports_s == 2.0
 
 
 def test_bench_train_rule_judge_checks_batching_and_duplicates():

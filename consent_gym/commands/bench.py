@@ -5,8 +5,9 @@ Subcommands:
 - ``wrapper``: env steps/s raw vs under ``ConsentWrapper`` with a judge that costs
   nothing (recording and rendering only), CartPole and DeliveryCurb, interleaved.
 - ``judge``: the default LLM judge's uncached episodes/s and tokens/s at several batch
-  sizes and episode lengths, the fraction of this CPU's fp32 matmul rate it reaches,
-  cached verdicts/s, load time cold and warm.
+  sizes and episode lengths, the fraction of this CPU's fp32 matmul rate it reaches (and
+  of the bf16 rate, when the judge runs in bf16; ``--dtype``), cached verdicts/s, load
+  time cold and warm.
 - ``train``: wall time of gated vs ungated PPO on DeliveryCurb for the same timesteps.
 
 With ``--json`` the last line printed is one JSON object.
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
+#: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
+#: importing torch to build the parser).
+DTYPE_CHOICES = ("auto", "float32", "bfloat16")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,6 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "header)")
     judge.add_argument("--no-warm-load", action="store_true",
                        help="skip timing a warm load in a fresh process")
+    judge.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
+                       help="the judge's weight dtype (default: auto, bfloat16 where the CPU "
+                            "multiplies bf16 natively, else float32)")
     train = kinds.add_parser("train", help="wall time of gated vs ungated PPO on DeliveryCurb")
     train.add_argument("--timesteps", type=int, default=10_240, help="PPO timesteps per run")
     train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
@@ -133,24 +140,33 @@ def _run_judge(args: argparse.Namespace) -> int:
     print(f"Timing the default LLM judge ({_load_note()}) ...", flush=True)
     result = bench_judge(batch_sizes=sizes, episode_tokens=lengths, headline_tokens=headline,
                          min_episodes=min_episodes, warm_load=not args.no_warm_load,
-                         cold_load=args.cold, instructions=instructions,
+                         cold_load=args.cold, instructions=instructions, dtype=args.dtype,
                          log=lambda line: print(f"  {line}", flush=True))
     cost = result.cost
     print(f"judge {result.judge_id} ({result.model_name}, method {result.method}, "
-          f"{result.threads} threads): {cost.prompts} prompts of "
+          f"{result.dtype} (--dtype {args.dtype}), {result.threads} threads): {cost.prompts} "
+          f"prompts of "
           f"{'/'.join(map(str, cost.header_tokens))} header tokens "
           f"({sum(cost.header_tokens)} in all, KV-cached); {cost.body_params / 1e6:.1f}M "
           f"non-embedding params, output head {cost.head_params / 1e6:.1f}M")
     print(f"{'batch':>5} {'tokens':>7} {'episodes':>8} {'seconds':>8} {'eps/s':>7} "
-          f"{'tokens/s':>9} {'matmul GF/s':>11} {'flop frac':>9} {'+head':>7}")
+          f"{'tokens/s':>9} {'matmul GF/s':>11} {'flop frac':>9} {'+head':>7}"
+          + (f" {'bf16 GF/s':>9} {'bf16 frac':>9}" if result.dtype == "bfloat16" else ""))
     for r in result.results:
+        bf16 = ("" if r.bf16_matmul_gflops is None else
+                f" {r.bf16_matmul_gflops:9.1f} {r.flop_fraction_bf16:9.3f}")
         print(f"{r.batch_size:5d} {r.mean_tokens:7.1f} {r.episodes:8d} {r.seconds:8.2f} "
               f"{r.episodes_per_s:7.3f} {r.tokens_per_s:9.1f} {r.matmul_gflops:11.1f} "
-              f"{r.flop_fraction:9.3f} {r.flop_fraction_with_head:7.3f}")
+              f"{r.flop_fraction:9.3f} {r.flop_fraction_with_head:7.3f}{bf16}")
     h = result.headline
     print(f"headline (batch {h.batch_size}, ~{h.episode_tokens}-token episodes): "
           f"{h.episodes_per_s:.3f} episodes/s, {h.tokens_per_s:.1f} tokens/s, flop fraction "
-          f"{h.flop_fraction:.3f} ({h.flop_fraction_with_head:.3f} with the output head)")
+          f"{h.flop_fraction:.3f} ({h.flop_fraction_with_head:.3f} with the output head) of "
+          f"the fp32 matmul rate {h.matmul_gflops:.1f} GFLOP/s")
+    if h.bf16_matmul_gflops is not None:
+        print(f"  bf16 judge: flop fraction {h.flop_fraction_bf16:.3f} "
+              f"({h.flop_fraction_bf16_with_head:.3f} with the output head) of the bf16 "
+              f"matmul rate {h.bf16_matmul_gflops:.1f} GFLOP/s")
     print(f"cached: {result.cached_verdicts_per_s:,.0f} verdicts/s; load: warm "
           f"{_seconds(result.warm_load_s)} ({_seconds(result.warm_load_with_imports_s)} with "
           f"imports), cold {_seconds(result.cold_load_s)}, in this process "

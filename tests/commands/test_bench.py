@@ -36,15 +36,22 @@ def test_bench_needs_a_subcommand():
 # ---------------------------------------------------------------- bench judge / bench train
 
 JUDGE_KEYS = {"episodes_per_s", "tokens_per_s", "flop_fraction", "warm_load_s",
-              "cached_verdicts_per_s", "matmul_gflops", "header_tokens", "results"}
+              "cached_verdicts_per_s", "matmul_gflops", "header_tokens", "results", "dtype",
+              "bf16_matmul_gflops", "flop_fraction_bf16"}
 
 
 @pytest.fixture(scope="module")
-def tiny_llm_judge(tmp_path_factory):
-    from consent_gym.judges import LLMJudge
+def tiny_model_path(tmp_path_factory):
     from tests.judges.tiny_models import build_tiny_model
 
-    return LLMJudge(str(build_tiny_model(tmp_path_factory.mktemp("bench-cli-tiny"))))
+    return build_tiny_model(tmp_path_factory.mktemp("bench-cli-tiny"))
+
+
+@pytest.fixture(scope="module")
+def tiny_llm_judge(tiny_model_path):
+    from consent_gym.judges import LLMJudge
+
+    return LLMJudge(str(tiny_model_path), dtype="float32")
 
 
 def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
@@ -69,6 +76,40 @@ def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
     assert result["episodes_per_s"] == result["results"][1]["episodes_per_s"]
     assert any("headline" in line for line in lines)
     assert any(line.startswith("cached:") for line in lines)
+    assert seen["dtype"] == "auto" and result["dtype"] == "float32"
+    assert result["bf16_matmul_gflops"] is None and result["flop_fraction_bf16"] is None
+
+
+@pytest.mark.parametrize("dtype", ["auto", "float32", "bfloat16"])
+def test_bench_judge_dtype_reaches_the_judge_and_the_json(capsys, monkeypatch, tiny_model_path,
+                                                          dtype):
+    import consent_gym.benchmarks as benchmarks
+    import consent_gym.judges.llm as llm
+    from consent_gym.judges import LLMJudge
+
+    monkeypatch.setattr(llm, "native_bf16", lambda device="cpu": True)  # auto -> bfloat16
+    real, seen = benchmarks.bench_judge, {}
+
+    def tiny_bench(**kwargs):  # builds the tiny judge the way bench_judge builds the default
+        seen.update(kwargs)
+        judge = LLMJudge(str(tiny_model_path), cache=False, dtype=kwargs["dtype"])
+        return real(judge, **{**kwargs, "warm_load": False}, matmul_size=64, cached_repeats=1)
+
+    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    assert main(["bench", "judge", "--batch-sizes", "2", "--episode-tokens", "24",
+                 "--min-episodes", "1", "--dtype", dtype, "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    expected = "float32" if dtype == "float32" else "bfloat16"
+    assert seen["dtype"] == dtype and result["dtype"] == expected
+    assert any(f"{expected} (--dtype {dtype})" in line for line in lines)
+    if expected == "bfloat16":
+        assert result["bf16_matmul_gflops"] > 0
+        assert result["flop_fraction_bf16"] == pytest.approx(
+            result["flop_fraction"] * result["matmul_gflops"] / result["bf16_matmul_gflops"])
+        assert any(line.strip().startswith("bf16 judge: flop fraction") for line in lines)
+    else:
+        assert result["bf16_matmul_gflops"] is None and result["flop_fraction_bf16"] is None
 
 
 def test_bench_judge_quick_defaults(capsys, monkeypatch, tiny_llm_judge):
@@ -90,6 +131,8 @@ def test_bench_judge_quick_defaults(capsys, monkeypatch, tiny_llm_judge):
 
 
 def test_bench_judge_rejects_bad_lists():
+    with pytest.raises(SystemExit):
+        main(["bench", "judge", "--dtype", "float16"])  # choices: auto, float32, bfloat16
     with pytest.raises(SystemExit):
         main(["bench", "judge", "--batch-sizes", "0,8"])
     with pytest.raises(SystemExit):
@@ -134,7 +177,11 @@ def test_bench_judge_quick_with_the_real_default_judge(capsys):
     assert 40 <= result["headline_episode_tokens"] <= 64
     assert result["tokens_per_s"] == pytest.approx(
         result["episodes_per_s"] * result["headline_episode_tokens"])
-    assert 0 < result["flop_fraction"] <= 1.5  # cannot beat the matmul rate by much
+    # --dtype auto: bfloat16 on a CPU with AVX512-BF16 / AMX-BF16, else float32
+    assert result["dtype"] in ("float32", "bfloat16")
+    # a judge cannot beat the matmul rate of its own dtype by much
+    own = "flop_fraction_bf16" if result["dtype"] == "bfloat16" else "flop_fraction"
+    assert 0 < result[own] <= 1.5
     assert result["flop_fraction"] < result["flop_fraction_with_head"]
     # Measured 798/s with --quick's 18 texts per call under load ~10: each judge_batch
     # pays a fixed ~20 ms frozen-weights check (docs/performance.md).
