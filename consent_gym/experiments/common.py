@@ -62,8 +62,9 @@ def load_judge(name: str, dtype: str | None = None) -> Judge:
             ``"embedding"`` (the embedded sentence-embedding judge) or ``"rule"`` (a
             :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
             ground truth, no model).
-        dtype: For ``"llm"``: the torch dtype its weights are cast to (e.g.
-            ``"bfloat16"``); ``None`` keeps the judge's default (float32).
+        dtype: For ``"llm"``: the dtype its weights are cast to (``"auto"``,
+            ``"bfloat16"``, ``"float32"``); ``None`` keeps the judge's default (``"auto"``:
+            bfloat16 where the CPU multiplies it natively, else float32).
 
     Raises:
         ValueError: unknown name.
@@ -244,9 +245,12 @@ def load_metered_judge(
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
     threads = os.cpu_count() if name == "llm" else None
-    judge = MeteredJudge(load_judge(name, dtype), threads=threads)
+    inner = load_judge(name, dtype)
+    judge = MeteredJudge(inner, threads=threads)
     seconds = time.perf_counter() - start
-    log(f"Judge {judge.judge_id} ready in {seconds:.1f} s.")
+    weights = getattr(inner, "dtype", None)
+    note = f" ({str(weights).removeprefix('torch.')} weights)" if weights is not None else ""
+    log(f"Judge {judge.judge_id}{note} ready in {seconds:.1f} s.")
     return judge, seconds
 
 
@@ -271,8 +275,10 @@ class ExperimentConfig:
             renderer's own text, the default: the LLM judge misjudges the step-free text,
             see ``docs/results.md``); off: :class:`StepFreeRenderer`, far fewer distinct
             texts.
-        judge_dtype: The LLM judge's weight dtype; ``"bfloat16"`` (default) judged the
-            same and about 2x faster than float32 on this project's CPU.
+        judge_dtype: The LLM judge's weight dtype: ``"auto"`` (default) is bfloat16 where
+            the CPU multiplies it natively (this project's CPU: bf16 judged the same and
+            about 2x faster than float32), else float32; or ``"bfloat16"`` /
+            ``"float32"``.
         ppo_kwargs: Overrides of the env's recommended PPO settings.
     """
 
@@ -287,7 +293,7 @@ class ExperimentConfig:
     torch_threads: int | None = 1
     progress: bool = True
     step_numbers: bool = True
-    judge_dtype: str | None = "bfloat16"
+    judge_dtype: str | None = "auto"
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
