@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from consent_gym.experiments.common import JUDGE_CHOICES
+
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
 #: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
 #: importing torch to build the parser).
@@ -64,6 +66,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--env", default="consent_gym/DeliveryCurb-v0", help="env id")
+    train.add_argument("--judge", choices=JUDGE_CHOICES, default="llm",
+                       help="the gated arm's judge (default llm: the embedded default LLM "
+                            "judge; cascade: the embedding judge may veto, the LLM decides "
+                            "the rest)")
     for sub in (wrapper, judge, train):
         sub.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=run)
@@ -185,10 +191,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if args.timesteps < 1 or args.repeats < 1:
         raise SystemExit("consent-gym bench train: --timesteps and --repeats must be >= 1")
-    print(f"Loading the default LLM judge ({_load_note()}) ...", flush=True)
-    from consent_gym.judges import default_judge
+    print(f"Loading the {args.judge} judge ({_load_note()}) ...", flush=True)
+    from consent_gym.experiments.common import load_judge
 
-    judge = default_judge()
+    judge = load_judge(args.judge)
     print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",
           flush=True)
     r = bench_train(judge, timesteps=args.timesteps, env_id=args.env, repeats=args.repeats,

@@ -34,8 +34,10 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
     parser.add_argument("--seeds", type=_positive_int, default=seeds,
                         help=f"training seeds, run one after the other (default: {seeds})")
     parser.add_argument("--judge", choices=JUDGE_CHOICES, default=judge,
-                        help=f"llm: the embedded LLM judge; embedding: the embedded sentence-"
-                             f"embedding judge; rule: ground-truth keywords (default: {judge})")
+                        help=f"llm: the embedded LLM judge; cascade: the embedding judge may "
+                             f"veto, the LLM decides the rest (docs/cascade.md); embedding: "
+                             f"the embedded sentence-embedding judge; rule: ground-truth "
+                             f"keywords (default: {judge})")
     parser.add_argument("--mode", choices=MODE_CHOICES, default=mode,
                         help=f"what a veto does: block (no gradient), zero (no reward), "
                              f"penalty (a negative last reward, see --penalty) (default: {mode})")

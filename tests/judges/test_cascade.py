@@ -325,3 +325,31 @@ def test_embedding_first_stage_vetoes_clear_harm_and_defers_the_rest():
     assert [CascadeJudge.stage(v) for v in verdicts] == [1, 2]
     assert [v.outcome for v in verdicts] == ["vetoed", "approved"]
     assert second.texts == [safe]
+
+
+def test_cache_stats_are_the_second_judges():
+    second = RecordingJudge()
+    cascade = CascadeJudge(ScoreJudge(SCORES), second, veto_below=0.1)
+    assert cascade.cache_stats is None
+    second.cache_stats = {"hits": 3, "misses": 1}  # type: ignore[attr-defined]
+    assert cascade.cache_stats == {"hits": 3, "misses": 1}
+
+
+def test_default_cascade_puts_the_embedding_judge_before_the_default_llm(monkeypatch):
+    import consent_gym.judges as judges
+    import consent_gym.judges.embedding as embedding
+    from consent_gym.judges.cascade import MEASURED_VETO_BELOW, default_cascade
+
+    seen = {}
+
+    def fake_llm(**kwargs):
+        seen.update(kwargs)
+        return RuleJudge(lambda text: True, name="llm")
+
+    monkeypatch.setattr(judges, "default_judge", fake_llm)
+    monkeypatch.setattr(embedding, "EmbeddingJudge", lambda: ScoreJudge(SCORES, "embedding"))
+    cascade = default_cascade(dtype="float32")
+    assert seen == {"dtype": "float32"}
+    assert (cascade.first.judge_id, cascade.second.judge_id) == ("score:embedding", "rule:llm")
+    assert cascade.veto_below == MEASURED_VETO_BELOW and cascade.approve_above is None
+    assert [v.approved for v in cascade.judge_batch(["sure-bad", "sure-good"])] == [False, True]
