@@ -33,8 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("bench", help="measure what consent gating costs")
     kinds = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     wrapper = kinds.add_parser("wrapper", help="env steps/s raw vs under ConsentWrapper")
-    wrapper.add_argument("--steps", type=int, default=20_000, help="steps per repetition")
-    wrapper.add_argument("--repeats", type=int, default=5, help="interleaved repetitions")
+    wrapper.add_argument("--steps", type=int, default=5_000, help="steps per repetition")
+    wrapper.add_argument("--repeats", type=int, default=21,
+                         help="interleaved raw/wrapped pairs (the ratio is their median)")
     wrapper.add_argument("--env", action="append", default=None,
                          help=f"env id (repeatable; default: {', '.join(WRAPPER_ENVS)})")
     judge = kinds.add_parser(
