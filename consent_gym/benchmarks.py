@@ -721,9 +721,9 @@ def bench_train(
     ``PPO_KWARGS`` and ``N_ENVS`` (``consent_gym.envs.training``). The gated arm is the
     SB3 integration: ``make_consent_vec_env`` + ``consent_kwargs(judge, mode=mode)`` +
     ``ConsentCallback``. Each gated repeat starts with an empty verdict cache (when the
-    judge has a ``cache`` attribute holding a :class:`~consent_gym.judges.VerdictCache`),
-    so repeats are comparable. Judge load time is not counted (it is a one-off; see
-    ``bench judge``).
+    judge, or a cascade's ``first`` or ``second`` judge, has a ``cache`` attribute holding
+    a :class:`~consent_gym.judges.VerdictCache`), so repeats are comparable. Judge load
+    time is not counted (it is a one-off; see ``bench judge``).
 
     Also checks the judging itself, over the last gated repeat: judge calls per rollout
     (one expected), texts per call, duplicates inside one call (each is scored by the LLM
@@ -789,8 +789,9 @@ def bench_train(
         ungated.append(TrainArm(False, *_timed_learn(model, timesteps, None)))
         venv.close()
 
-        if isinstance(getattr(judge, "cache", None), VerdictCache):
-            judge.cache = VerdictCache()
+        for part in (judge, getattr(judge, "first", None), getattr(judge, "second", None)):
+            if isinstance(getattr(part, "cache", None), VerdictCache):  # also a cascade's
+                part.cache = VerdictCache()
         counting.calls, counting.seconds = [], 0.0
         log = PieceLog()
         venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed)

@@ -176,3 +176,15 @@ def test_bench_train_reads_the_llm_cache_hit_rate(tiny_judge):
     assert hits == pytest.approx(result.repeated_across_calls)
     with pytest.raises(ValueError, match=">= 1"):
         bench_train(tiny_judge, timesteps=0)
+
+
+def test_bench_train_gives_a_cascades_llm_a_fresh_cache_and_reads_its_hit_rate(tiny_judge):
+    from consent_gym.judges import CascadeJudge, Verdict
+
+    tiny_judge.cache.put("stale-key", Verdict(True, 1.0, tiny_judge.judge_id))
+    stale = tiny_judge.cache
+    cascade = CascadeJudge(KeywordJudge(["hit a pedestrian"]), tiny_judge, veto_below=0.5)
+    result = bench_train(cascade, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
+    assert tiny_judge.cache is not stale and isinstance(tiny_judge.cache, VerdictCache)
+    assert result.cache_hit_rate is not None and 0 <= result.cache_hit_rate <= 1
+    assert cascade.decided_by_first + cascade.decided_by_second == result.texts_judged

@@ -265,8 +265,11 @@ class CascadeJudge:
 
     @property
     def cache_stats(self) -> Any:
-        """The second judge's verdict-cache counters, if it keeps any (the costly stage)."""
-        return getattr(self.second, "cache_stats", None)
+        """The second (costly) judge's cache counters: its ``cache_stats``, else its
+        ``cache`` (e.g. an LLM judge's :class:`~consent_gym.judges.VerdictCache`), else
+        ``None``. They count only the texts the first stage passed on."""
+        stats = getattr(self.second, "cache_stats", None)
+        return stats if stats is not None else getattr(self.second, "cache", None)
 
     def verify_frozen(self, full: bool = True) -> None:
         """Re-check both judges' frozen weights (judges without weights pass)."""

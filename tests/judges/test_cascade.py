@@ -331,6 +331,8 @@ def test_cache_stats_are_the_second_judges():
     second = RecordingJudge()
     cascade = CascadeJudge(ScoreJudge(SCORES), second, veto_below=0.1)
     assert cascade.cache_stats is None
+    second.cache = {"hits": 1, "misses": 1}  # type: ignore[attr-defined]
+    assert cascade.cache_stats == {"hits": 1, "misses": 1}  # an LLM judge's VerdictCache
     second.cache_stats = {"hits": 3, "misses": 1}  # type: ignore[attr-defined]
     assert cascade.cache_stats == {"hits": 3, "misses": 1}
 
