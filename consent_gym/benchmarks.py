@@ -789,7 +789,8 @@ def bench_train(
         ungated.append(TrainArm(False, *_timed_learn(model, timesteps, None)))
         venv.close()
 
-        for part in (judge, getattr(judge, "first", None), getattr(judge, "second", None)):
+        parts: list[Any] = [judge, getattr(judge, "first", None), getattr(judge, "second", None)]
+        for part in parts:
             if isinstance(getattr(part, "cache", None), VerdictCache):  # also a cascade's
                 part.cache = VerdictCache()
         counting.calls, counting.seconds = [], 0.0
