@@ -664,6 +664,7 @@ class TrainBench:
     episodes_judged_twice: int
     cache_hit_rate: float | None
     veto_rate: float
+    warm_from_seed: int | None = None
 
     @property
     def gated_over_ungated(self) -> float:
@@ -714,6 +715,7 @@ def bench_train(
     mode: str = "zero",
     n_envs: int | None = None,
     ppo_kwargs: dict[str, Any] | None = None,
+    warm_from_seed: int | None = None,
 ) -> TrainBench:
     """Wall time of gated vs ungated PPO for the same timesteps, and where it goes.
 
@@ -740,6 +742,9 @@ def bench_train(
         mode: Veto mode of the gated arm.
         n_envs: Sub-envs (default ``N_ENVS``).
         ppo_kwargs: PPO keyword arguments (default ``PPO_KWARGS``).
+        warm_from_seed: Before each timed gated run, fill its fresh verdict cache with one
+            untimed gated run of this seed (a frozen judge's earlier verdicts, as in a
+            sweep over seeds that shares a cache file); ``None``: start cold.
     """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -793,6 +798,12 @@ def bench_train(
         for part in parts:
             if isinstance(getattr(part, "cache", None), VerdictCache):  # also a cascade's
                 part.cache = VerdictCache()
+        if warm_from_seed is not None:  # an earlier run's verdicts, untimed
+            venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=warm_from_seed)
+            earlier = PPO("MlpPolicy", venv, seed=warm_from_seed, **kwargs,
+                          **consent_kwargs(judge, mode=veto_mode))
+            earlier.learn(timesteps, callback=ConsentCallback())
+            venv.close()
         counting.calls, counting.seconds = [], 0.0
         log = PieceLog()
         venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed)
@@ -830,4 +841,5 @@ def bench_train(
         episodes_judged_twice=len(finished) - len(set(finished)),
         cache_hit_rate=stats.cache_hit_rate,
         veto_rate=stats.veto_rate,
+        warm_from_seed=warm_from_seed,
     )

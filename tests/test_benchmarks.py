@@ -188,3 +188,13 @@ def test_bench_train_gives_a_cascades_llm_a_fresh_cache_and_reads_its_hit_rate(t
     assert tiny_judge.cache is not stale and isinstance(tiny_judge.cache, VerdictCache)
     assert result.cache_hit_rate is not None and 0 <= result.cache_hit_rate <= 1
     assert cascade.decided_by_first + cascade.decided_by_second == result.texts_judged
+
+
+def test_bench_train_warm_cache_from_an_earlier_seed(tiny_judge):
+    cold = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
+    warm = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO,
+                       warm_from_seed=0)
+    assert cold.warm_from_seed is None and warm.to_dict()["warm_from_seed"] == 0
+    # The same seed warmed the cache: the timed run finds every text already judged.
+    assert warm.cache_hit_rate == 1.0 and cold.cache_hit_rate is not None
+    assert warm.cache_hit_rate > cold.cache_hit_rate

@@ -67,6 +67,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--env", default="consent_gym/DeliveryCurb-v0", help="env id")
+    train.add_argument("--warm-from-seed", type=int, default=None, metavar="SEED",
+                       help="start the timed gated run with the verdicts of an untimed gated "
+                            "run of SEED (a sweep sharing one cache); default: a cold cache")
     train.add_argument("--judge", choices=JUDGE_CHOICES, default="llm",
                        help="the gated arm's judge (default llm: the embedded default LLM "
                             "judge; cascade: the embedding judge may veto, the LLM decides "
@@ -199,12 +202,14 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",
           flush=True)
     r = bench_train(judge, timesteps=args.timesteps, env_id=args.env, repeats=args.repeats,
-                    seed=args.seed)
+                    seed=args.seed, warm_from_seed=args.warm_from_seed)
     print(f"{'arm':8} {'wall s':>8} {'update s':>9} {'judge s':>8} {'rollout s':>10}")
     for arm in (*r.ungated, *r.gated):
         print(f"{'gated' if arm.gated else 'ungated':8} {arm.seconds:8.1f} "
               f"{arm.update_seconds:9.1f} {arm.judge_seconds:8.1f} {arm.rollout_seconds:10.1f}")
     hit = "unknown" if r.cache_hit_rate is None else f"{r.cache_hit_rate:.3f}"
+    if r.warm_from_seed is not None:
+        hit += f" (cache warmed by a run of seed {r.warm_from_seed})"
     print(f"gated/ungated {r.gated_over_ungated:.2f}x; judge share of gated wall time "
           f"{r.judge_share:.1%}; cache hit rate {hit}; veto rate {r.veto_rate:.3f}")
     print(f"{r.judge_calls} judge calls in {r.rollouts} rollouts; {r.texts_judged} texts "

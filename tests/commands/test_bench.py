@@ -165,9 +165,11 @@ def test_bench_train_cli_json(capsys, monkeypatch):
     assert result["episodes_judged_twice"] == 0
     assert {"judge_share", "cache_hit_rate", "veto_rate"} <= set(result)
     assert any(line.startswith("gated/ungated") for line in lines)
-    assert main(["bench", "train", "--timesteps", "64", "--judge", "rule", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["judge_id"].startswith("rule:keywords")
+    assert main(["bench", "train", "--timesteps", "64", "--judge", "rule", "--json",
+                 "--warm-from-seed", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["judge_id"].startswith("rule:keywords") and result["warm_from_seed"] == 1
     with pytest.raises(SystemExit, match="must be >= 1"):
         main(["bench", "train", "--timesteps", "0"])
     with pytest.raises(SystemExit):
