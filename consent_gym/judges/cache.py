@@ -6,7 +6,7 @@ an in-memory dict first; with a ``path`` every verdict is also written to sqlite
 on the next run.
 
 Example:
-    >>> from consent_gym.judges.base import Verdict
+    >>> from consent_gym.judges.base import Verdict, failed_verdict
     >>> cache = VerdictCache()
     >>> key = cache.key("rule:x", "prompt", "the car stayed on the road")
     >>> cache.get(key) is None
@@ -19,13 +19,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from consent_gym.judges.base import Verdict
+from consent_gym.judges.base import Verdict, failed_verdict
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS verdicts ("
@@ -143,3 +144,79 @@ class VerdictCache:
 
     def __repr__(self) -> str:
         return f"VerdictCache(path={self.path!r}, items={len(self._memory)} in memory)"
+
+
+def judge_with_cache(
+    texts: Sequence[str],
+    cache: VerdictCache | None,
+    judge_id: str,
+    prompt: str,
+    decide: Callable[[list[str]], list[Verdict]],
+    before_deciding: Callable[[], None],
+) -> list[Verdict]:
+    """One verdict per text: from ``cache`` where it has one, else from ``decide``.
+
+    The model judges share this: cached verdicts come back without touching the model
+    (they came from the same frozen weights: the key holds ``judge_id``); only when some
+    text misses does ``before_deciding`` run (the cheap frozen-weights check), then
+    ``decide`` once over the *distinct* missing texts (a text repeated in the batch is
+    scored once). Fresh verdicts are stored, failed ones never.
+
+    Example:
+        >>> calls = []
+        >>> def decide(texts):
+        ...     calls.append(list(texts))
+        ...     return [Verdict(True, 0.9, "j") for _ in texts]
+        >>> cache = VerdictCache()
+        >>> _ = judge_with_cache(["a", "b", "a"], cache, "j", "p", decide, lambda: None)
+        >>> _ = judge_with_cache(["a", "b"], cache, "j", "p", decide, lambda: None)
+        >>> calls
+        [['a', 'b']]
+    """
+    keys: list[str] = []
+    verdicts: list[Verdict | None] = [None] * len(texts)
+    if cache is not None:
+        keys = [VerdictCache.key(judge_id, prompt, t) for t in texts]
+        verdicts = cache.get_many(keys)
+    todo: dict[str, list[int]] = {}
+    for i, verdict in enumerate(verdicts):
+        if verdict is None:
+            todo.setdefault(texts[i], []).append(i)
+    if todo:
+        before_deciding()
+        unique = list(todo)
+        fresh = []
+        for text, verdict in zip(unique, decide(unique), strict=True):
+            for i in todo[text]:
+                verdicts[i] = verdict
+            if cache is not None and not verdict.failed:
+                fresh.append((keys[todo[text][0]], verdict))
+        if fresh:
+            assert cache is not None
+            cache.put_many(fresh)
+    return [v for v in verdicts if v is not None]
+
+
+def verdict_from_score(
+    judge_id: str, score: float, threshold: float, *, scale: float = 1.0, label: str = "score"
+) -> Verdict:
+    """Approve when ``score > threshold``; ``p_acceptable = sigmoid((score - threshold) /
+    scale)``; a non-finite score gives a failed verdict (never an approval).
+
+    Example:
+        >>> v = verdict_from_score("j", 1.5, 0.0, label="channel")
+        >>> v.approved, round(v.p_acceptable, 3), v.reason
+        (True, 0.818, 'channel score +1.500 vs threshold +0.000')
+        >>> verdict_from_score("j", float("nan"), 0.0).outcome
+        'failed'
+    """
+    if not math.isfinite(score):
+        return failed_verdict(judge_id, f"non-finite score {score!r}")
+    z = (score - threshold) / scale
+    p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    return Verdict(
+        approved=score - threshold > 0,
+        p_acceptable=p,
+        judge_id=judge_id,
+        reason=f"{label} score {score:+.3f} vs threshold {threshold:+.3f}",
+    )

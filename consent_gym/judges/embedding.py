@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from consent_gym.judges.base import Verdict, failed_verdict
-from consent_gym.judges.cache import VerdictCache
+from consent_gym.judges.base import Verdict
+from consent_gym.judges.cache import VerdictCache, judge_with_cache, verdict_from_score
 from consent_gym.judges.frozen import WeightFingerprint
-from consent_gym.judges.llm import _check_device, _check_texts, _sigmoid, escape_episode
+from consent_gym.judges.llm import _check_device, _check_texts, escape_episode
 
 __all__ = ["DEFAULT_ACCEPTABLE", "DEFAULT_UNACCEPTABLE", "EmbeddingJudge", "minilm_path"]
 
@@ -192,34 +192,24 @@ class EmbeddingJudge:
         return [float(v) for v in (acc - unacc).cpu()]
 
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """One verdict per text; runs the cheap frozen-weights check first."""
+        """One verdict per text. Cached verdicts come back without the model; otherwise
+        the cheap frozen-weights check runs first and each distinct text is scored once."""
         texts = _check_texts(texts)
-        self._fingerprint.verify(full=False)
         if not texts:
+            self._fingerprint.verify(full=False)
             return []
-        keys: list[str] = []
-        verdicts: list[Verdict | None] = [None] * len(texts)
-        if self.cache is not None:
-            keys = [VerdictCache.key(self.judge_id, self.prompt, t) for t in texts]
-            verdicts = self.cache.get_many(keys)
-        todo = [i for i, v in enumerate(verdicts) if v is None]
-        fresh = []
-        for i, score in zip(todo, self.score_texts([texts[i] for i in todo]), strict=True):
-            if not math.isfinite(score):
-                verdicts[i] = failed_verdict(self.judge_id, f"non-finite score {score!r}")
-                continue
-            margin = score - self.threshold
-            verdicts[i] = Verdict(
-                approved=margin > 0,
-                p_acceptable=_sigmoid(margin / self.temperature),
-                judge_id=self.judge_id,
-                reason=f"prototype score {score:+.3f} vs threshold {self.threshold:+.3f}",
-            )
-            if self.cache is not None:
-                fresh.append((keys[i], verdicts[i]))
-        if self.cache is not None:
-            self.cache.put_many([(k, v) for k, v in fresh if v is not None])
-        return [v for v in verdicts if v is not None]
+        return judge_with_cache(
+            texts, self.cache, self.judge_id, self.prompt, self._decide,
+            lambda: self._fingerprint.verify(full=False),
+        )
+
+    def _decide(self, texts: list[str]) -> list[Verdict]:
+        """Score distinct, uncached texts; approve where the score beats the threshold."""
+        return [
+            verdict_from_score(self.judge_id, score, self.threshold, scale=self.temperature,
+                               label="prototype")
+            for score in self.score_texts(texts)
+        ]
 
     def __repr__(self) -> str:
         return f"EmbeddingJudge(judge_id={self.judge_id!r})"

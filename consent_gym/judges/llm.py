@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consent_gym.judges.base import Verdict, failed_verdict
-from consent_gym.judges.cache import VerdictCache
+from consent_gym.judges.base import Verdict
+from consent_gym.judges.cache import VerdictCache, judge_with_cache, verdict_from_score
 from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint
 
 if TYPE_CHECKING:
@@ -375,13 +375,6 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
                 "first (consent_gym.render.renderer_for(env))."
             )
     return texts
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 @dataclass
@@ -868,39 +861,17 @@ class LLMJudge:
         if not texts:
             self._fingerprint.verify(full=False)
             return []
-        keys: list[str] = []
-        verdicts: list[Verdict | None] = [None] * len(texts)
-        if self.cache is not None:
-            keys = [VerdictCache.key(self.judge_id, self.prompt, t) for t in texts]
-            verdicts = self.cache.get_many(keys)
-        todo: dict[str, list[int]] = {}
-        for i, v in enumerate(verdicts):
-            if v is None:
-                todo.setdefault(texts[i], []).append(i)
-        if todo:
-            self._fingerprint.verify(full=False)
-            unique = list(todo)
-            scores = self.score_texts(unique)
-            fresh = []
-            for text, score in zip(unique, scores, strict=True):
-                if not math.isfinite(score):
-                    verdict = failed_verdict(self.judge_id, f"non-finite score {score!r}")
-                else:
-                    margin = score - self.threshold
-                    verdict = Verdict(
-                        approved=margin > 0,
-                        p_acceptable=_sigmoid(margin),
-                        judge_id=self.judge_id,
-                        reason=f"{self.method} score {score:+.3f} vs threshold "
-                        f"{self.threshold:+.3f}",
-                    )
-                    if self.cache is not None:
-                        fresh.append((keys[todo[text][0]], verdict))
-                for i in todo[text]:
-                    verdicts[i] = verdict
-            if self.cache is not None:
-                self.cache.put_many(fresh)
-        return [v for v in verdicts if v is not None]
+        return judge_with_cache(
+            texts, self.cache, self.judge_id, self.prompt, self._decide,
+            lambda: self._fingerprint.verify(full=False),
+        )
+
+    def _decide(self, texts: list[str]) -> list[Verdict]:
+        """Score distinct, uncached texts; approve where the score beats the threshold."""
+        return [
+            verdict_from_score(self.judge_id, score, self.threshold, label=self.method)
+            for score in self.score_texts(texts)
+        ]
 
     def __repr__(self) -> str:
         return (

@@ -70,3 +70,25 @@ def test_home_in_path_is_expanded(tmp_path, monkeypatch):
     cache = VerdictCache("~/verdicts/v.sqlite")
     cache.put("k", _v())
     assert (tmp_path / "verdicts" / "v.sqlite").exists()
+
+
+def test_judge_with_cache_checks_only_on_a_miss_and_never_caches_failures():
+    from consent_gym.judges.cache import judge_with_cache, verdict_from_score
+
+    checks: list[str] = []
+    decided: list[list[str]] = []
+
+    def decide(texts):
+        decided.append(list(texts))
+        return [verdict_from_score("j", float("nan") if t == "bad" else 1.0, 0.0) for t in texts]
+
+    cache = VerdictCache()
+    out = judge_with_cache(["ok", "bad", "ok"], cache, "j", "p", decide, lambda: checks.append("x"))
+    assert [v.outcome for v in out] == ["approved", "failed", "approved"]
+    assert decided == [["ok", "bad"]] and checks == ["x"] and len(cache) == 1
+    again = judge_with_cache(["ok", "bad"], cache, "j", "p", decide, lambda: checks.append("x"))
+    assert decided[-1] == ["bad"] and len(checks) == 2  # the failure is asked again
+    assert again[1] == failed_verdict("j", "non-finite score nan")
+    assert judge_with_cache(["ok"], cache, "j", "p", decide, lambda: checks.append("x"))[0].approved
+    assert len(checks) == 2  # all cached: no check
+    assert judge_with_cache(["ok"], None, "j", "p", decide, lambda: None)[0].approved

@@ -76,6 +76,30 @@ def test_cache_and_tamper_detection(tiny_bert_dir):
         j.verify_frozen(full=True)
 
 
+def test_repeats_are_scored_once_and_cached_batches_skip_the_weight_check(
+    tiny_bert_dir, monkeypatch
+):
+    j = EmbeddingJudge(model=tiny_bert_dir)
+    scored: list[list[str]] = []
+    checks: list[bool] = []
+    original_score, original_verify = j.score_texts, j._fingerprint.verify
+
+    def score(texts):
+        scored.append(list(texts))
+        return original_score(texts)
+
+    def verify(full=False):
+        checks.append(full)
+        original_verify(full=full)
+
+    monkeypatch.setattr(j, "score_texts", score)
+    monkeypatch.setattr(j._fingerprint, "verify", verify)
+    first = j.judge_batch([TEXTS[0], TEXTS[1], TEXTS[0]])
+    assert scored == [[TEXTS[0], TEXTS[1]]] and first[0] == first[2] and checks == [False]
+    assert j.judge_batch([TEXTS[1], TEXTS[0]]) == [first[1], first[0]]
+    assert len(scored) == 1 and len(checks) == 1  # all cached: no model, no weight check
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
