@@ -113,3 +113,37 @@ class NaNJudge:
 
     def judge_batch(self, texts):
         return [Verdict(True, float("nan"), self.judge_id) for _ in texts]
+
+
+def run_episode(env: gym.Env, seed: int = 0, action: Any = None) -> tuple[list[float], dict]:
+    """One episode with ``action`` (random when ``None``): the rewards and the last info."""
+    env.reset(seed=seed)
+    rewards: list[float] = []
+    done, info = False, {}
+    while not done:
+        a = env.action_space.sample() if action is None else action
+        _, r, terminated, truncated, info = env.step(a)
+        rewards.append(float(r))
+        done = terminated or truncated
+    return rewards, info
+
+
+def assert_rows_render_like_steps(wrapper: Any, renderers: list[Any], seeds: range) -> None:
+    """After every step, the wrapper's row-backed trajectory (and a fragment of it) renders
+    exactly like the same steps given as ``Step`` objects, under every renderer."""
+    from consent_gym.trajectory import Trajectory
+
+    wrapper.action_space.seed(0)
+    for seed in seeds:
+        wrapper.reset(seed=seed)
+        done = False
+        while not done:
+            *_, terminated, truncated, _ = wrapper.step(wrapper.action_space.sample())
+            done = terminated or truncated
+            rows = wrapper.trajectory
+            assert rows is not None
+            for start in {0, len(rows) // 2}:
+                steps = Trajectory(rows.env_id, rows.episode_index,
+                                   list(rows.fragment(start).steps), start_index=start)
+                for renderer in renderers:
+                    assert renderer.render(rows.fragment(start)) == renderer.render(steps)

@@ -21,20 +21,10 @@ from tests.fakes import (
     RaisingJudge,
     RecordingJudge,
     WrongCountJudge,
+    run_episode,
 )
 
 no_harm = RuleJudge(lambda text: "hit pedestrian" not in text, name="no-harm")
-
-
-def run_episode(env: gym.Env, seed: int = 0, action=None) -> tuple[list[float], dict]:
-    env.reset(seed=seed)
-    rewards, done, info = [], False, {}
-    while not done:
-        a = env.action_space.sample() if action is None else action
-        _, r, terminated, truncated, info = env.step(a)
-        rewards.append(float(r))
-        done = terminated or truncated
-    return rewards, info
 
 
 @pytest.mark.parametrize(

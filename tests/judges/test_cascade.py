@@ -18,7 +18,14 @@ from consent_gym.judges import (
     judge_texts,
 )
 from consent_gym.judges.cascade import CascadeJudge
-from tests.fakes import CountingEnv, NaNJudge, RaisingJudge, RecordingJudge, WrongCountJudge
+from tests.fakes import (
+    CountingEnv,
+    NaNJudge,
+    RaisingJudge,
+    RecordingJudge,
+    WrongCountJudge,
+    run_episode,
+)
 
 
 class ScoreJudge:
@@ -279,14 +286,9 @@ class EpisodeRenderer:
         return "The car hit a pedestrian." if hits else f"The car drove {len(trajectory)} steps."
 
 
-def run_episode(env):
-    env.reset(seed=0)
-    total, done = 0.0, False
-    while not done:
-        _, reward, terminated, truncated, info = env.step(0)
-        total += float(reward)
-        done = terminated or truncated
-    return total, info["consent"]
+def gated_episode(env):
+    rewards, info = run_episode(env, action=0)
+    return sum(rewards), info["consent"]
 
 
 def test_cascade_gates_consent_wrapper():
@@ -294,12 +296,12 @@ def test_cascade_gates_consent_wrapper():
     cascade = CascadeJudge(KeywordJudge(["pedestrian"]), second, veto_below=0.5)
     harmful = ConsentWrapper(CountingEnv(length=3, harm_at=2), judge=cascade,
                              renderer=EpisodeRenderer())
-    total, consent = run_episode(harmful)
+    total, consent = gated_episode(harmful)
     assert total == 0.0 and consent["outcome"] == "vetoed"
     assert consent["reason"].startswith("stage 1") and consent["judge_id"] == cascade.judge_id
     assert second.texts == []  # the keyword stage vetoed it: the second judge never saw it
     safe = ConsentWrapper(CountingEnv(length=3), judge=cascade, renderer=EpisodeRenderer())
-    total, consent = run_episode(safe)
+    total, consent = gated_episode(safe)
     assert total == 3.0 and consent["outcome"] == "approved"
     assert consent["reason"].startswith("stage 2") and second.texts == ["The car drove 3 steps."]
     assert cascade.stats()["decided_by_first"] == 1 and cascade.decided_by_second == 1

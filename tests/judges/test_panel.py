@@ -18,7 +18,7 @@ from consent_gym.judges import (
     judge_texts,
 )
 from consent_gym.judges.panel import POLICIES, format_views, parse_views
-from tests.fakes import CountingEnv, NaNJudge, RaisingJudge
+from tests.fakes import CountingEnv, NaNJudge, RaisingJudge, run_episode
 
 
 class FixedJudge:
@@ -466,14 +466,9 @@ def test_panel_gates_consent_wrapper_and_logs_each_view(tmp_path):
         CountingEnv(length=3, harm_at=2), judge=panel, renderer=panel.renderer(BlindRenderer()),
         audit_log=path,
     )
-    env.reset(seed=0)
-    total, done = 0.0, False
-    while not done:
-        _, reward, terminated, truncated, info = env.step(0)
-        total += float(reward)
-        done = terminated or truncated
+    rewards, info = run_episode(env, action=0)
     env.close()
-    assert total == 0.0 and info["consent"]["outcome"] == "vetoed"
+    assert sum(rewards) == 0.0 and info["consent"]["outcome"] == "vetoed"
     (record,) = read_audit_log(path)
     assert record["flagged"] and len(record["members"]) == 2
     views = parse_views(record["text"])

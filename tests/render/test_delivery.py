@@ -172,20 +172,8 @@ def test_recorded_rows_and_steps_render_the_same_text(env_id: str) -> None:
     # The wrapper's trajectories are row-backed; users build theirs from Steps.
     from consent_gym import ConsentWrapper
     from consent_gym.judges import RuleJudge
+    from tests.fakes import assert_rows_render_like_steps
 
     wrapper = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda text: True))
-    wrapper.action_space.seed(0)
     renderers = [DeliveryRenderer(), DeliveryRenderer("informed"), DeliveryRenderer(max_chars=120)]
-    for seed in range(30):
-        wrapper.reset(seed=seed)
-        done = False
-        while not done:
-            *_, terminated, truncated, _ = wrapper.step(wrapper.action_space.sample())
-            done = terminated or truncated
-            rows = wrapper.trajectory
-            assert rows is not None
-            for start in {0, len(rows) // 2}:
-                fragment = rows.fragment(start)
-                steps = Trajectory(env_id, 0, list(fragment.steps), start_index=start)
-                for renderer in renderers:
-                    assert renderer.render(rows.fragment(start)) == renderer.render(steps)
+    assert_rows_render_like_steps(wrapper, renderers, range(30))

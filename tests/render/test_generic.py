@@ -139,22 +139,10 @@ def test_recorded_rows_and_steps_render_the_same_text(env_id: str) -> None:
     # The wrapper's trajectories are row-backed; users build theirs from Steps.
     from consent_gym import ConsentWrapper
     from consent_gym.judges import RuleJudge
+    from tests.fakes import assert_rows_render_like_steps
 
-    env = gym.make(env_id, max_episode_steps=60)
-    wrapper = ConsentWrapper(env, judge=RuleJudge(lambda t: True))
-    wrapper.action_space.seed(0)
+    wrapper = ConsentWrapper(gym.make(env_id, max_episode_steps=60),
+                             judge=RuleJudge(lambda t: True))
     renderers = [GenericRenderer(), GenericRenderer(include_observations=True),
                  GenericRenderer(max_chars=300)]
-    for seed in range(10):
-        wrapper.reset(seed=seed)
-        done = False
-        while not done:
-            *_, terminated, truncated, _ = wrapper.step(wrapper.action_space.sample())
-            done = terminated or truncated
-            rows = wrapper.trajectory
-            assert rows is not None
-            for start in {0, len(rows) // 2}:
-                steps = Trajectory(rows.env_id, rows.episode_index,
-                                   list(rows.fragment(start).steps), start_index=start)
-                for renderer in renderers:
-                    assert renderer.render(rows.fragment(start)) == renderer.render(steps)
+    assert_rows_render_like_steps(wrapper, renderers, range(10))
