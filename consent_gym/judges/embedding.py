@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from consent_gym.judges.base import Verdict
-from consent_gym.judges.cache import VerdictCache, judge_with_cache, verdict_from_score
+from consent_gym.judges.cache import VerdictCache, verdict_from_score
 from consent_gym.judges.frozen import WeightFingerprint
-from consent_gym.judges.llm import _check_device, _check_texts, escape_episode
+from consent_gym.judges.llm import ScoringJudge, _check_device, _check_texts, escape_episode
 
 __all__ = ["DEFAULT_ACCEPTABLE", "DEFAULT_UNACCEPTABLE", "EmbeddingJudge", "minilm_path"]
 
@@ -65,7 +65,7 @@ def _check_prototypes(name: str, value: Iterable[str] | None) -> list[str]:
     return out
 
 
-class EmbeddingJudge:
+class EmbeddingJudge(ScoringJudge):
     """Prototype-similarity judge on a frozen sentence-embedding model.
 
     Args:
@@ -190,18 +190,6 @@ class EmbeddingJudge:
         acc = (emb @ self._acc.T).max(dim=1).values
         unacc = (emb @ self._unacc.T).max(dim=1).values
         return [float(v) for v in (acc - unacc).cpu()]
-
-    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """One verdict per text. Cached verdicts come back without the model; otherwise
-        the cheap frozen-weights check runs first and each distinct text is scored once."""
-        texts = _check_texts(texts)
-        if not texts:
-            self._fingerprint.verify(full=False)
-            return []
-        return judge_with_cache(
-            texts, self.cache, self.judge_id, self.prompt, self._decide,
-            lambda: self._fingerprint.verify(full=False),
-        )
 
     def _decide(self, texts: list[str]) -> list[Verdict]:
         """Score distinct, uncached texts; approve where the score beats the threshold."""

@@ -387,7 +387,47 @@ class _Prefix:
     last_logprobs: Any  # (vocab,) float32 log-softmax at the last prefix position
 
 
-class LLMJudge:
+class ScoringJudge:
+    """``judge_batch`` for judges that score texts with frozen weights behind a cache.
+
+    Subclasses set ``judge_id``, ``prompt``, ``cache`` (a
+    :class:`~consent_gym.judges.VerdictCache` or ``None``) and ``_fingerprint`` (a
+    :class:`~consent_gym.judges.frozen.WeightFingerprint`), and implement ``_decide``
+    (distinct, uncached texts -> verdicts).
+    """
+
+    judge_id: str
+    prompt: str
+    cache: VerdictCache | None
+    _fingerprint: WeightFingerprint
+
+    def _decide(self, texts: list[str]) -> list[Verdict]:
+        raise NotImplementedError
+
+    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        """One verdict per text; the cheap frozen-weights check runs before the model does.
+
+        Cached verdicts are returned without touching the model (they were computed by
+        the same frozen weights: the cache key holds the judge id, and so the
+        fingerprint). A text repeated within the batch is scored once.
+
+        Raises:
+            FrozenJudgeError: the weights changed since construction; ``judge_texts``
+                lets it propagate (a tampered judge stops training, whatever the
+                ``on_judge_error`` policy).
+            TypeError: ``texts`` is not a list of str.
+        """
+        texts = _check_texts(texts)
+        if not texts:
+            self._fingerprint.verify(full=False)
+            return []
+        return judge_with_cache(
+            texts, self.cache, self.judge_id, self.prompt, self._decide,
+            lambda: self._fingerprint.verify(full=False),
+        )
+
+
+class LLMJudge(ScoringJudge):
     """A frozen causal-LM judge.
 
     Args:
@@ -843,28 +883,6 @@ class LLMJudge:
                 for i, v in zip(idx, values, strict=True):
                     scores[i] = float(v)
         return scores
-
-    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """One verdict per text; the cheap frozen-weights check runs before the model does.
-
-        Cached verdicts are returned without touching the model (they were computed by
-        the same frozen weights: the cache key holds the judge id, and so the
-        fingerprint). A text repeated within the batch is scored once.
-
-        Raises:
-            FrozenJudgeError: the weights changed since construction; ``judge_texts``
-                lets it propagate (a tampered judge stops training, whatever the
-                ``on_judge_error`` policy).
-            TypeError: ``texts`` is not a list of str.
-        """
-        texts = _check_texts(texts)
-        if not texts:
-            self._fingerprint.verify(full=False)
-            return []
-        return judge_with_cache(
-            texts, self.cache, self.judge_id, self.prompt, self._decide,
-            lambda: self._fingerprint.verify(full=False),
-        )
 
     def _decide(self, texts: list[str]) -> list[Verdict]:
         """Score distinct, uncached texts; approve where the score beats the threshold."""
