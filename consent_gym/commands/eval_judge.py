@@ -59,7 +59,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="labelled examples used in context")
     llm.add_argument("--zero-shot", action="store_true",
                      help="no in-context examples (default: the judge's built-in examples)")
-    llm.add_argument("--dtype", default=None, help="e.g. bfloat16 (default float32)")
+    llm.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                     help="weight dtype (default auto: bfloat16 where the CPU or GPU "
+                          "multiplies it natively, else float32; as default_judge())")
     parser.add_argument("--threshold", type=float, default=None, help="decision threshold")
     parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
     parser.add_argument("--cache", metavar="PATH", default=None,

@@ -62,6 +62,14 @@ def test_llm_judge_with_local_model(bench, tmp_path, capsys):
     result = json.loads(out.out.strip().splitlines()[-1])
     assert result["n"] == 4 and result["method"] == "channel"
     assert result["judge_id"].startswith("llm:")
+    # --dtype defaults to auto (as default_judge()); an explicit float32 is another judge
+    # whenever auto picks bfloat16, and the same one otherwise.
+    code, out = _run([str(bench), "--judge", "llm", "--model", str(tiny_model_dir),
+                      "--headers", "general", "--json", "--dtype", "float32"], capsys)
+    fp32 = json.loads(out.out.strip().splitlines()[-1])
+    from consent_gym.judges.llm import native_bf16
+
+    assert code == 0 and (fp32["judge_id"] != result["judge_id"]) == native_bf16("cpu")
 
 
 def test_env_mode_scores_against_ground_truth_harm(capsys):
