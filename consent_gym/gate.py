@@ -116,10 +116,9 @@ class ConsentGate:
             return []
         verdicts = judge_texts(self.get_judge(), texts, on_judge_error=self.on_judge_error)
         decisions = []
-        zero_or_penalty = self.penalty if self.on_veto == "penalty" else 0.0
         for trajectory, text, verdict in zip(trajectories, texts, verdicts, strict=True):
-            episode_return = trajectory.total_reward
-            released = episode_return if verdict.approved else zero_or_penalty
+            episode_return = trajectory.total_reward  # summed once, used twice
+            released = self.released(verdict, episode_return)
             if self.audit_log is not None:
                 self.audit_log.record(
                     verdict,
@@ -129,14 +128,18 @@ class ConsentGate:
                     extra={"reward_released": released},
                 )
             record = episode_record(trajectory, text, episode_return)
-            record["approved"] = verdict.approved
-            record["outcome"] = verdict.outcome
-            record["p_acceptable"] = verdict.p_acceptable
-            record["judge_id"] = verdict.judge_id
-            record["reason"] = verdict.reason
-            record["flagged"] = verdict.flagged
-            record["reward_released"] = released
-            record["pending"] = False
+            record.update(
+                {
+                    "approved": verdict.approved,
+                    "outcome": verdict.outcome,
+                    "p_acceptable": verdict.p_acceptable,
+                    "judge_id": verdict.judge_id,
+                    "reason": verdict.reason,
+                    "flagged": verdict.flagged,
+                    "reward_released": released,
+                    "pending": False,
+                }
+            )
             if verdict.members:
                 record["members"] = [m.to_dict() for m in verdict.members]
             decisions.append((released, record, verdict))
