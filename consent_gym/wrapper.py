@@ -218,19 +218,10 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         Learners use this to judge the fragment of a running episode they are about to
         train on.
         """
-        rows = self._rows
-        if rows is None:
-            if self._finished is None:
-                raise gym.error.ResetNeeded(
-                    "ConsentWrapper: no episode recorded yet; call reset()."
-                )
-            return self.renderer.render(self._finished.fragment(start))
-        if start < 0:
-            raise ValueError(f"start={start} lies before this trajectory's first step 0.")
-        fragment = Trajectory.from_rows(
-            self.env_id, self.episode_count, rows[start:], start_index=start, actor=self.actor
-        )
-        return self.renderer.render(fragment)
+        trajectory = self.trajectory
+        if trajectory is None:
+            raise gym.error.ResetNeeded("ConsentWrapper: no episode recorded yet; call reset().")
+        return self.renderer.render(trajectory.fragment(start))
 
     def _finish_episode(self, trajectory: Trajectory) -> tuple[float, dict[str, Any]]:
         text = self.renderer.render(trajectory)
