@@ -171,13 +171,6 @@ class Trajectory:
             f"steps=<{len(self)} steps>, start_index={self.start_index}, actor={self.actor!r})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
     @property
     def total_reward(self) -> float:
         """The undiscounted sum of the recorded rewards."""
