@@ -299,33 +299,34 @@ class JudgeSpeed:
         """Episode tokens per second (each token is processed once per prompt)."""
         return self.episodes * self.mean_tokens / self.seconds
 
+    def _fraction(self, with_head: bool, gflops: float) -> float:
+        """Achieved FLOP/s (the body's, plus the output head's if asked) over ``gflops``."""
+        flops = self.body_flops_per_episode + (self.head_flops_per_episode if with_head else 0.0)
+        return self.episodes_per_s * flops / (gflops * 1e9)
+
     @property
     def flop_fraction(self) -> float:
         """Achieved body FLOP/s (``2 * N_non_embedding * tokens * prompts``) over the fp32
         matmul FLOP/s, whatever dtype the judge runs in (a bf16 judge can exceed 1)."""
-        return self.episodes_per_s * self.body_flops_per_episode / (self.matmul_gflops * 1e9)
+        return self._fraction(False, self.matmul_gflops)
 
     @property
     def flop_fraction_with_head(self) -> float:
         """As :attr:`flop_fraction`, counting the output projection's FLOPs too."""
-        flops = self.body_flops_per_episode + self.head_flops_per_episode
-        return self.episodes_per_s * flops / (self.matmul_gflops * 1e9)
+        return self._fraction(True, self.matmul_gflops)
 
     @property
     def flop_fraction_bf16(self) -> float | None:
         """As :attr:`flop_fraction`, over the bf16 matmul rate (``None``: not measured, the
         judge does not run in bf16)."""
-        if self.bf16_matmul_gflops is None:
-            return None
-        return self.episodes_per_s * self.body_flops_per_episode / (self.bf16_matmul_gflops * 1e9)
+        bf16 = self.bf16_matmul_gflops
+        return None if bf16 is None else self._fraction(False, bf16)
 
     @property
     def flop_fraction_bf16_with_head(self) -> float | None:
         """As :attr:`flop_fraction_bf16`, counting the output projection's FLOPs too."""
-        if self.bf16_matmul_gflops is None:
-            return None
-        flops = self.body_flops_per_episode + self.head_flops_per_episode
-        return self.episodes_per_s * flops / (self.bf16_matmul_gflops * 1e9)
+        bf16 = self.bf16_matmul_gflops
+        return None if bf16 is None else self._fraction(True, bf16)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -487,6 +488,7 @@ def bench_judge(
     import torch
 
     from consent_gym.judges.cache import VerdictCache
+    from consent_gym.judges.llm import _dtype_name
 
     sizes = sorted({int(b) for b in batch_sizes})
     lengths = sorted({int(t) for t in episode_tokens} | {int(headline_tokens)})
@@ -508,7 +510,7 @@ def bench_judge(
         from consent_gym.judges import default_judge
 
         judge = default_judge(cache=False, instructions=instructions, dtype=dtype)
-    judge_dtype = str(getattr(judge, "dtype", "float32")).removeprefix("torch.")
+    judge_dtype = _dtype_name(getattr(judge, "dtype", torch.float32))
     bf16 = judge_dtype == "bfloat16"
     cost = judge_cost(judge)
     count_tokens = _episode_token_counter(judge)
