@@ -24,6 +24,8 @@ class Step:
         truncated: Whether the episode was truncated at this step.
         events: Semantic events the env reported in ``info["events"]`` (a list of
             dicts with at least a ``"type"`` key, or strings); renderers prefer them.
+        info: The ``info`` dict the env returned with this transition (``None`` when not
+            recorded); renderers read flags, costs and counters from it.
     """
 
     index: int
@@ -33,12 +35,13 @@ class Step:
     terminated: bool = False
     truncated: bool = False
     events: tuple[Any, ...] = ()
+    info: Mapping[str, Any] | None = None
 
 
 #: What the wrappers record per step while an episode runs: ``(observation acted from,
-#: action, reward, events)``. A plain tuple costs a tenth of a :class:`Step` to create, so
+#: action, reward, events, info)``. A plain tuple costs a tenth of a :class:`Step` to create, so
 #: recording stays cheap; :attr:`Trajectory.steps` builds the steps only when asked.
-StepRow = tuple[Any, Any, float, tuple[Any, ...]]
+StepRow = tuple[Any, Any, float, tuple[Any, ...], Mapping[str, Any] | None]
 
 
 class StepColumns(NamedTuple):
@@ -49,6 +52,7 @@ class StepColumns(NamedTuple):
     actions: Sequence[Any]
     rewards: Sequence[float]
     events: Sequence[tuple[Any, ...]]
+    infos: Sequence[Mapping[str, Any] | None]
 
 
 class Trajectory:
@@ -67,7 +71,7 @@ class Trajectory:
             may mention; the essay's inoculation idea.
 
     Example:
-        >>> episode = Trajectory.from_rows("Demo-v0", 0, [(0, 1, 0.5, ()), (1, 0, 1.5, ())],
+        >>> episode = Trajectory.from_rows("Demo-v0", 0, [(0, 1, 0.5, (), {}), (1, 0, 1.5, (), {})],
         ...                                terminated=True)
         >>> len(episode), episode.total_reward, episode.finished, episode.steps[-1].index
         (2, 2.0, True, 1)
@@ -131,15 +135,15 @@ class Trajectory:
         rows = self._rows
         if rows is not None:
             if not rows:
-                return StepColumns((), (), (), (), ())
-            observations, actions, rewards, events = zip(*rows, strict=True)
+                return StepColumns((), (), (), (), (), ())
+            observations, actions, rewards, events, infos = zip(*rows, strict=True)
             start = self.start_index
             return StepColumns(range(start, start + len(rows)), observations, actions, rewards,
-                               events)
+                               events, infos)
         steps = self.steps
         return StepColumns(
             [s.index for s in steps], [s.observation for s in steps], [s.action for s in steps],
-            [s.reward for s in steps], [s.events for s in steps],
+            [s.reward for s in steps], [s.events for s in steps], [s.info for s in steps],
         )
 
     @property
@@ -150,8 +154,9 @@ class Trajectory:
             return self.steps[-1] if self.steps else None
         if not rows:
             return None
-        obs, action, reward, events = rows[-1]
-        return Step(self.start_index + len(rows) - 1, obs, action, reward, *self._ended, events)
+        obs, action, reward, events, info = rows[-1]
+        return Step(self.start_index + len(rows) - 1, obs, action, reward, *self._ended, events,
+                    info)
 
     def __len__(self) -> int:
         return len(self._rows) if self._rows is not None else len(self.steps)
@@ -223,13 +228,14 @@ def steps_from_rows(
     """Steps numbered from ``start``; the last one carries ``terminated`` and ``truncated``.
 
     Example:
-        >>> steps = steps_from_rows([(0, 1, 0.5, ()), (1, 0, 1.0, ())], start=3, terminated=True)
+        >>> steps = steps_from_rows([(0, 1, 0.5, (), None), (1, 0, 1.0, (), None)], start=3,
+        ...                         terminated=True)
         >>> [(s.index, s.action, s.terminated) for s in steps]
         [(3, 1, False), (4, 0, True)]
     """
     steps = [
-        Step(i, obs, action, reward, False, False, events)
-        for i, (obs, action, reward, events) in enumerate(rows, start)
+        Step(i, obs, action, reward, False, False, events, info)
+        for i, (obs, action, reward, events, info) in enumerate(rows, start)
     ]
     if steps and (terminated or truncated):
         steps[-1].terminated, steps[-1].truncated = bool(terminated), bool(truncated)

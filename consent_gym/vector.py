@@ -205,7 +205,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             rows = self._rows[i]
             assert rows is not None
             rows.append((self._last_obs[i], per_action[i], float(rewards[i]),
-                         events_from_info(info_i)))
+                         events_from_info(info_i), info_i))
             self._last_obs[i] = per_obs[i]
             if done:
                 finished.append(i)

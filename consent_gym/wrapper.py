@@ -193,7 +193,8 @@ class ConsentWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"or clip with gymnasium.wrappers.TransformReward inside ConsentWrapper."
             )
         rows.append(
-            (self._last_obs, action, reward_f, events_from_info(info) if "events" in info else ())
+            (self._last_obs, action, reward_f,
+             events_from_info(info) if "events" in info else (), info)
         )
         self._last_obs = obs
         if not (terminated or truncated):

@@ -9,9 +9,9 @@ import pytest
 from consent_gym.trajectory import Step, Trajectory, steps_from_rows
 
 ROWS = [
-    ("o0", 1, 0.5, ()),
-    ("o1", 0, -1.0, ({"type": "hit_box"},)),
-    ("o2", 1, 2.0, ("delivered",)),
+    ("o0", 1, 0.5, (), None),
+    ("o1", 0, -1.0, ({"type": "hit_box"},), None),
+    ("o2", 1, 2.0, ("delivered",), None),
 ]
 
 

@@ -134,7 +134,7 @@ class DeliveryRenderer:
         surface = self._initial_surface(trajectory)
         said_where = False  # whether the text so far tells where the car is
         outcome = ""
-        indices, _, _, _, events = trajectory.columns()
+        indices, _, _, _, events, _ = trajectory.columns()
         last_ended = trajectory.finished
         ends = len(indices) - 1 if last_ended else len(indices)  # the last step is no driving
         # Only the first uneventful stretch says where the car is (later ones are implied by

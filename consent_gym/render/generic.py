@@ -214,7 +214,7 @@ class GenericRenderer:
         return keys  # type: ignore[return-value]
 
     def _step_lines(self, trajectory: Trajectory) -> list[str]:
-        indices, observations, actions, rewards, events = trajectory.columns()
+        indices, observations, actions, rewards, events, _ = trajectory.columns()
         lines: list[str] = []
         i = 0
         for key, run in groupby(self._keys(actions, rewards, events)):
