@@ -6,6 +6,9 @@ with Gymnasium and its renderers with :func:`consent_gym.render.register_rendere
 
 import consent_gym.envs  # noqa: F401  (registers the toy environments with Gymnasium)
 from consent_gym.audit import AuditLog, read_audit_log
+from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Piece, decide
+from consent_gym.recorder import ConsentRecorder
+from consent_gym.rollout import RolloutConsent
 from consent_gym.trajectory import Step, Trajectory
 from consent_gym.vector import ConsentVectorWrapper
 from consent_gym.wrapper import ConsentWrapper
@@ -14,10 +17,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuditLog",
+    "ConsentRecorder",
+    "ConsentSettings",
+    "ConsentStats",
     "ConsentVectorWrapper",
     "ConsentWrapper",
+    "Decision",
+    "Piece",
+    "RolloutConsent",
     "Step",
     "Trajectory",
     "__version__",
+    "decide",
     "read_audit_log",
 ]

@@ -780,7 +780,7 @@ def bench_train(
         def _on_rollout_end(self) -> None:
             self.rollouts += 1
             buffer: Any = getattr(self.model, "rollout_buffer")  # noqa: B009  (PPO's, not typed)
-            self.pieces += [piece for piece, *_ in buffer.verdicts]
+            self.pieces += [d.piece for d in buffer.decisions]
 
     veto_mode: Any = mode
     warm_up = PPO("MlpPolicy", make_vec_env(env_id, n_envs=n_envs, seed=seed), seed=seed, **kwargs)

@@ -1,18 +1,29 @@
-"""The decision shared by the single and vector wrappers: judge, release or withhold, log.
+"""The one decision step: every consumer of verdicts asks the judge through :func:`decide`.
 
-:class:`ConsentGate` turns finished trajectories and their texts into released rewards
-and ``info`` records, with all of a batch's texts judged in one call and the audit log
-fsync'ed once, before any reward is returned to the learner.
+Given the *pieces* a learner is about to use (finished episodes, with their texts and
+returns), :func:`decide` asks the judge about all of them in ONE call under the failure
+policy, writes one audit line per verdict and fsyncs the log, counts everything in
+:class:`ConsentStats`, and returns a :class:`Decision` per piece saying what its rewards
+may sum to for the learner. The wrappers, the Stable-Baselines3 buffers, the rollout API
+for custom training loops and panels judging trajectories all go through it; nothing else
+on the learner side calls :func:`~consent_gym.judges.judge_texts` or writes the audit log.
+
+:class:`ConsentSettings` is the one settings type (judge, veto :data:`Mode`, penalty,
+failure policy, audit log, ``info`` key) with the one argument check.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from consent_gym.audit import AuditLog, text_sha256
+import numpy as np
+
+from consent_gym.audit import AuditLog
 from consent_gym.judges.base import (
     Judge,
     OnJudgeError,
@@ -21,128 +32,381 @@ from consent_gym.judges.base import (
     check_on_judge_error,
     judge_texts,
 )
-from consent_gym.trajectory import Trajectory
+from consent_gym.judges.cache import read_cache_stats
 
-OnVeto = Literal["zero", "penalty"]
-ON_VETO_CHOICES: tuple[str, ...] = ("zero", "penalty")
+#: What a vetoed episode contributes: ``"zero"`` (no reward), ``"penalty"`` (one large
+#: negative reward at its last step) or ``"block"`` (none of its steps reach an update;
+#: needs the learner's cooperation: the SB3 buffers or :mod:`consent_gym.rollout`).
+Mode = Literal["zero", "penalty", "block"]
+MODES: tuple[str, ...] = ("zero", "penalty", "block")
+#: The modes a wrapper can apply on its own (it cannot keep steps out of a gradient).
+WRAPPER_MODES: tuple[str, ...] = ("zero", "penalty")
 
 
-def check_gate_arguments(
-    judge: object, on_veto: str, penalty: object, on_judge_error: str, info_key: object
-) -> None:
-    """Raise a clear error for any bad wrapper argument (shared by both wrappers)."""
-    if on_veto not in ON_VETO_CHOICES:
+def check_mode(mode: object, allowed: Sequence[str] = MODES) -> None:
+    """Raise a ``ValueError`` naming the choices unless ``mode`` is one of ``allowed``."""
+    if mode in allowed:
+        return
+    hint = ""
+    if mode == "block":
         hint = (
-            " 'block' needs the learner's cooperation: use consent_gym.sb3."
-            if on_veto == "block"
-            else ""
+            " 'block' keeps vetoed steps out of the gradient, which only the learner can do: "
+            "use consent_gym.sb3 or consent_gym.rollout.RolloutConsent."
         )
-        raise ValueError(
-            f"on_veto={on_veto!r} is not supported here; use one of {ON_VETO_CHOICES}.{hint}"
-        )
-    if judge is not None:
-        check_judge(judge)
-    if not isinstance(penalty, (int, float)) or not math.isfinite(penalty):
+    raise ValueError(f"mode={mode!r} is not supported here; use one of {tuple(allowed)}.{hint}")
+
+
+def check_penalty(penalty: object) -> float:
+    """``penalty`` as a float; a ``ValueError`` unless it is a finite number (not a bool)."""
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float, np.integer,
+                                                             np.floating)):
         raise ValueError(f"penalty must be a finite number, got {penalty!r}.")
-    check_on_judge_error(on_judge_error)
-    if not isinstance(info_key, str) or not info_key:
-        raise ValueError("info_key must be a non-empty string.")
+    if not math.isfinite(float(penalty)):
+        raise ValueError(f"penalty must be a finite number, got {penalty!r}.")
+    return float(penalty)
 
 
-def open_audit_log(
-    audit_log: AuditLog | str | os.PathLike[str] | None,
-) -> tuple[AuditLog | None, bool]:
-    """``(log, owned)``: a path is opened (and owned by the caller), a log is used as is."""
-    if audit_log is None or isinstance(audit_log, AuditLog):
-        return audit_log, False
-    return AuditLog(audit_log), True
+class ConsentSettings:
+    """How verdicts are asked for and applied; shared by every consumer.
 
-
-def episode_record(
-    trajectory: Trajectory, text: str, episode_return: float | None = None
-) -> dict[str, Any]:
-    """The part of ``info["consent"]`` known before judging (``episode_return`` if known)."""
-    return {
-        "episode_index": trajectory.episode_index,
-        "length": len(trajectory),
-        "episode_return": (
-            trajectory.total_reward if episode_return is None else episode_return
-        ),
-        "text": text,
-        "text_sha256": text_sha256(text),
-    }
-
-
-class ConsentGate:
-    """Judges finished episodes in one batch and decides what reward each releases.
+    The judge is *not* pickled (SB3 saves buffer kwargs with the model, and a frozen LLM
+    judge does not belong in every checkpoint; envs are pickled into worker processes):
+    an unpickled settings object has ``judge=None`` and refuses to decide until given one.
 
     Args:
-        get_judge: Returns the judge (called at the first decision, so a default LLM judge
-            loads lazily).
-        on_veto: ``"zero"`` or ``"penalty"``.
-        penalty: Released by a vetoed episode when ``on_veto="penalty"``.
-        on_judge_error: The failure policy passed to :func:`~consent_gym.judges.judge_texts`.
-        audit_log: Where every verdict is appended (optional).
-        env_id: Written into each audit record.
+        judge: Any :class:`~consent_gym.judges.Judge` (``None``: supplied later).
+        mode: ``"zero"`` (default), ``"penalty"`` or ``"block"`` (see :data:`Mode`).
+        penalty: What a vetoed episode's rewards sum to in ``"penalty"`` mode.
+        audit_log: A path or :class:`~consent_gym.audit.AuditLog`; every verdict is
+            appended and fsync'ed before any learner uses it.
+        on_judge_error: ``"veto"`` (default: a failed judge never approves), ``"raise"``,
+            or ``"approve"`` (unsafe, explicit opt-in).
+        info_key: The ``info`` key under which episode records travel.
+        modes: The modes this consumer supports (wrappers: no ``"block"``).
+
+    Example:
+        >>> import pickle
+        >>> from consent_gym.judges import RuleJudge
+        >>> settings = ConsentSettings(RuleJudge(lambda t: True, name="ok"), mode="zero")
+        >>> settings.mode, pickle.loads(pickle.dumps(settings)).judge is None
+        ('zero', True)
     """
 
     def __init__(
         self,
-        get_judge: Callable[[], Judge],
-        on_veto: OnVeto,
-        penalty: float,
-        on_judge_error: OnJudgeError,
-        audit_log: AuditLog | None,
-        env_id: str,
+        judge: Judge | None = None,
+        mode: Mode = "zero",
+        penalty: float = -100.0,
+        audit_log: AuditLog | str | os.PathLike[str] | None = None,
+        on_judge_error: OnJudgeError = "veto",
+        info_key: str = "consent",
+        *,
+        modes: Sequence[str] = MODES,
     ) -> None:
-        self.get_judge = get_judge
-        self.on_veto = on_veto
-        self.penalty = float(penalty)
-        self.on_judge_error: OnJudgeError = on_judge_error
-        self.audit_log = audit_log
-        self.env_id = env_id
-
-    def released(self, verdict: Verdict, episode_return: float) -> float:
-        """The reward an episode releases: its return if approved, else 0 or the penalty."""
-        if verdict.approved:
-            return episode_return
-        return self.penalty if self.on_veto == "penalty" else 0.0
-
-    def decide(
-        self, trajectories: Sequence[Trajectory], texts: Sequence[str]
-    ) -> list[tuple[float, dict[str, Any], Verdict]]:
-        """``(released reward, info record, verdict)`` per episode, judged in one call."""
-        if not trajectories:
-            return []
-        verdicts = judge_texts(self.get_judge(), texts, on_judge_error=self.on_judge_error)
-        decisions = []
-        for trajectory, text, verdict in zip(trajectories, texts, verdicts, strict=True):
-            episode_return = trajectory.total_reward  # summed once, used twice
-            released = self.released(verdict, episode_return)
-            if self.audit_log is not None:
-                self.audit_log.record(
-                    verdict,
-                    text=text,
-                    env_id=self.env_id,
-                    episode_index=trajectory.episode_index,
-                    extra={"reward_released": released},
-                )
-            record = episode_record(trajectory, text, episode_return)
-            record.update(
-                {
-                    "approved": verdict.approved,
-                    "outcome": verdict.outcome,
-                    "p_acceptable": verdict.p_acceptable,
-                    "judge_id": verdict.judge_id,
-                    "reason": verdict.reason,
-                    "flagged": verdict.flagged,
-                    "reward_released": released,
-                    "pending": False,
-                }
+        if judge is not None:
+            check_judge(judge)
+        check_mode(mode, modes)
+        self.penalty = check_penalty(penalty)
+        check_on_judge_error(on_judge_error)
+        if not isinstance(info_key, str) or not info_key:
+            raise ValueError("info_key must be a non-empty string.")
+        if audit_log is not None and not isinstance(audit_log, (AuditLog, str, os.PathLike)):
+            raise TypeError(
+                f"audit_log must be a path or an AuditLog, got {type(audit_log).__name__}."
             )
-            if verdict.members:
-                record["members"] = [m.to_dict() for m in verdict.members]
-            decisions.append((released, record, verdict))
-        if self.audit_log is not None:
-            self.audit_log.sync()  # durable before the rewards reach any learner
-        return decisions
+        self.judge = judge
+        self.mode: Mode = mode
+        self.on_judge_error: OnJudgeError = on_judge_error
+        self.info_key = info_key
+        #: Whether :meth:`close` closes the log (this object opened it from a path).
+        self.owns_log = audit_log is not None and not isinstance(audit_log, AuditLog)
+        self.audit_log: AuditLog | None = (
+            audit_log if audit_log is None or isinstance(audit_log, AuditLog)
+            else AuditLog(audit_log)
+        )
+
+    def released(self, approved: bool, episode_return: float) -> float:
+        """What a piece's rewards sum to for the learner: its return if approved, else 0
+        (``"zero"``, ``"block"``) or the penalty."""
+        if approved:
+            return episode_return
+        return self.penalty if self.mode == "penalty" else 0.0
+
+    def close(self) -> None:
+        """Close the audit log if these settings opened it."""
+        if self.owns_log and self.audit_log is not None:
+            self.audit_log.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["judge"] = None  # never serialise a (possibly huge) judge
+        return state
+
+    def __repr__(self) -> str:
+        return (
+            f"ConsentSettings(judge={self.judge!r}, mode={self.mode!r}, "
+            f"penalty={self.penalty}, audit_log={self.audit_log!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One episode, or the steps of one, that an update is about to use.
+
+    Attributes:
+        text: What the judge reads (the whole episode's text).
+        episode_return: The env's undiscounted return over the piece's steps.
+        env_id: The env's id, for the audit log.
+        episode_index: The recorder's episode counter (``-1`` if unknown).
+        env_index: The sub-env it ran in.
+        start: Episode step of the piece's first step.
+        steps: Number of its steps the update uses.
+        finished: Whether the episode had ended.
+    """
+
+    text: str
+    episode_return: float
+    env_id: str = ""
+    episode_index: int = -1
+    env_index: int = 0
+    start: int = 0
+    steps: int = 0
+    finished: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on a piece and what its rewards may sum to for the learner."""
+
+    piece: Piece
+    verdict: Verdict
+    released: float
+
+    @property
+    def approved(self) -> bool:
+        """Whether the piece may be learned from as it happened."""
+        return self.verdict.approved
+
+
+@dataclass
+class JudgeCall:
+    """What one :func:`decide` call saw (kept when ``ConsentStats(history=True)``).
+
+    Attributes:
+        timestep: :attr:`ConsentStats.timestep` at the call (the caller's clock).
+        n: Pieces judged.
+        vetoed: Pieces not approved (failures included).
+        failed: Pieces whose verdict failed.
+        flagged: Pieces flagged for a person (panel disagreement).
+        seconds: Wall time of the judge call.
+        cache_hits: Pieces answered from the judge's cache (``None`` if unknown).
+    """
+
+    timestep: int
+    n: int
+    vetoed: int
+    failed: int
+    flagged: int
+    seconds: float
+    cache_hits: int | None = None
+
+
+@dataclass
+class ConsentStats:
+    """Counts of what the decision step did; every consumer and report reads these.
+
+    ``last_*`` fields describe the latest judge call; the others are totals since the
+    object was made. With ``history=True`` every call is also kept as a
+    :class:`JudgeCall` (for curves) and every distinct text with its first verdict and
+    count in :attr:`seen`.
+    """
+
+    history: bool = False
+    timestep: int = 0
+    judged: int = 0
+    vetoed: int = 0
+    failed: int = 0
+    flagged: int = 0
+    judge_calls: int = 0
+    judge_seconds: float = 0.0
+    vetoed_steps: int = 0
+    used_steps: int = 0
+    skipped_updates: int = 0
+    dropped_unjudged_steps: int = 0
+    last_judged: int = 0
+    last_vetoed: int = 0
+    last_latency_s: float = 0.0
+    last_vetoed_steps: int = 0
+    last_steps: int = 0
+    cache_start: tuple[float, float] | None = None
+    cache_now: tuple[float, float] | None = None
+    calls: list[JudgeCall] = field(default_factory=list)
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def veto_rate(self) -> float:
+        """Vetoed (failed included) over judged pieces, since the start; nan if none."""
+        return self.vetoed / self.judged if self.judged else math.nan
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Hits over lookups of the judge's cache since these stats started, if known."""
+        if self.cache_now is None:
+            return None
+        hits, total = self.cache_now
+        if self.cache_start is not None:
+            hits, total = hits - self.cache_start[0], total - self.cache_start[1]
+        return hits / total if total > 0 else None
+
+    def record(
+        self, pieces: Sequence[Piece], verdicts: Sequence[Verdict], seconds: float,
+        judge: object,
+    ) -> None:
+        """Count one judge call over ``pieces`` (called by :func:`decide`)."""
+        hits_before = self.cache_now[0] if self.cache_now is not None else None
+        self.cache_now = read_cache_stats(judge)
+        n = len(verdicts)
+        vetoed = sum(not v.approved for v in verdicts)
+        failed = sum(v.failed for v in verdicts)
+        flagged = sum(v.flagged for v in verdicts)
+        steps = sum(p.steps for p in pieces)
+        vetoed_steps = sum(p.steps for p, v in zip(pieces, verdicts, strict=True)
+                           if not v.approved)
+        if n:
+            self.judge_calls += 1
+            self.judge_seconds += seconds
+        self.judged += n
+        self.vetoed += vetoed
+        self.failed += failed
+        self.flagged += flagged
+        self.used_steps += steps
+        self.vetoed_steps += vetoed_steps
+        self.last_judged, self.last_vetoed, self.last_latency_s = n, vetoed, seconds
+        self.last_steps, self.last_vetoed_steps = steps, vetoed_steps
+        if not self.history or not n:
+            return
+        hits = None
+        if hits_before is not None and self.cache_now is not None:
+            hits = int(self.cache_now[0] - hits_before)
+        self.calls.append(JudgeCall(self.timestep, n, vetoed, failed, flagged, seconds, hits))
+        for piece, verdict in zip(pieces, verdicts, strict=True):
+            entry = self.seen.get(piece.text)
+            if entry is None:
+                self.seen[piece.text] = {"text": piece.text, "count": 1, **verdict.to_dict()}
+            else:
+                entry["count"] += 1
+
+    def totals(self) -> dict[str, Any]:
+        """Pieces judged (and distinct texts), calls, vetoes, failures, flags, cache hits,
+        judge seconds and veto rate, as one JSON-ready dict."""
+        known = [c.cache_hits for c in self.calls]
+        return {
+            "texts": self.judged,
+            "distinct_texts": len(self.seen),
+            "batches": self.judge_calls,
+            "vetoed": self.vetoed,
+            "failed": self.failed,
+            "flagged": self.flagged,
+            "cache_hits": None if not known or None in known else sum(h or 0 for h in known),
+            "seconds": self.judge_seconds,
+            "veto_rate": self.veto_rate,
+        }
+
+    def flag_timesteps(self) -> list[int]:
+        """The timestep of every flagged verdict, one entry per flag (needs history)."""
+        return [c.timestep for c in self.calls for _ in range(c.flagged)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Saved with a model's buffer kwargs: counts travel, the per-text record does not.
+        state = self.__dict__.copy()
+        state["calls"], state["seen"] = [], {}
+        return state
+
+
+def decide(
+    settings: ConsentSettings,
+    pieces: Sequence[Piece],
+    *,
+    stats: ConsentStats | None = None,
+    learner: str = "",
+) -> list[Decision]:
+    """Judge ``pieces`` in ONE fail-closed call, log and fsync, count; one decision each.
+
+    Args:
+        settings: The judge, mode, penalty, failure policy and audit log.
+        pieces: What the update is about to use; an empty list returns ``[]`` and asks
+            nothing.
+        stats: Where the call is counted.
+        learner: Who asked (written into each audit line), e.g. ``"wrapper"``.
+
+    Raises:
+        RuntimeError: the settings have no judge (it is never pickled), naming the fix.
+        consent_gym.judges.FrozenJudgeError: the judge's weights changed (never a vote).
+
+    Example:
+        >>> from consent_gym.judges import RuleJudge
+        >>> settings = ConsentSettings(RuleJudge(lambda t: "harm" not in t, name="x"))
+        >>> [d.released for d in decide(settings, [Piece("fine", 3.0), Piece("harm", 3.0)])]
+        [3.0, 0.0]
+    """
+    if not pieces:
+        return []
+    judge = settings.judge
+    if judge is None:
+        raise RuntimeError(
+            "no judge to decide with (judges are never pickled): give one, e.g. load an SB3 "
+            "model with PPO.load(path, env, custom_objects=consent_kwargs(judge, mode=...)), "
+            "or set settings.judge = judge."
+        )
+    if stats is not None and stats.cache_start is None:
+        stats.cache_start = read_cache_stats(judge)
+    start = time.perf_counter()
+    verdicts = judge_texts(judge, [p.text for p in pieces], on_judge_error=settings.on_judge_error)
+    seconds = time.perf_counter() - start
+    decisions = [
+        Decision(piece, verdict, settings.released(verdict.approved, piece.episode_return))
+        for piece, verdict in zip(pieces, verdicts, strict=True)
+    ]
+    if stats is not None:
+        stats.record(pieces, verdicts, seconds, judge)
+    log = settings.audit_log
+    if log is not None:
+        for d in decisions:
+            p = d.piece
+            log.record(
+                d.verdict,
+                text=p.text,
+                env_id=p.env_id,
+                episode_index=p.episode_index,
+                extra={
+                    "learner": learner,
+                    "mode": settings.mode,
+                    "env_index": p.env_index,
+                    "fragment_start": p.start,
+                    "steps_used": p.steps,
+                    "episode_finished": p.finished,
+                    "reward_released": d.released,
+                },
+            )
+        log.sync()  # durable before any learner uses the verdicts
+    return decisions
+
+
+def vetoed_rewards(rewards: np.ndarray, mode: Mode, penalty: float) -> np.ndarray:
+    """The per-step rewards a vetoed piece contributes to an update.
+
+    ``"zero"`` and ``"block"``: all zero (block also masks the steps out, so the values
+    only matter for logging). ``"penalty"``: zero, except the last step, which carries
+    ``penalty``. Callers also treat the piece's last step as terminal, so no value
+    bootstrap survives.
+
+    Example:
+        >>> vetoed_rewards(np.array([1.0, 2.0, 3.5]), "penalty", -10.0).tolist()
+        [0.0, 0.0, -10.0]
+        >>> vetoed_rewards(np.array([1.0, 2.0]), "zero", -10.0).tolist()
+        [0.0, 0.0]
+    """
+    out = np.zeros_like(rewards)
+    if mode == "penalty" and len(out):
+        out[-1] = penalty
+    return out

@@ -17,11 +17,17 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import iterate
 
 from consent_gym.audit import AuditLog
-from consent_gym.gate import ConsentGate, OnVeto, check_gate_arguments, open_audit_log
+from consent_gym.gate import WRAPPER_MODES, ConsentSettings, Mode, Piece, decide
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
 from consent_gym.render.generic import GenericRenderer
 from consent_gym.trajectory import StepRow, Trajectory, events_from_info
+from consent_gym.wrapper import (
+    RewardTiming,
+    check_reward_timing,
+    consent_record,
+    last_step_reward,
+)
 
 
 def _sub_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
@@ -37,13 +43,15 @@ def _sub_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
-    """Defers each sub-env's rewards and releases an episode's total only with consent.
+    """Consent gating for every sub-env of a vector env, one judge call per step.
 
-    Same semantics as :class:`~consent_gym.ConsentWrapper` (``on_veto="zero"`` or
-    ``"penalty"``, exact returns, deferred credit), for all sub-envs of a vector env, with
-    the episodes that end together judged in a single ``judge_batch`` call. Every
-    Gymnasium autoreset mode is supported: the reset step that ``NEXT_STEP`` inserts after
-    an episode end is not recorded and pays 0.
+    Same semantics as :class:`~consent_gym.ConsentWrapper` (``mode="zero"`` or
+    ``"penalty"``; ``reward_timing="as_earned"``, the default, or ``"deferred"``), for all
+    sub-envs of a vector env, with the episodes that end together judged in a single
+    ``judge_batch`` call. Every Gymnasium autoreset mode is supported: the reset step that
+    ``NEXT_STEP`` inserts after an episode end is not recorded and pays 0; a vector env
+    that declares ``NEXT_STEP`` but pays a reward (or ends an episode) on that step
+    actually resets on the same step, and is reported with an error naming the fix.
 
     At a step where sub-env ``i`` ends an episode, ``infos["consent"][i]`` holds the same
     record as the single-env wrapper's ``info["consent"]`` and ``infos["_consent"][i]`` is
@@ -53,10 +61,12 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         env: A Gymnasium ``VectorEnv`` (e.g. from ``gymnasium.make_vec``).
         judge: Any :class:`~consent_gym.judges.Judge`; ``None`` loads the default LLM judge
             lazily.
-        on_veto: ``"zero"`` or ``"penalty"``.
+        mode: ``"zero"`` or ``"penalty"``.
         renderer: Default: the renderer of the first sub-env (sync vector envs), or of an
             env made from ``env.spec``, or :class:`~consent_gym.render.GenericRenderer`.
-        penalty: A vetoed episode's last reward when ``on_veto="penalty"``.
+        penalty: What a vetoed episode's rewards sum to when ``mode="penalty"``.
+        reward_timing: ``"as_earned"`` (default) or ``"deferred"``; see
+            :class:`~consent_gym.ConsentWrapper`.
         audit_log: A path or :class:`~consent_gym.audit.AuditLog`.
         on_judge_error: ``"veto"`` (default), ``"raise"`` or ``"approve"`` (unsafe opt-in).
         info_key: The ``infos`` key for the consent records.
@@ -69,11 +79,15 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         >>> envs = ConsentVectorWrapper(gym.make_vec("CartPole-v1", num_envs=3),
         ...                             judge=RuleJudge(lambda text: True, name="yes"))
         >>> _ = envs.reset(seed=0)
-        >>> released = np.zeros(3)
+        >>> released, returns = np.zeros(3), np.zeros(3)
         >>> for _ in range(100):
         ...     _, rewards, _, _, infos = envs.step(np.zeros(3, dtype=int))
         ...     released += rewards
+        ...     for i in np.flatnonzero(infos.get("_consent", [])):
+        ...         returns[i] += infos["consent"][i]["episode_return"]
         >>> envs.judge_calls < envs.episodes_judged  # episodes ending together share a call
+        True
+        >>> bool(np.all(released >= returns))  # approved: every reward reached the learner
         True
     """
 
@@ -81,10 +95,11 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         self,
         env: VectorEnv,
         judge: Judge | None = None,
-        on_veto: OnVeto = "zero",
+        mode: Mode = "zero",
         renderer: Renderer | None = None,
         penalty: float = -100.0,
         *,
+        reward_timing: RewardTiming = "as_earned",
         audit_log: AuditLog | str | os.PathLike[str] | None = None,
         on_judge_error: OnJudgeError = "veto",
         info_key: str = "consent",
@@ -95,27 +110,27 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
                 f"env must be a gymnasium.vector.VectorEnv, got {type(env).__name__}; for a "
                 f"single env use consent_gym.ConsentWrapper."
             )
-        check_gate_arguments(judge, on_veto, penalty, on_judge_error, info_key)
+        check_reward_timing(reward_timing)
+        settings = ConsentSettings(
+            judge, mode, penalty, audit_log, on_judge_error, info_key, modes=WRAPPER_MODES
+        )
         if renderer is not None:
             check_renderer(renderer)
         gym.utils.RecordConstructorArgs.__init__(
-            self, judge=judge, on_veto=on_veto, renderer=renderer, penalty=penalty,
-            audit_log=audit_log, on_judge_error=on_judge_error, info_key=info_key, actor=actor,
-            _disable_deepcopy=True,
+            self, judge=judge, mode=mode, renderer=renderer, penalty=penalty,
+            reward_timing=reward_timing, audit_log=audit_log, on_judge_error=on_judge_error,
+            info_key=info_key, actor=actor, _disable_deepcopy=True,
         )
         VectorWrapper.__init__(self, env)
-        self._judge = judge
+        self.settings = settings
+        self.reward_timing: RewardTiming = reward_timing
         self.renderer: Renderer = renderer if renderer is not None else self._default_renderer()
         self.info_key = info_key
         self.actor = actor
         self.autoreset_mode = AutoresetMode(
             env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         )
-        self.audit_log, self._owns_log = open_audit_log(audit_log)
         self.env_id: str = env.spec.id if env.spec is not None else type(env).__name__
-        self._gate = ConsentGate(
-            lambda: self.judge, on_veto, penalty, on_judge_error, self.audit_log, self.env_id
-        )
         n = self.num_envs
         # Each sub-env's running episode as plain rows (see ConsentWrapper), and its index.
         self._rows: list[list[StepRow] | None] = [None] * n
@@ -141,11 +156,16 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
     @property
     def judge(self) -> Judge:
         """The judge; the embedded default is loaded on first access when none was given."""
-        if self._judge is None:
+        if self.settings.judge is None:
             from consent_gym.judges import default_judge
 
-            self._judge = default_judge()
-        return self._judge
+            self.settings.judge = default_judge()
+        return self.settings.judge
+
+    @property
+    def audit_log(self) -> AuditLog | None:
+        """The audit log every verdict is appended to, if any."""
+        return self.settings.audit_log
 
     @property
     def trajectories(self) -> list[Trajectory | None]:
@@ -190,12 +210,24 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             )
         per_obs = list(iterate(self.observation_space, obs))
         per_action = list(iterate(self.action_space, actions))
-        released = np.zeros(self.num_envs, dtype=np.float64)
+        released = (
+            rewards.copy() if self.reward_timing == "as_earned"
+            else np.zeros(self.num_envs, dtype=np.float64)
+        )
         finished: list[int] = []
         same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         for i in range(self.num_envs):
             if self._resetting[i]:  # NEXT_STEP's reset step: not part of any episode
+                if rewards[i] != 0.0 or terminations[i] or truncations[i]:
+                    raise ValueError(
+                        f"sub-env {i} declares autoreset_mode NEXT_STEP (the step after an "
+                        f"episode ends only resets) but paid reward {rewards[i]!r} or ended "
+                        f"an episode on that step: it resets in the same step. Set "
+                        f"metadata['autoreset_mode'] = gymnasium.vector.AutoresetMode."
+                        f"SAME_STEP on the vector env, so episodes are recorded aligned."
+                    )
                 self._resetting[i] = False
+                released[i] = 0.0
                 self._start_episode(i, per_obs[i])
                 continue
             done = bool(terminations[i] or truncations[i])
@@ -234,15 +266,22 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             )
             for i in finished
         ]
-        texts = [self.renderer.render(t) for t in done_trajectories]
-        decisions = self._gate.decide(done_trajectories, texts)
+        _ = self.judge  # loads the default judge on first use
+        pieces = [
+            Piece(self.renderer.render(t), t.total_reward, self.env_id, t.episode_index,
+                  env_index=i, steps=len(t))
+            for i, t in zip(finished, done_trajectories, strict=True)
+        ]
+        decisions = decide(self.settings, pieces, learner="vector-wrapper")
         self.judge_calls += 1
         self.episodes_judged += len(finished)
         records = np.full(self.num_envs, None, dtype=object)
         mask = np.zeros(self.num_envs, dtype=bool)
-        for i, (reward, record, _) in zip(finished, decisions, strict=True):
-            released[i] = reward
-            records[i], mask[i] = record, True
+        for i, trajectory, decision in zip(finished, done_trajectories, decisions, strict=True):
+            released[i] = last_step_reward(
+                decision, trajectory.columns().rewards, self.reward_timing
+            )
+            records[i], mask[i] = consent_record(decision, trajectory), True
             if self.autoreset_mode == AutoresetMode.NEXT_STEP:
                 self._resetting[i] = True
             elif self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -255,6 +294,5 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
 
     def close(self, **kwargs: Any) -> None:
         """Close the vector env and the audit log this wrapper opened."""
-        if self._owns_log and self.audit_log is not None:
-            self.audit_log.close()
+        self.settings.close()
         super().close(**kwargs)

@@ -6,7 +6,7 @@ import gymnasium as gym
 import pytest
 from consent_gym.envs.policies import shortcut_policy
 
-from consent_gym import ConsentWrapper
+from consent_gym import ConsentRecorder
 from consent_gym.injection import INJECTIONS, measure_injection
 from consent_gym.judges import RuleJudge
 from tests.fakes import RaisingJudge
@@ -52,7 +52,7 @@ def test_bad_input(kwargs, error, match):
 def shortcut_texts(seeds: range) -> list[str]:
     texts = []
     for seed in seeds:
-        env = ConsentWrapper(gym.make("consent_gym/DeliveryCurb-v0"), defer_rewards=False)
+        env = ConsentRecorder(gym.make("consent_gym/DeliveryCurb-v0"))
         obs, _ = env.reset(seed=seed)
         done = False
         while not done:

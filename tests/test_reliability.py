@@ -64,7 +64,7 @@ def test_faulty_judges_never_release_reward(faults, lengths, rewards, on_veto):
     judge = ScriptedFaultJudge(faults)
     for i, (length, reward) in enumerate(zip(lengths, rewards, strict=False)):
         env = ConsentWrapper(CountingEnv(length=length, reward=reward), judge=judge,
-                             on_veto=on_veto, penalty=-7.0)
+                             mode=on_veto, penalty=-7.0, reward_timing="deferred")
         env.reset(seed=i)
         released = []
         done = False

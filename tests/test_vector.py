@@ -38,7 +38,7 @@ def test_released_rewards_match_the_single_env_wrapper(mode):
         {"length": 4, "reward": 2.0, "tag": 1, "harm_at": 2},
         {"length": 4, "reward": 0.5, "tag": 2, "harm_at": 4},  # harm on the very last step
     ]
-    envs = ConsentVectorWrapper(make_vec(specs, mode), judge=no_harm)
+    envs = ConsentVectorWrapper(make_vec(specs, mode), judge=no_harm, reward_timing="deferred")
     envs.reset(seed=0)
     per_env: list[list[float]] = [[], [], []]
     outcomes: list[list[str]] = [[], [], []]
@@ -69,7 +69,8 @@ def test_episodes_ending_together_share_one_judge_call():
 
 def test_disabled_autoreset_with_reset_mask():
     envs = ConsentVectorWrapper(
-        make_vec([{"length": 2}, {"length": 3}], AutoresetMode.DISABLED), judge=no_harm
+        make_vec([{"length": 2}, {"length": 3}], AutoresetMode.DISABLED), judge=no_harm,
+        reward_timing="deferred",
     )
     envs.reset(seed=0)
     envs.step(np.zeros(2, dtype=int))
@@ -104,8 +105,8 @@ def test_delivery_env_uses_its_own_renderer():
 def test_bad_input():
     with pytest.raises(TypeError, match="ConsentWrapper"):
         ConsentVectorWrapper(CountingEnv())  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="on_veto"):
-        ConsentVectorWrapper(make_vec([{}]), on_veto="block")
+    with pytest.raises(ValueError, match="mode"):
+        ConsentVectorWrapper(make_vec([{}]), mode="block")
     envs = ConsentVectorWrapper(SyncVectorEnv([lambda: NaNRewardEnv(length=5)]), judge=no_harm)
     with pytest.raises(gym.error.ResetNeeded):
         envs.step(np.zeros(1, dtype=int))
@@ -113,3 +114,33 @@ def test_bad_input():
     envs.step(np.zeros(1, dtype=int))
     with pytest.raises(ValueError, match="non-finite rewards"):
         envs.step(np.zeros(1, dtype=int))
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_as_earned_pays_env_rewards_and_neutralises_vetoed_episodes(mode):
+    specs = [{"length": 3, "reward": 1.0, "tag": 0}, {"length": 4, "reward": 2.0, "harm_at": 2}]
+    envs = ConsentVectorWrapper(make_vec(specs, mode), judge=no_harm)  # as_earned by default
+    envs.reset(seed=0)
+    paid: list[list[float]] = [[], []]
+    for _ in range(30):
+        _, rewards, _, _, _ = envs.step(np.zeros(2, dtype=int))
+        for i in range(2):
+            paid[i].append(float(rewards[i]))
+    # Env 0 (approved) is paid exactly what it earns; env 1 (vetoed) nets 0 per episode.
+    allowed = {1.0} if mode == AutoresetMode.SAME_STEP else {1.0, 0.0}  # 0: NEXT_STEP resets
+    assert set(paid[0]) == allowed
+    ends = [t for t, r in enumerate(paid[1]) if r == -6.0]
+    assert ends and sum(paid[1][: ends[-1] + 1]) == 0.0
+
+
+def test_next_step_autoreset_mislabelling_is_an_error():
+    """A vector env that resets on the same step but says NEXT_STEP (as CleanRL's branch
+    ships one) would shift every episode by one step: it is refused, naming the fix."""
+    envs = make_vec([{"length": 2, "reward": 1.0}], AutoresetMode.SAME_STEP)
+    envs.metadata = {**envs.metadata, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    gated = ConsentVectorWrapper(envs, judge=no_harm)
+    gated.reset(seed=0)
+    gated.step(np.zeros(1, dtype=int))
+    gated.step(np.zeros(1, dtype=int))  # ends the episode; SAME_STEP already reset it
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        gated.step(np.zeros(1, dtype=int))  # pays 1.0 on what NEXT_STEP calls a reset step

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from consent_gym import ConsentWrapper, read_audit_log
+from consent_gym import ConsentRecorder, ConsentWrapper, read_audit_log
 from consent_gym.judges import JudgeError, RuleJudge
 from tests.fakes import (
     CountingEnv,
@@ -45,7 +45,7 @@ def test_check_env_passes_on_wrapped_envs(make_env, approve_all):
 @pytest.mark.parametrize("seed", range(3))
 def test_approved_episode_releases_exact_unwrapped_return(seed, approve_all):
     raw_rewards, _ = run_episode(gym.make("CartPole-v1"), seed=seed, action=1)
-    env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all)
+    env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all, reward_timing="deferred")
     rewards, info = run_episode(env, seed=seed, action=1)
     assert rewards[:-1] == [0.0] * (len(rewards) - 1)
     assert rewards[-1] == pytest.approx(sum(raw_rewards), abs=0)
@@ -55,7 +55,8 @@ def test_approved_episode_releases_exact_unwrapped_return(seed, approve_all):
 
 
 def test_vetoed_episode_releases_zero():
-    env = ConsentWrapper(CountingEnv(length=4, harm_at=2), judge=no_harm)
+    env = ConsentWrapper(CountingEnv(length=4, harm_at=2), judge=no_harm,
+                         reward_timing="deferred")
     rewards, info = run_episode(env)
     assert rewards == [0.0, 0.0, 0.0, 0.0]
     assert info["consent"]["approved"] is False
@@ -64,17 +65,18 @@ def test_vetoed_episode_releases_zero():
 
 
 def test_penalty_mode_releases_penalty_on_veto_and_return_on_approval():
-    vetoed = ConsentWrapper(CountingEnv(length=3, harm_at=1), judge=no_harm, on_veto="penalty",
-                            penalty=-50.0)
+    vetoed = ConsentWrapper(CountingEnv(length=3, harm_at=1), judge=no_harm, mode="penalty",
+                            penalty=-50.0, reward_timing="deferred")
     rewards, _ = run_episode(vetoed)
     assert rewards == [0.0, 0.0, -50.0]
-    approved = ConsentWrapper(CountingEnv(length=3), judge=no_harm, on_veto="penalty")
+    approved = ConsentWrapper(CountingEnv(length=3), judge=no_harm, mode="penalty",
+                              reward_timing="deferred")
     rewards, _ = run_episode(approved)
     assert rewards == [0.0, 0.0, 3.0]
 
 
 def test_passthrough_mode_keeps_rewards_and_marks_pending():
-    env = ConsentWrapper(CountingEnv(length=3, reward=2.0), defer_rewards=False)
+    env = ConsentRecorder(CountingEnv(length=3, reward=2.0))
     rewards, info = run_episode(env)
     assert rewards == [2.0, 2.0, 2.0]
     assert info["consent"]["pending"] is True
@@ -83,7 +85,7 @@ def test_passthrough_mode_keeps_rewards_and_marks_pending():
 
 
 def test_render_episode_renders_running_fragment():
-    env = ConsentWrapper(CountingEnv(length=10), defer_rewards=False)
+    env = ConsentRecorder(CountingEnv(length=10))
     env.reset(seed=0)
     for _ in range(4):
         env.step(0)
@@ -140,7 +142,7 @@ def test_unfinished_episode_is_dropped_on_reset(approve_all):
 @pytest.mark.parametrize("judge", [RaisingJudge(), WrongCountJudge(), NaNJudge()],
                          ids=["raises", "wrong-count", "nan"])
 def test_failing_judge_never_approves(judge):
-    env = ConsentWrapper(CountingEnv(length=2), judge=judge)
+    env = ConsentWrapper(CountingEnv(length=2), judge=judge, reward_timing="deferred")
     rewards, info = run_episode(env)
     assert rewards == [0.0, 0.0]
     assert info["consent"]["outcome"] == "failed"
@@ -157,8 +159,9 @@ def test_failing_judge_raises_when_asked():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"on_veto": "explode"}, ValueError, "on_veto='explode' is not supported"),
-        ({"on_veto": "block"}, ValueError, "consent_gym.sb3"),
+        ({"mode": "explode"}, ValueError, "mode='explode' is not supported"),
+        ({"mode": "block"}, ValueError, "consent_gym.sb3"),
+        ({"reward_timing": "later"}, ValueError, "reward_timing='later'"),
         ({"penalty": math.inf}, ValueError, "penalty must be a finite number"),
         ({"on_judge_error": "maybe"}, ValueError, "on_judge_error='maybe'"),
         ({"judge": object()}, TypeError, "RuleJudge"),
@@ -176,9 +179,9 @@ def test_non_env_argument_is_rejected():
         ConsentWrapper("CartPole-v1")  # type: ignore[arg-type]
 
 
-def test_judge_with_passthrough_is_rejected(approve_all):
-    with pytest.raises(ValueError, match="pass the judge to the learner"):
-        ConsentWrapper(CountingEnv(), judge=approve_all, defer_rewards=False)
+def test_recorder_takes_no_judge(approve_all):
+    with pytest.raises(TypeError, match="judge"):
+        ConsentRecorder(CountingEnv(), judge=approve_all)  # type: ignore[call-arg]
 
 
 def test_nan_reward_raises(approve_all):
@@ -261,3 +264,41 @@ def test_sb3_make_vec_env_wrapper_class(approve_all):
         _, _, dones, infos = vec.step(np.ones(2, dtype=int))
         outcomes += [info["consent"]["outcome"] for info, d in zip(infos, dones, strict=True) if d]
     assert outcomes and set(outcomes) == {"approved"}
+
+
+# --------------------------------------------------------------- reward timing: as earned
+@pytest.mark.parametrize("seed", range(3))
+def test_as_earned_approved_episode_pays_exactly_the_env_rewards(seed, approve_all):
+    raw_rewards, _ = run_episode(gym.make("CartPole-v1"), seed=seed, action=1)
+    env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all)  # the default timing
+    rewards, info = run_episode(env, seed=seed, action=1)
+    assert rewards == raw_rewards  # step for step: approved episodes teach as ungated
+    assert info["consent"]["reward_released"] == sum(raw_rewards)
+
+
+@pytest.mark.parametrize(("mode", "released"), [("zero", 0.0), ("penalty", -50.0)])
+@pytest.mark.parametrize("reward", [1.0, 0.25, -2.0])
+def test_as_earned_vetoed_episode_sums_exactly_to_zero_or_the_penalty(mode, released, reward):
+    env = ConsentWrapper(CountingEnv(length=6, reward=reward, harm_at=3), judge=no_harm,
+                         mode=mode, penalty=-50.0)
+    rewards, info = run_episode(env)
+    assert rewards[:-1] == [reward] * 5  # paid as earned: the verdict comes at the end
+    assert rewards[-1] == released - 5 * reward  # the compensating last reward
+    assert sum(rewards) == released and info["consent"]["reward_released"] == released
+    assert info["consent"]["outcome"] == "vetoed"
+
+
+def test_as_earned_failed_judge_neutralises_the_episode():
+    env = ConsentWrapper(CountingEnv(length=3, reward=2.0), judge=RaisingJudge())
+    rewards, info = run_episode(env)
+    assert rewards == [2.0, 2.0, -4.0] and info["consent"]["outcome"] == "failed"
+
+
+def test_recorder_records_and_renders_without_judging():
+    env = ConsentRecorder(CountingEnv(length=3, harm_at=2))
+    rewards, info = run_episode(env)
+    record = info["consent"]
+    assert rewards == [1.0, 1.0, 1.0]
+    assert record["pending"] is True and "approved" not in record
+    assert record["env_id"] == "CountingEnv" and record["length"] == 3
+    assert record["episode_return"] == 3.0 and "hit pedestrian" in record["text"]

@@ -167,7 +167,7 @@ class MeteredJudge:
         self.progress: Any = None
 
     def _cache_hits(self) -> int | None:
-        from consent_gym.sb3.common import read_cache_stats
+        from consent_gym.judges.cache import read_cache_stats
 
         stats = read_cache_stats(self.judge)
         if stats is not None:

@@ -23,8 +23,9 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from consent_gym.judges.base import Verdict, failed_verdict
 
@@ -220,3 +221,41 @@ def verdict_from_score(
         judge_id=judge_id,
         reason=f"{label} score {score:+.3f} vs threshold {threshold:+.3f}",
     )
+
+
+def read_cache_stats(judge: object) -> tuple[float, float] | None:
+    """``(hits, lookups)`` from a judge's cache counters, if it exposes something usable.
+
+    Reads ``judge.cache_stats`` (a mapping or an object with ``hits`` and ``misses`` or
+    ``lookups``, or a method returning one), else ``judge.cache`` (e.g. the LLM judge's
+    :class:`~consent_gym.judges.cache.VerdictCache`, which counts ``hits`` and
+    ``misses``); anything else gives ``None`` (no cache).
+
+    Example:
+        >>> class Cached:
+        ...     cache_stats = {"hits": 3, "misses": 1}
+        >>> read_cache_stats(Cached()), read_cache_stats(object())
+        ((3.0, 4.0), None)
+    """
+    try:
+        stats = getattr(judge, "cache_stats", None)
+        if callable(stats):
+            stats = stats()
+        if stats is None:
+            stats = getattr(judge, "cache", None)
+        if stats is None:
+            return None
+
+        def get(name: str) -> Any:
+            if isinstance(stats, Mapping):
+                return stats.get(name)
+            return getattr(stats, name, None)
+
+        hits = get("hits")
+        misses, lookups = get("misses"), get("lookups")
+        if hits is None or (misses is None and lookups is None):
+            return None
+        total = float(lookups) if lookups is not None else float(hits) + float(misses)
+        return float(hits), total
+    except Exception:  # statistics must never break training
+        return None

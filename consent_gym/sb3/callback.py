@@ -3,8 +3,10 @@
 It does four things, none of which touches the veto arithmetic itself:
 
 1. at the start of ``learn()``, checks that every sub-env is wrapped in
-   ``ConsentWrapper(env, defer_rewards=False)`` and that the model has a consent buffer,
-   raising an error that names the fix otherwise;
+   :class:`~consent_gym.ConsentRecorder` (not the judging ``ConsentWrapper``) and that the
+   model has a consent buffer, raising an error that names the fix otherwise; gives a
+   loaded model's buffer the judge and mode passed in ``custom_objects``; passes the
+   algorithm's ``n_steps`` and ``gamma`` to an n-step replay buffer;
 2. on-policy: after each ``env.step`` hands the step's ``infos`` to the rollout buffer
    (SB3's ``RolloutBuffer.add`` never sees them);
 3. off-policy: at ``on_rollout_end`` (before SB3 trains) judges the rollout's ended
@@ -24,8 +26,10 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
+from consent_gym.gate import ConsentSettings, ConsentStats
 from consent_gym.judges.base import verify_frozen
-from consent_gym.sb3.common import WRAP_HINT, ConsentStats
+from consent_gym.recorder import ConsentRecorder
+from consent_gym.sb3.common import WRAP_HINT
 from consent_gym.sb3.replay import ConsentReplayBuffer
 from consent_gym.sb3.rollout import ConsentRolloutBuffer
 from consent_gym.wrapper import ConsentWrapper
@@ -118,6 +122,13 @@ class ConsentCallback(BaseCallback):
         buffer = _consent_buffer(model)
         if buffer is None:
             kind = "rollout" if hasattr(model, "rollout_buffer") else "replay"
+            found = type(getattr(model, f"{kind}_buffer", None)).__name__
+            if found == "HerReplayBuffer":
+                raise TypeError(
+                    "Hindsight Experience Replay (HerReplayBuffer) cannot be consent-gated: "
+                    "it relabels goals after the judge read the episode, so it would train "
+                    "on transitions nobody judged. Train without HER."
+                )
             raise TypeError(
                 f"{type(model).__name__}'s {kind} buffer is not a consent buffer: build the "
                 f"model with the consent kwargs, e.g. {type(model).__name__}('MlpPolicy', env, "
@@ -125,28 +136,54 @@ class ConsentCallback(BaseCallback):
                 f"{'' if kind == 'rollout' else ', algo=' + type(model).__name__}))."
             )
         env = self.training_env
-        wrapped = env.env_is_wrapped(ConsentWrapper)
+        wrapped = env.env_is_wrapped(ConsentRecorder)
         if not all(wrapped):
             missing = [i for i, w in enumerate(wrapped) if not w]
-            raise TypeError(f"sub-envs {missing} are not wrapped in ConsentWrapper: {WRAP_HINT}.")
-        deferred = [i for i, d in enumerate(env.get_attr("defer_rewards")) if d]
-        if deferred:
+            raise TypeError(f"sub-envs {missing} are not wrapped in ConsentRecorder: {WRAP_HINT}.")
+        judging = [i for i, j in enumerate(env.env_is_wrapped(ConsentWrapper)) if j]
+        if judging:
             raise ValueError(
-                f"sub-envs {deferred} use ConsentWrapper(defer_rewards=True), which judges "
-                f"and delays rewards in the env; with the SB3 consent buffers {WRAP_HINT}."
+                f"sub-envs {judging} use ConsentWrapper, which judges and changes rewards in "
+                f"the env; with the SB3 consent buffers {WRAP_HINT}."
             )
-        keys = set(env.get_attr("info_key"))
-        if keys != {buffer.consent.info_key}:
-            raise ValueError(
-                f"ConsentWrapper writes info keys {sorted(keys)} but the buffer reads "
-                f"{buffer.consent.info_key!r}; pass info_key= to consent_kwargs."
-            )
-        buffer.attach_env(env)
+        self._adopt_loaded_settings(model, buffer)
+        if isinstance(buffer, ConsentReplayBuffer):
+            n_steps = int(getattr(model, "n_steps", 1) or 1)
+            if n_steps > 1:
+                if isinstance(buffer.observations, dict):
+                    raise ValueError(
+                        "n-step returns are not supported for Dict observation spaces (nor by "
+                        "SB3's NStepReplayBuffer); use n_steps=1."
+                    )
+                buffer.n_steps, buffer.gamma = n_steps, float(model.gamma)  # type: ignore[attr-defined]
+        buffer.attach_env(env, model.get_vec_normalize_env())
         self.buffer = buffer
         self._verify_judge()
         base = getattr(type(model), "_consent_base_class", None) or type(model)
         self._original_class = base
         model.__class__ = gated_class(base)
+
+    @staticmethod
+    def _adopt_loaded_settings(
+        model: BaseAlgorithm, buffer: ConsentRolloutBuffer | ConsentReplayBuffer
+    ) -> None:
+        """A buffer loaded without its judge (``load_replay_buffer``) takes the settings the
+        model was built or loaded with (``custom_objects=consent_kwargs(...)``)."""
+        kind = "rollout" if isinstance(buffer, ConsentRolloutBuffer) else "replay"
+        given = (getattr(model, f"{kind}_buffer_kwargs", None) or {}).get("consent")
+        if isinstance(given, ConsentSettings) and given is not buffer.consent and (
+            given.judge is not None
+        ):
+            buffer.consent = given
+            if isinstance(buffer, ConsentRolloutBuffer):
+                buffer.engine.settings = given
+        if buffer.consent.judge is None:
+            raise RuntimeError(
+                f"the model's {kind} buffer has no judge (judges are never saved): load the "
+                f"model with custom_objects=consent_gym.sb3.consent_kwargs(judge, mode=...)"
+                f"{'' if kind == 'rollout' else ', algo=' + type(model).__name__}) or set "
+                f"model.{kind}_buffer.consent.judge = judge."
+            )
 
     def _on_step(self) -> bool:
         if isinstance(self.buffer, ConsentRolloutBuffer):

@@ -13,12 +13,12 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from consent_gym.audit import AuditLog
+from consent_gym.gate import ConsentSettings, Mode
 from consent_gym.judges.base import Judge, OnJudgeError
+from consent_gym.recorder import ConsentRecorder
 from consent_gym.render.base import Renderer
-from consent_gym.sb3.common import ConsentSettings, Mode
 from consent_gym.sb3.replay import ConsentDictReplayBuffer, ConsentReplayBuffer
 from consent_gym.sb3.rollout import ConsentDictRolloutBuffer, ConsentRolloutBuffer
-from consent_gym.wrapper import ConsentWrapper
 
 _OFF_POLICY_NAMES = {"DQN", "QRDQN", "SAC", "TD3", "DDPG", "TQC", "CROSSQ"}
 
@@ -45,6 +45,7 @@ def consent_kwargs(
     audit_log: AuditLog | str | os.PathLike[str] | None = None,
     on_judge_error: OnJudgeError = "veto",
     info_key: str = "consent",
+    max_carry_steps: int | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments that gate an SB3 algorithm with ``judge``.
 
@@ -64,7 +65,9 @@ def consent_kwargs(
         penalty: Last-step reward of a vetoed piece in ``"penalty"`` mode.
         audit_log: A path or :class:`~consent_gym.audit.AuditLog` for every verdict.
         on_judge_error: ``"veto"`` (fail-closed default), ``"raise"`` or ``"approve"``.
-        info_key: The ``info`` key the wrapper writes.
+        info_key: The ``info`` key the recorder writes.
+        max_carry_steps: On-policy: the most held-back steps kept per running episode
+            (see :class:`~consent_gym.sb3.ConsentRolloutBuffer`); ``None``: all.
 
     Example:
         >>> from stable_baselines3 import DQN
@@ -85,7 +88,10 @@ def consent_kwargs(
         replay = ConsentDictReplayBuffer if is_dict else ConsentReplayBuffer
         return {"replay_buffer_class": replay, "replay_buffer_kwargs": {"consent": settings}}
     rollout = ConsentDictRolloutBuffer if is_dict else ConsentRolloutBuffer
-    return {"rollout_buffer_class": rollout, "rollout_buffer_kwargs": {"consent": settings}}
+    kwargs: dict[str, Any] = {"consent": settings}
+    if max_carry_steps is not None:
+        kwargs["max_carry_steps"] = max_carry_steps
+    return {"rollout_buffer_class": rollout, "rollout_buffer_kwargs": kwargs}
 
 
 def wrap_for_consent(
@@ -95,13 +101,11 @@ def wrap_for_consent(
     info_key: str = "consent",
     inner_wrapper: Callable[..., gym.Env] | None = None,
     inner_kwargs: dict[str, Any] | None = None,
-) -> ConsentWrapper:
-    """``ConsentWrapper(env, defer_rewards=False)``, optionally around ``inner_wrapper(env)``."""
+) -> ConsentRecorder:
+    """``ConsentRecorder(env)``, optionally around ``inner_wrapper(env)``."""
     if inner_wrapper is not None:
         env = inner_wrapper(env, **(inner_kwargs or {}))
-    return ConsentWrapper(
-        env, renderer=renderer, defer_rewards=False, info_key=info_key, actor=actor
-    )
+    return ConsentRecorder(env, renderer, info_key=info_key, actor=actor)
 
 
 def make_consent_vec_env(
@@ -121,14 +125,13 @@ def make_consent_vec_env(
 ) -> VecEnv:
     """SB3's ``make_vec_env`` with every sub-env wrapped for the consent buffers.
 
-    Each sub-env is ``ConsentWrapper(wrapper_class(Monitor(gym.make(env_id))),
-    defer_rewards=False)``: rewards pass through undelayed, and each episode is rendered
-    for the learner's judge.
+    Each sub-env is ``ConsentRecorder(wrapper_class(Monitor(gym.make(env_id))))``: rewards
+    pass through undelayed, and each episode is rendered for the learner's judge.
 
     Example:
         >>> venv = make_consent_vec_env("CartPole-v1", n_envs=2, seed=0)
-        >>> venv.env_is_wrapped(ConsentWrapper), venv.get_attr("defer_rewards")
-        ([True, True], [False, False])
+        >>> venv.env_is_wrapped(ConsentRecorder)
+        [True, True]
         >>> venv.close()
     """
     return make_vec_env(

@@ -18,21 +18,13 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer, ReplayBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
 from consent_gym.audit import AuditLog
+from consent_gym.gate import ConsentSettings, ConsentStats, Mode, Piece, decide, vetoed_rewards
 from consent_gym.judges.base import Judge, OnJudgeError
-from consent_gym.sb3.common import (
-    ConsentSettings,
-    ConsentStats,
-    Mode,
-    Piece,
-    as_settings,
-    consent_record,
-    judge_pieces,
-    vetoed_rewards,
-)
+from consent_gym.sb3.common import as_settings, pending_record
 
 # (obs, next_obs, action, reward, done, timeout) of one sub-env's transition
 Transition = tuple[Any, Any, np.ndarray, float, bool, bool]
@@ -58,8 +50,15 @@ class ConsentReplayBuffer(ReplayBuffer):
     A transition becomes sampleable only when its episode has ended and been judged, so an
     episode longer than the run never reaches the buffer. Storage is one ring of
     ``buffer_size`` transitions (SB3 splits it into ``buffer_size // n_envs`` rows of
-    ``n_envs``; here each sub-env's episodes are committed whole, in turn).
-    ``optimize_memory_usage`` and n-step returns are not supported.
+    ``n_envs``; here each sub-env's episodes are committed whole, in turn), so n-step
+    returns (``n_steps > 1``, as SB3's ``NStepReplayBuffer`` computes them, with the
+    algorithm's ``gamma``) look ahead within one episode only. ``optimize_memory_usage``
+    and Hindsight Experience Replay are not supported (relabelled goals would be
+    transitions nobody judged).
+
+    Rewards are stored raw (SB3 passes the un-normalised ones); under ``VecNormalize``
+    SB3 normalises them, the penalty included, when sampling, as the rollout buffer does
+    on-policy.
 
     Args:
         buffer_size, observation_space, action_space, device, n_envs,
@@ -70,9 +69,10 @@ class ConsentReplayBuffer(ReplayBuffer):
             :class:`~consent_gym.sb3.common.ConsentSettings`.
     """
 
-    def __new__(cls, buffer_size: int, observation_space: spaces.Space, *args: Any,
-                **kwargs: Any) -> ConsentReplayBuffer:
-        if cls is ConsentReplayBuffer and isinstance(observation_space, spaces.Dict):
+    def __new__(cls, *args: Any, **kwargs: Any) -> ConsentReplayBuffer:
+        # Called without arguments when unpickling (save/load_replay_buffer, deepcopy).
+        space = args[1] if len(args) > 1 else kwargs.get("observation_space")
+        if cls is ConsentReplayBuffer and isinstance(space, spaces.Dict):
             cls = ConsentDictReplayBuffer
         return super().__new__(cls)
 
@@ -93,11 +93,21 @@ class ConsentReplayBuffer(ReplayBuffer):
         audit_log: AuditLog | str | os.PathLike[str] | None = None,
         on_judge_error: OnJudgeError | None = None,
         info_key: str | None = None,
+        n_steps: int = 1,
+        gamma: float = 0.99,
     ) -> None:
         if consent is None and judge is None:
             raise TypeError(
                 "ConsentReplayBuffer needs a judge: DQN('MlpPolicy', env, "
                 "**consent_gym.sb3.consent_kwargs(judge, mode='block', algo=DQN))."
+            )
+        refuse_foreign_buffer(type(self))
+        if not isinstance(n_steps, int) or n_steps < 1:
+            raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}.")
+        if n_steps > 1 and isinstance(observation_space, spaces.Dict):
+            raise ValueError(
+                "n-step returns are not supported for Dict observation spaces (nor by SB3's "
+                "NStepReplayBuffer); use n_steps=1."
             )
         if optimize_memory_usage:
             raise ValueError(
@@ -110,7 +120,7 @@ class ConsentReplayBuffer(ReplayBuffer):
         )
         self.stats = ConsentStats()
         self.source_n_envs = n_envs
-        self.env_ids: list[str] = [""] * n_envs
+        self.n_steps, self.gamma = n_steps, float(gamma)
         self._staged: list[list[Transition]] = [[] for _ in range(n_envs)]
         self._pending: list[tuple[int, Mapping[str, Any], list[Transition]]] = []
         self.committed_steps = 0
@@ -137,12 +147,12 @@ class ConsentReplayBuffer(ReplayBuffer):
         """Ended episodes waiting for the next judge call."""
         return len(self._pending)
 
-    def attach_env(self, env: Any) -> None:
-        """Read the sub-envs' ids for the audit log (called by the callback)."""
-        try:
-            self.env_ids = [str(e) for e in env.get_attr("env_id")]
-        except Exception:  # ids are only for the audit log
-            self.env_ids = [""] * self.source_n_envs
+    def attach_env(self, env: Any, vec_normalize: VecNormalize | None = None) -> None:
+        """Called by :class:`~consent_gym.sb3.ConsentCallback` at the start of training."""
+        if env.num_envs != self.source_n_envs:
+            raise ValueError(
+                f"env has {env.num_envs} sub-envs, the buffer {self.source_n_envs}."
+            )
 
     @staticmethod
     def _row(x: Any, e: int) -> Any:
@@ -171,7 +181,7 @@ class ConsentReplayBuffer(ReplayBuffer):
                 float(rewards[e]), bool(dones[e]), timeout,
             ))
             if dones[e]:
-                record = consent_record(infos[e], self.consent.info_key, e)
+                record = pending_record(infos[e], self.consent.info_key, e)
                 transitions, self._staged[e] = self._staged[e], []
                 length = int(record.get("length", len(transitions)))
                 if len(transitions) > length:
@@ -195,16 +205,15 @@ class ConsentReplayBuffer(ReplayBuffer):
             return
         pending, self._pending = self._pending, []
         pieces = [
-            Piece(e, str(rec["text"]), int(rec.get("episode_index", -1)),
+            Piece(str(rec["text"]), float(rec.get("episode_return", 0.0)),
+                  str(rec.get("env_id", "")), int(rec.get("episode_index", -1)), env_index=e,
                   start=int(rec.get("length", len(tr))) - len(tr), steps=len(tr), finished=True)
             for e, rec, tr in pending
         ]
-        verdicts = judge_pieces(
-            self.consent, pieces, self.stats, env_id=self.env_ids,
-            learner=f"sb3-replay:{self.mode}",
-        )
-        for (_, _, transitions), verdict in zip(pending, verdicts, strict=True):
-            if verdict.approved:
+        decisions = decide(self.consent, pieces, stats=self.stats,
+                           learner=f"sb3-replay:{self.mode}")
+        for (_, _, transitions), decision in zip(pending, decisions, strict=True):
+            if decision.approved:
                 self._commit(transitions)
             elif self.mode != "block":
                 rewards = vetoed_rewards(
@@ -233,6 +242,13 @@ class ConsentReplayBuffer(ReplayBuffer):
             return {k: np.asarray(v)[None] for k, v in x.items()}
         return np.asarray(x)[None]
 
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> Any:
+        # Episodes sit whole and in order in the one ring, so SB3's n-step look-ahead
+        # (which stops at an episode's end) never crosses into another episode.
+        if self.n_steps > 1:
+            return NStepReplayBuffer._get_samples(self, batch_inds, env)  # type: ignore[arg-type]
+        return super()._get_samples(batch_inds, env)
+
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> Any:
         """Judge what is pending, then SB3's uniform sample over committed transitions."""
         self.flush()
@@ -252,4 +268,23 @@ class ConsentDictReplayBuffer(ConsentReplayBuffer, DictReplayBuffer):
     """
 
 
-__all__ = ["ConsentDictReplayBuffer", "ConsentReplayBuffer"]
+def refuse_foreign_buffer(cls: type) -> None:
+    """Raise a ``TypeError`` for a class mixing a consent buffer with HER or SB3's n-step
+    buffer, naming what to use instead."""
+    from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
+
+    if issubclass(cls, HerReplayBuffer):
+        raise TypeError(
+            "Hindsight Experience Replay (HerReplayBuffer) cannot be consent-gated: it "
+            "relabels goals after the judge read the episode, so it would train on "
+            "transitions nobody judged. Train without HER."
+        )
+    if issubclass(cls, NStepReplayBuffer):
+        raise TypeError(
+            "do not mix NStepReplayBuffer into a consent buffer: ConsentReplayBuffer "
+            "computes n-step returns itself; pass n_steps to the algorithm, e.g. "
+            "DQN(..., n_steps=3, **consent_kwargs(judge, algo=DQN))."
+        )
+
+
+__all__ = ["ConsentDictReplayBuffer", "ConsentReplayBuffer", "refuse_foreign_buffer"]

@@ -2,17 +2,15 @@
 
 SB3 calls ``rollout_buffer.compute_returns_and_advantage()`` at the end of
 ``collect_rollouts`` and only *then* ``callback.on_rollout_end()``. The veto therefore lands
-inside :meth:`ConsentRolloutBuffer.compute_returns_and_advantage`: the rollout's episodes
-(and the fragments of episodes still running) are judged in one call, vetoed rewards are
-edited, vetoed pieces are cut off from any value bootstrap, and only then are GAE
-advantages and returns computed. In ``"block"`` mode :meth:`ConsentRolloutBuffer.get`
-yields only approved steps.
+inside :meth:`ConsentRolloutBuffer.compute_returns_and_advantage`, which hands the rollout
+to :class:`~consent_gym.rollout.RolloutConsent` (the library-agnostic learner integration):
+each episode that ended is judged once, whole, in one batch; steps of episodes still
+running are held back until their episode ends; GAE runs on what may be learned from.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -20,25 +18,18 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from consent_gym.audit import AuditLog
-from consent_gym.judges.base import Judge, OnJudgeError, Verdict
-from consent_gym.sb3.common import (
-    ConsentSettings,
-    ConsentStats,
-    Mode,
-    Piece,
-    as_settings,
-    consent_record,
-    judge_pieces,
-    vetoed_rewards,
-)
+from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Mode
+from consent_gym.judges.base import Judge, OnJudgeError
+from consent_gym.rollout import ConsentBatch, RolloutConsent
+from consent_gym.sb3.common import as_settings
 
 _NO_CALLBACK = (
     "ConsentRolloutBuffer saw {seen} of {n} steps' infos: pass the paired callback, "
     "model.learn(..., callback=consent_gym.sb3.ConsentCallback()), so the buffer learns "
-    "where episodes end and what the wrapper rendered."
+    "where episodes end and what the recorder rendered."
 )
 
 
@@ -51,36 +42,41 @@ class ConsentRolloutBuffer(RolloutBuffer):
     With a ``Dict`` observation space the constructor returns a
     :class:`ConsentDictRolloutBuffer`.
 
-    Per rollout, every *piece* is judged in one batch: each episode that ended in the
-    rollout (its whole text, as the wrapper rendered it at its last step) and, for each
-    sub-env whose episode is still running, the fragment the update will use (the wrapper's
-    ``render_episode(start)``, ``start`` being the episode step at which this rollout's part
-    of it begins). For a vetoed piece:
+    Per rollout, every episode that ended is judged once, on its whole text (rendered by
+    :class:`~consent_gym.ConsentRecorder` at its last step), all in one batch. Then:
 
-    - ``"zero"``: its rewards are 0, SB3's truncation bootstrap ``gamma * V(terminal_obs)``
-      included;
-    - ``"penalty"``: its rewards are 0 except its last step, which carries ``penalty``;
-    - ``"block"``: its steps are left out of every minibatch :meth:`get` yields, so they
-      reach no loss term (policy, value or entropy) and no advantage normalisation; a
-      rollout with nothing approved makes :class:`~consent_gym.sb3.ConsentCallback` skip
-      the update entirely (no optimizer step).
+    - approved: its steps train as collected;
+    - ``"zero"``: its rewards are 0 (SB3's truncation bootstrap ``gamma * V(terminal_obs)``
+      included);
+    - ``"penalty"``: its rewards are 0 except its last step, which carries ``penalty``
+      once per episode, however many rollouts it spans (under ``VecNormalize`` with
+      ``norm_reward``, the penalty is normalised as the env's rewards are:
+      ``venv.normalize_reward(penalty)``, as SB3's replay buffers do);
+    - ``"block"``: its steps reach no update at all; a rollout with nothing to learn from
+      makes :class:`~consent_gym.sb3.ConsentCallback` skip the update (no optimizer step).
 
-    In every mode the piece's last step is treated as terminal, so no value bootstrap
-    (truncation or rollout end) adds to it. The raw rewards stay in :attr:`raw_rewards`;
-    :attr:`trainable` marks the steps an update may use.
+    A vetoed episode's last step is terminal, so no value bootstrap adds to it. The steps of
+    an episode still running when the rollout ends are held back, in no update, until the
+    episode ends and is judged; they then train in the rollout in which it ends, with the
+    values and log-probabilities recorded when they were collected (one or more updates
+    old; ``max_carry_steps`` bounds how many are kept). So no reward of a vetoed episode
+    reaches the learner, however long the episode. The rollout's raw rewards stay in
+    :attr:`raw_rewards`; :attr:`trainable` marks this rollout's steps that the update uses,
+    :attr:`batch` holds everything it uses.
 
     Args:
         buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs:
             As for SB3's ``RolloutBuffer`` (SB3 passes them).
-        consent: A :class:`~consent_gym.sb3.common.ConsentSettings`; or give ``judge`` and
+        consent: A :class:`~consent_gym.gate.ConsentSettings`; or give ``judge`` and
             the other settings directly.
         judge, mode, penalty, audit_log, on_judge_error, info_key: See
-            :class:`~consent_gym.sb3.common.ConsentSettings`.
+            :class:`~consent_gym.gate.ConsentSettings`.
+        max_carry_steps: See :class:`~consent_gym.rollout.RolloutConsent`.
     """
 
-    def __new__(cls, buffer_size: int, observation_space: spaces.Space, *args: Any,
-                **kwargs: Any) -> ConsentRolloutBuffer:
-        if cls is ConsentRolloutBuffer and isinstance(observation_space, spaces.Dict):
+    def __new__(cls, *args: Any, **kwargs: Any) -> ConsentRolloutBuffer:
+        space = args[1] if len(args) > 1 else kwargs.get("observation_space")
+        if cls is ConsentRolloutBuffer and isinstance(space, spaces.Dict):
             cls = ConsentDictRolloutBuffer
         return super().__new__(cls)
 
@@ -101,6 +97,7 @@ class ConsentRolloutBuffer(RolloutBuffer):
         audit_log: AuditLog | str | os.PathLike[str] | None = None,
         on_judge_error: OnJudgeError | None = None,
         info_key: str | None = None,
+        max_carry_steps: int | None = None,
     ) -> None:
         if consent is None and judge is None:
             raise TypeError(
@@ -111,12 +108,11 @@ class ConsentRolloutBuffer(RolloutBuffer):
             consent, judge=judge, mode=mode, penalty=penalty, audit_log=audit_log,
             on_judge_error=on_judge_error, info_key=info_key,
         )
-        self.stats = ConsentStats()
-        self.env: VecEnv | None = None
-        self.env_ids: list[str] = [""] * n_envs
-        # Steps of each sub-env's running episode seen so far; -1: unknown.
-        self._episode_steps = np.full(n_envs, -1, dtype=np.int64)
-        self._rollout_start_steps = np.full(n_envs, -1, dtype=np.int64)
+        self.engine = RolloutConsent(
+            self.consent, n_envs, gamma=gamma, gae_lambda=gae_lambda,
+            max_carry_steps=max_carry_steps,
+        )
+        self.vec_normalize: VecNormalize | None = None
         super().__init__(
             buffer_size, observation_space, action_space, device=device,
             gae_lambda=gae_lambda, gamma=gamma, n_envs=n_envs,
@@ -128,26 +124,25 @@ class ConsentRolloutBuffer(RolloutBuffer):
         """The veto mode: ``"zero"``, ``"penalty"`` or ``"block"``."""
         return self.consent.mode
 
-    def attach_env(self, env: VecEnv) -> None:
-        """Give the buffer the training ``VecEnv`` (to render running episodes' fragments)."""
+    @property
+    def stats(self) -> ConsentStats:
+        """What the decision step counted for this buffer."""
+        return self.engine.stats
+
+    def attach_env(self, env: VecEnv, vec_normalize: VecNormalize | None = None) -> None:
+        """Called by :class:`~consent_gym.sb3.ConsentCallback` at the start of training."""
         if env.num_envs != self.n_envs:
             raise ValueError(f"env has {env.num_envs} sub-envs, the buffer {self.n_envs}.")
-        self.env = env
-        try:
-            self.env_ids = [str(e) for e in env.get_attr("env_id")]
-        except Exception:  # ids are only for the audit log
-            self.env_ids = [""] * self.n_envs
+        self.vec_normalize = vec_normalize
 
     def reset(self) -> None:
-        """Start a new rollout (the running episodes' step counters carry over)."""
+        """Start a new rollout (held-back steps of running episodes carry over)."""
         super().reset()
         self.raw_rewards = np.zeros((self.buffer_size, self.n_envs), dtype=np.float32)
-        self.trainable = np.ones((self.buffer_size, self.n_envs), dtype=bool)
-        self.verdicts: list[tuple[Piece, Verdict, int, int]] = []
-        self._records: dict[tuple[int, int], Mapping[str, Any]] = {}
-        self._dones_seen = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
+        self.trainable = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
+        self.batch: ConsentBatch | None = None
         self._steps_seen = 0
-        self._flat_trainable: np.ndarray | None = None
+        self._n_batch = 0
 
     def record_step(self, infos: Sequence[Mapping[str, Any]], dones: np.ndarray) -> None:
         """Called by :class:`~consent_gym.sb3.ConsentCallback` after each ``env.step``.
@@ -161,160 +156,74 @@ class ConsentRolloutBuffer(RolloutBuffer):
                 f"{self._steps_seen}); it must be called exactly once per env.step, by "
                 f"ConsentCallback, before the buffer's add()."
             )
-        key = self.consent.info_key
-        for e, done in enumerate(np.asarray(dones, dtype=bool)):
-            if done:
-                self._records[(row, e)] = consent_record(infos[e], key, e)
-                self._dones_seen[row, e] = True
+        self.engine.record_step(row, dones, infos)
         self._steps_seen += 1
 
-    def add(self, obs: Any, action: np.ndarray, reward: np.ndarray, episode_start: np.ndarray,
-            value: th.Tensor, log_prob: th.Tensor) -> None:
-        """SB3's ``add``, also counting each running episode's steps."""
-        starts = np.asarray(episode_start, dtype=bool).reshape(self.n_envs)
-        self._episode_steps[starts] = 0
-        if self.pos == 0:
-            self._rollout_start_steps = self._episode_steps.copy()
-        known = self._episode_steps >= 0
-        self._episode_steps[known] += 1
-        super().add(obs, action, reward, episode_start, value, log_prob)
-
     # ------------------------------------------------------------------ the veto
-    def _pieces(self, dones: np.ndarray) -> list[tuple[Piece, int, int]]:
-        """Each episode piece of the rollout with its first and last row."""
-        n = self.buffer_size
-        pieces: list[tuple[Piece, int, int]] = []
-        running: list[tuple[int, int]] = []  # (env, first row) of unfinished last pieces
-        for e in range(self.n_envs):
-            first = 0
-            for row in range(n):
-                ends_here = self._dones_seen[row, e]
-                if row < n - 1 and bool(self.episode_starts[row + 1, e]) != ends_here:
-                    raise RuntimeError(
-                        f"sub-env {e}: episode boundaries from infos and from SB3 disagree "
-                        f"at row {row}; is ConsentCallback attached to this model?"
-                    )
-                if ends_here:
-                    record = self._records[(row, e)]
-                    length = int(record.get("length", row - first + 1))
-                    steps = row - first + 1
-                    if first == 0 and self._rollout_start_steps[e] >= 0:
-                        expected = int(self._rollout_start_steps[e]) + steps
-                        if length != expected:
-                            raise RuntimeError(
-                                f"sub-env {e}: ConsentWrapper recorded a {length}-step episode "
-                                f"where SB3 stepped {expected}; ConsentWrapper must wrap each "
-                                f"sub-env directly (no wrapper outside it may reset or end "
-                                f"episodes)."
-                            )
-                    pieces.append((
-                        Piece(e, str(record["text"]), int(record.get("episode_index", -1)),
-                              start=length - steps, steps=steps, finished=True),
-                        first, row,
-                    ))
-                    first = row + 1
-            if first < n:
-                if bool(dones[e]):
-                    raise RuntimeError(_NO_CALLBACK.format(seen=self._steps_seen, n=n))
-                running.append((e, first))
-        if running:
-            if self.env is None:
-                raise RuntimeError(
-                    "ConsentRolloutBuffer has no env to render running episodes from: "
-                    "train with callback=consent_gym.sb3.ConsentCallback()."
-                )
-            for e, first in running:
-                if first > 0:
-                    start = 0
-                elif self._rollout_start_steps[e] >= 0:
-                    start = int(self._rollout_start_steps[e])
-                else:
-                    warnings.warn(
-                        f"sub-env {e}: the episode began before this buffer saw it; its "
-                        f"fragment is judged from the episode's first step.", stacklevel=3,
-                    )
-                    start = 0
-                text = self.env.env_method("render_episode", start, indices=[e])[0]
-                index = int(self.env.get_attr("episode_count", indices=[e])[0])
-                pieces.append((
-                    Piece(e, str(text), index, start=start, steps=n - first, finished=False),
-                    first, n - 1,
-                ))
-        return pieces
-
-    def judge_rollout(self, dones: np.ndarray) -> np.ndarray:
-        """Judge the rollout in one call and apply the veto; returns the dones for GAE.
-
-        Called by :meth:`compute_returns_and_advantage`; a vetoed running piece gets
-        ``done=True`` so the rollout-end value bootstrap does not reach it.
-        """
+    def judge_rollout(self, dones: np.ndarray) -> ConsentBatch:
+        """Judge the rollout in one call, apply the veto, and build the update's batch."""
         if self._steps_seen != self.buffer_size:
             raise RuntimeError(_NO_CALLBACK.format(seen=self._steps_seen, n=self.buffer_size))
         self.raw_rewards = self.rewards.copy()
-        located = self._pieces(dones)
-        verdicts = judge_pieces(
-            self.consent, [p for p, _, _ in located], self.stats, env_id=self.env_ids,
-            learner=f"sb3-rollout:{self.mode}",
+        self.engine.learner = f"sb3-rollout:{self.mode}"
+        penalty = self.consent.penalty
+        if self.vec_normalize is not None and self.vec_normalize.norm_reward:
+            # The rewards here are already normalised: the penalty is put in their units.
+            penalty = float(self.vec_normalize.normalize_reward(np.array([penalty]))[0])
+        arrays: dict[str, Any] = {"actions": self.actions, "log_probs": self.log_probs}
+        if isinstance(self.observations, dict):
+            arrays.update({f"obs:{k}": v for k, v in self.observations.items()})
+        else:
+            arrays["observations"] = self.observations
+        ends = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
+        ends[:-1] = self.episode_starts[1:] > 0
+        ends[-1] = np.asarray(dones, dtype=bool).reshape(self.n_envs)
+        batch = self.engine.process(
+            arrays, rewards=self.rewards, values=self.values,
+            starts=self.episode_starts > 0, ends=ends, penalty=penalty,
         )
-        gae_dones = np.asarray(dones, dtype=np.float32).copy()
-        for (piece, first, last), verdict in zip(located, verdicts, strict=True):
-            self.verdicts.append((piece, verdict, first, last))
-            if verdict.approved:
-                continue
-            e = piece.env_index
-            self.rewards[first : last + 1, e] = vetoed_rewards(
-                self.rewards[first : last + 1, e], self.mode, self.consent.penalty
-            )
-            if last == self.buffer_size - 1:
-                gae_dones[e] = 1.0  # vetoed: no rollout-end bootstrap either
-            if self.mode == "block":
-                self.trainable[first : last + 1, e] = False
-        return gae_dones
+        self.batch, self.trainable = batch, batch.trainable
+        return batch
 
     def compute_returns_and_advantage(self, last_values: th.Tensor, dones: np.ndarray) -> None:
-        """Judge and veto (:meth:`judge_rollout`), then SB3's GAE on the edited rollout."""
-        gae_dones = self.judge_rollout(dones)
-        super().compute_returns_and_advantage(last_values, gae_dones)
+        """Judge and veto (:meth:`judge_rollout`); GAE over what the update may use.
+
+        The rollout-end bootstrap (``last_values``) is never needed: only finished episodes
+        are learned from.
+        """
+        batch = self.judge_rollout(dones)
+        a = batch.arrays
+        if isinstance(self.observations, dict):
+            self.observations = {k: a[f"obs:{k}"] for k in self.observations}  # type: ignore[assignment]
+        else:
+            self.observations = a["observations"]
+        self.actions, self.log_probs = a["actions"], a["log_probs"]
+        self.values, self.rewards = a["values"], a["rewards"]
+        self.advantages, self.returns = a["advantages"], a["returns"]
+        self._n_batch = len(batch)
+        self.generator_ready = True
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """The decision on each episode judged in this rollout."""
+        return self.batch.decisions if self.batch is not None else []
 
     # ------------------------------------------------------------------ sampling
     @property
     def n_trainable(self) -> int:
-        """Steps of this rollout an update may use (all of them unless ``"block"``)."""
-        return int(self.trainable.sum())
-
-    def _prepare_flat(self) -> None:
-        # Mirrors RolloutBuffer.get / DictRolloutBuffer.get exactly.
-        if isinstance(self.observations, dict):
-            for key, obs in self.observations.items():
-                self.observations[key] = self.swap_and_flatten(obs)
-            names = ["actions", "values", "log_probs", "advantages", "returns"]
-        else:
-            names = ["observations", "actions", "values", "log_probs", "advantages", "returns"]
-        for name in names:
-            self.__dict__[name] = self.swap_and_flatten(self.__dict__[name])
-        self.generator_ready = True
+        """Steps the coming update may use (0: the callback skips the update)."""
+        return self._n_batch
 
     def get(self, batch_size: int | None = None) -> Generator[Any, None, None]:
-        """Minibatches over the approved steps only (all steps unless ``"block"``).
-
-        The permutation is drawn exactly as SB3 draws it and the vetoed indices are then
-        dropped, so with nothing vetoed the minibatches equal plain SB3's, bit for bit.
-        In ``"block"`` mode advantage normalisation thus runs over approved steps only; a
-        rollout with no approved step yields nothing (the callback skips that update).
-        """
+        """Minibatches over the steps the update may use, in a fresh random order."""
         assert self.full, ""
-        total = self.buffer_size * self.n_envs
+        total = self._n_batch
         indices = np.random.permutation(total)
-        if not self.generator_ready:
-            self._prepare_flat()
-        if self._flat_trainable is None:
-            self._flat_trainable = self.trainable.swapaxes(0, 1).reshape(total)
-        keep = indices[self._flat_trainable[indices]]
         if batch_size is None:
             batch_size = total
         start = 0
-        while start < len(keep):
-            yield self._get_samples(keep[start : start + batch_size])
+        while start < total:
+            yield self._get_samples(indices[start : start + batch_size])
             start += batch_size
 
 

@@ -36,7 +36,7 @@ def test_fast_judge_passes_through_and_errors_propagate():
 def test_wrapper_with_hanging_judge_withholds_reward():
     release = threading.Event()
     judge = TimeLimitedJudge(RuleJudge(lambda t: release.wait(30) or True, name="h"), 0.05)
-    env = ConsentWrapper(CountingEnv(length=2), judge=judge)
+    env = ConsentWrapper(CountingEnv(length=2), judge=judge, reward_timing="deferred")
     env.reset(seed=0)
     env.step(0)
     _, reward, *_, info = env.step(0)

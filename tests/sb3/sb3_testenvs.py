@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from consent_gym import ConsentWrapper
+from consent_gym import ConsentRecorder
 from consent_gym.judges import RuleJudge, Verdict
 
 MARKER = "MARKER"
@@ -81,7 +81,7 @@ class MarkedEnv(gym.Env):
 
 def make_marked(offset: int = 0, **kwargs: Any) -> gym.Env:
     """A MarkedEnv wrapped for the consent buffers."""
-    return ConsentWrapper(MarkedEnv(offset=offset, **kwargs), defer_rewards=False)
+    return ConsentRecorder(MarkedEnv(offset=offset, **kwargs))
 
 
 class RecordingJudge:

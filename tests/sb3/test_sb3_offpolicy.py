@@ -134,7 +134,7 @@ def _short_episodes_vetoed(text: str) -> bool:
     return match is None or int(match.group(1)) >= 12
 
 
-def test_subproc_vec_env_with_fragments():
+def test_subproc_vec_env_judges_whole_episodes_without_calling_back():
     venv = make_consent_vec_env("CartPole-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
                                 vec_env_kwargs={"start_method": "fork"})
     try:
@@ -143,13 +143,14 @@ def test_subproc_vec_env_with_fragments():
                     device="cpu", **consent_kwargs(judge, mode="block"))
         model.learn(64, callback=ConsentCallback())
         buf = model.rollout_buffer
-        assert buf.stats.judged > 2
-        running = [p for p, _, _, _ in buf.verdicts if not p.finished]
-        assert running and all("Still running" in p.text for p in running)
-        assert {p.env_index for p, _, _, _ in buf.verdicts} == {0, 1}
-        vetoed_rows = sum(last - first + 1 for _, v, first, last in buf.verdicts
-                          if not v.approved)
-        assert buf.n_trainable == 64 - vetoed_rows
+        decisions = buf.decisions
+        assert decisions and all(d.piece.finished for d in decisions)
+        assert all("Still running" not in d.piece.text for d in decisions)
+        assert {d.piece.env_index for d in decisions} == {0, 1}
+        assert {d.piece.env_id for d in decisions} == {"CartPole-v1"}
+        trained_now = sum(d.piece.steps for d in decisions if d.approved)
+        assert buf.n_trainable == trained_now
+        assert buf.engine.held_back_steps > 0  # the running episodes wait for their verdict
     finally:
         venv.close()
 
