@@ -93,7 +93,7 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
     """The three arms: no gate, the judge with surface perception, the panel.
 
     Example:
-        >>> from consent_gym.experiments.common import load_judge
+        >>> from consent_gym.judge_registry import load_judge
         >>> gates = make_gates(MeteredJudge(load_judge("rule")), OntologicalDriftConfig())
         >>> list(gates), gates["panel-gated"].judge.judge_id.startswith("panel:unanimous:")
         (['ungated', 'surface-gated', 'panel-gated'], True)
