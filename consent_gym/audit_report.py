@@ -13,7 +13,7 @@ A report has four parts:
 3. approval rates per judge, and per member of each panel (from the ``members`` field);
 4. every flagged record (panel disagreements, failed members) with each member's verdict
    and the text that member saw: a panel's views text is split back into its views
-   (:func:`consent_gym.judges.panel.parse_views`); a plain text was seen by every member.
+   (:func:`consent_gym.judges.views.parse_views`); a plain text was seen by every member.
 
 Optionally (:func:`explain_flagged`), a generative causal LM is asked what behaviour or
 persona each flagged episode would reinforce. With a small model (the tiny embedded
@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from consent_gym.judges.panel import parse_views
+from consent_gym.judges.views import parse_views
 
 OUTCOMES: tuple[str, ...] = ("approved", "vetoed", "failed")
 
@@ -233,7 +233,7 @@ def member_views(record: Mapping[str, Any]) -> list[MemberView]:
     store the text (only flagged records, or logs opened with ``store_text=True``, have it).
 
     Example:
-        >>> from consent_gym.judges.panel import format_views
+        >>> from consent_gym.judges.views import format_views
         >>> text = format_views([("a", "surface"), ("b", "informed")],
         ...                     {"surface": "hit a box", "informed": "hit a box with a person"})
         >>> record = {"text": text, "members": [

@@ -24,7 +24,8 @@ from consent_gym.audit_report import (
     member_views,
 )
 from consent_gym.judges import JudgePanel, PanelMember, RuleJudge, Verdict, failed_verdict
-from consent_gym.judges.panel import parse_views
+from consent_gym.judges.views import parse_views
+from consent_gym.panel_trajectories import judge_trajectories
 
 # --- AuditLog --------------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ def constructed_log(tmp_path):
     path = tmp_path / "audit.jsonl"
     with AuditLog(path) as log:
         for i in range(20):
-            panel.judge_trajectories([episode(i, contents.get(i))], audit_log=log)
+            judge_trajectories(panel, [episode(i, contents.get(i))], audit_log=log)
             if i == 5:
                 log.write({"kind": "fingerprint-check", "ok": True})
     return path, panel
