@@ -423,3 +423,4 @@ def test_yesno_answer_logits_are_float32_in_a_bfloat16_judge(tiny_model_dir):
     expected = hidden.float() @ weight.T
     assert out.dtype == torch.float32
     assert torch.allclose(out, expected[:, 0] - expected[:, 1], atol=1e-6)
+

@@ -79,3 +79,15 @@ def test_native_bf16_on_cuda_asks_torch_without_emulation(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert native_bf16("cuda:0") is False
     assert native_bf16("mps") is False
+
+
+def test_old_import_paths_still_work():
+    """Loading and the scoring base moved out of llm.py; its old names are re-exported."""
+    import consent_gym.judges.scoring as scoring
+    from consent_gym.judges import LLMJudge, llm
+
+    for name in ("DTYPE_CHOICES", "default_cache_dir", "load_default_model", "native_bf16",
+                 "resolve_dtype"):
+        assert name in llm.__all__ and getattr(llm, name) is getattr(loading, name)
+    assert "escape_episode" in llm.__all__ and llm.escape_episode is scoring.escape_episode
+    assert issubclass(LLMJudge, scoring.ScoringJudge)
