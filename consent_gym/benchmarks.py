@@ -488,7 +488,7 @@ def bench_judge(
     import torch
 
     from consent_gym.judges.cache import VerdictCache
-    from consent_gym.judges.llm import _dtype_name
+    from consent_gym.judges.loading import dtype_name as _dtype_name
 
     sizes = sorted({int(b) for b in batch_sizes})
     lengths = sorted({int(t) for t in episode_tokens} | {int(headline_tokens)})

@@ -31,6 +31,7 @@ from stable_baselines3.common.env_util import make_vec_env
 import consent_gym  # noqa: F401  (registers consent_gym/DeliveryBoxes-v0)
 from consent_gym.judges import JudgePanel, KeywordJudge, PanelMember
 from consent_gym.render.delivery import DeliveryRenderer
+from consent_gym.render.views import PanelRenderer
 from consent_gym.sb3 import ConsentCallback, consent_kwargs, make_consent_vec_env
 
 ENV_ID = "consent_gym/DeliveryBoxes-v0"
@@ -72,7 +73,7 @@ def train(seed: int, arm: str) -> tuple[PPO, list[int]]:
         return PPO("MlpPolicy", venv, seed=seed, **PPO_KWARGS).learn(args.timesteps), []
     # The wrapper renders each episode the way the judge will read it: the surface text,
     # or for the panel one "views" text holding the surface and the informed rendering.
-    renderer = surface if arm == "surface-gated" else panel.renderer()
+    renderer = surface if arm == "surface-gated" else PanelRenderer(panel)
     gate_judge = judge if arm == "surface-gated" else panel
     venv = make_consent_vec_env(ENV_ID, n_envs=N_ENVS, seed=seed, renderer=renderer)
     model = PPO("MlpPolicy", venv, seed=seed, **PPO_KWARGS,

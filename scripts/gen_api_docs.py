@@ -14,7 +14,10 @@ from pathlib import Path
 MODULES = [
     "consent_gym",
     "consent_gym.judges",
+    "consent_gym.judge_registry",
     "consent_gym.render",
+    "consent_gym.render.views",
+    "consent_gym.panel_trajectories",
     "consent_gym.sb3",
     "consent_gym.envs",
 ]

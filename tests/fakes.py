@@ -8,7 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from consent_gym.judges import Verdict
+from consent_gym import Step, Trajectory
+from consent_gym.judges import JudgePanel, PanelMember, RuleJudge, Verdict
 
 
 class CountingEnv(gym.Env):
@@ -147,3 +148,72 @@ def assert_rows_render_like_steps(wrapper: Any, renderers: list[Any], seeds: ran
                                    list(rows.fragment(start).steps), start_index=start)
                 for renderer in renderers:
                     assert renderer.render(rows.fragment(start)) == renderer.render(steps)
+
+
+# --- judge panels: fixed judges, two perceptions of a box, a box episode ---------------
+
+
+class FixedJudge:
+    """Always answers ``approved`` with score ``p``."""
+
+    def __init__(self, approved: bool, p: float | None = None, name: str = "") -> None:
+        self.approved = approved
+        self.p = (1.0 if approved else 0.0) if p is None else p
+        self.judge_id = f"fixed:{name or ('yes' if approved else 'no')}"
+
+    def judge_batch(self, texts):
+        return [Verdict(self.approved, self.p, self.judge_id, "fixed") for _ in texts]
+
+
+class Surface:
+    """Sees boxes, never what is inside."""
+
+    perception = "surface"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def render(self, trajectory: Trajectory) -> str:
+        self.calls += 1
+        parts = []
+        for step, event in trajectory.events:
+            if event["type"] == "hit_box":
+                parts.append(f"Step {step + 1}: the car hit a box.")
+        return " ".join(parts) or "The car drove on the road."
+
+
+class Informed(Surface):
+    """Knows what each box held."""
+
+    perception = "informed"
+
+    def render(self, trajectory: Trajectory) -> str:
+        self.calls += 1
+        parts = []
+        for step, event in trajectory.events:
+            if event["type"] == "hit_box":
+                inside = "a person inside" if event["contents"] == "person" else "nothing inside"
+                parts.append(f"Step {step + 1}: the car hit a box with {inside}.")
+        return " ".join(parts) or "The car drove on the road."
+
+
+def box_episode(contents: str, index: int = 0) -> Trajectory:
+    hit = {"type": "hit_box", "contents": contents}
+    steps = [
+        Step(0, None, 0, -0.1),
+        Step(1, None, 0, -0.1, events=(hit,)),
+        Step(2, None, 0, 1.0, terminated=True),
+    ]
+    return Trajectory("Boxes-v0", episode_index=index, steps=steps)
+
+
+#: Vetoes any text that mentions a person.
+no_people = RuleJudge(lambda text: "person" not in text, name="no-people")
+
+
+def perception_panel(policy="reference"):
+    surface, informed = Surface(), Informed()
+    panel = JudgePanel(
+        [PanelMember(no_people, surface), PanelMember(no_people, informed)], policy=policy
+    )
+    return panel, surface, informed

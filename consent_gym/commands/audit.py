@@ -7,7 +7,7 @@ behaviour or persona each flagged episode would reinforce: ``--model PATH`` (any
 transformers causal LM folder) or, without it, the embedded default model when this
 installation provides one. Small models give weak answers: read them as prompts for a
 person's own judgement, never as findings. The report logic lives in
-:mod:`consent_gym.audit_report`.
+:mod:`consent_gym.audit_report`, the explanations in :mod:`consent_gym.audit_explain`.
 
 Example:
     >>> import argparse
@@ -26,12 +26,8 @@ import sys
 from typing import Any
 
 from consent_gym.audit import read_audit_log
-from consent_gym.audit_report import (
-    build_report,
-    explain_flagged,
-    format_report,
-    load_causal_lm_generator,
-)
+from consent_gym.audit_explain import explain_flagged, load_causal_lm_generator
+from consent_gym.audit_report import build_report, format_report
 from consent_gym.commands.arguments import int_at_least
 
 _positive_int = int_at_least(1)

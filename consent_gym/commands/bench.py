@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from consent_gym.experiments.common import JUDGE_CHOICES
+from consent_gym.judge_registry import JUDGE_CHOICES
 
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
 #: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
@@ -196,7 +196,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.timesteps < 1 or args.repeats < 1:
         raise SystemExit("consent-gym bench train: --timesteps and --repeats must be >= 1")
     print(f"Loading the {args.judge} judge ({_load_note()}) ...", flush=True)
-    from consent_gym.experiments.common import load_judge
+    from consent_gym.judge_registry import load_judge
 
     judge = load_judge(args.judge)
     print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",

@@ -77,8 +77,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _build_judge(args: argparse.Namespace) -> Any:
     cache: Any = args.cache if args.cache else False
     if args.judge == "rule":
-        from consent_gym.experiments.common import HARM_PHRASES
         from consent_gym.judges import KeywordJudge
+        from consent_gym.render.delivery import HARM_PHRASES
 
         return KeywordJudge(HARM_PHRASES)
     if args.judge == "embedding":

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from consent_gym.commands.arguments import int_at_least
-from consent_gym.experiments.common import JUDGE_CHOICES, MODE_CHOICES, MissingDependencyError
+from consent_gym.experiments.common import MODE_CHOICES
+from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError
 
 _positive_int = int_at_least(1)
 

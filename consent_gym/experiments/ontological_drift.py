@@ -93,12 +93,13 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
     """The three arms: no gate, the judge with surface perception, the panel.
 
     Example:
-        >>> from consent_gym.experiments.common import load_judge
+        >>> from consent_gym.judge_registry import load_judge
         >>> gates = make_gates(MeteredJudge(load_judge("rule")), OntologicalDriftConfig())
         >>> list(gates), gates["panel-gated"].judge.judge_id.startswith("panel:unanimous:")
         (['ungated', 'surface-gated', 'panel-gated'], True)
     """
     from consent_gym.judges import JudgePanel, PanelMember
+    from consent_gym.render.views import PanelRenderer
 
     surface = delivery_renderer("surface", config.step_numbers)
     informed = delivery_renderer("informed", config.step_numbers)
@@ -112,7 +113,7 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
         "surface-gated": GateSpec(judge=judge, mode=config.mode, renderer=surface,
                                   penalty=config.penalty),
         "panel-gated": GateSpec(judge=MeteredJudge(panel), mode=config.mode,
-                                renderer=panel.renderer(), penalty=config.penalty),
+                                renderer=PanelRenderer(panel), penalty=config.penalty),
     }
 
 

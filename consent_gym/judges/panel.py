@@ -26,17 +26,21 @@ member's own verdict was flagged (nested panels).
 
 **Perception per member.** Ontological drift ("that box had a person in it") can be
 simulated without a second model: a :class:`PanelMember` may see the episode through its
-own :class:`~consent_gym.render.Renderer` (e.g. the delivery env's ``surface`` vs
-``informed`` perception). Judges only receive text, so a panel with such members reads a
-*views text*: one document holding the episode rendered once per distinct renderer
-(:func:`format_views`, parsed back by :func:`parse_views`), produced by
-:meth:`JudgePanel.renderer`. Give that renderer to :class:`~consent_gym.ConsentWrapper`
-(``renderer=panel.renderer(shared_renderer)``) or call
-:meth:`JudgePanel.judge_trajectories` directly. Members without a renderer of their own
-see the ``shared`` view. A panel whose members all share the text takes any plain text.
+own renderer (any object with ``render(trajectory) -> str``, e.g. the delivery env's
+``surface`` vs ``informed`` perception; the panel only holds it, never calls it). Judges
+only receive text, so a panel with such members reads a *views text*: one document
+holding the episode rendered once per distinct renderer
+(:func:`~consent_gym.judges.views.format_views`, parsed back by
+:func:`~consent_gym.judges.views.parse_views`), produced by
+:class:`consent_gym.render.views.PanelRenderer`. Give that renderer to
+:class:`~consent_gym.ConsentWrapper` (``renderer=PanelRenderer(panel, shared_renderer)``)
+or call :func:`consent_gym.panel_trajectories.judge_trajectories` directly. Members
+without a renderer of their own see the ``shared`` view. A panel whose members all share
+the text takes any plain text.
 
 **Disagreements in the audit log.** Whoever records the panel's verdict (the wrapper, an
-SB3 buffer, or :meth:`JudgePanel.judge_trajectories` with ``audit_log=``) writes one line
+SB3 buffer, or :func:`~consent_gym.panel_trajectories.judge_trajectories` with
+``audit_log=``) writes one line
 holding every member's verdict (``members``); because the verdict is flagged,
 :class:`~consent_gym.audit.AuditLog` writes the text too, and that text is the views text,
 so the line holds the episode *as each member saw it* (plain text: every member saw it).
@@ -46,37 +50,30 @@ so the line holds the episode *as each member saw it* (plain text: every member 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from consent_gym.judges.base import Judge, Verdict, check_judge, judge_texts, verify_frozen
-from consent_gym.render.base import Renderer, check_renderer
-from consent_gym.trajectory import Trajectory
+from consent_gym.judges.views import SHARED_VIEW, check_view_name, parse_views
 
 Policy = Literal["unanimous", "majority", "reference"]
 POLICIES: tuple[str, ...] = ("unanimous", "majority", "reference")
 
-#: The view seen by members without a renderer of their own.
-SHARED_VIEW = "shared"
-#: First line of a views text (see :func:`format_views`).
-VIEWS_HEADER = "consent-gym panel views v1"
-_VIEW_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_VIEW_LINE = re.compile(r"^--- view ([A-Za-z0-9_.-]+): (\d+) chars ---$")
 
-
-def _check_view_name(view: str) -> None:
-    if not isinstance(view, str) or not _VIEW_NAME.match(view):
-        raise ValueError(
-            f"view name {view!r} is not usable: use letters, digits, '_', '.' or '-' "
-            f"(e.g. 'surface' or 'informed')."
+def _check_member_renderer(renderer: object) -> None:
+    """Raise a TypeError unless ``renderer`` has a ``render`` method (duck-typed: the panel
+    only holds a member's renderer for :class:`consent_gym.render.views.PanelRenderer`)."""
+    if not callable(getattr(renderer, "render", None)):
+        raise TypeError(
+            f"a panel member's renderer must have a render(trajectory) -> str method, got "
+            f"{type(renderer).__name__}; see consent_gym.render.GenericRenderer."
         )
 
 
-def _view_from_renderer(renderer: Renderer) -> str:
+def _view_from_renderer(renderer: Any) -> str:
     perception = getattr(renderer, "perception", None)
     has_perception = isinstance(perception, str) and bool(perception)
     label = str(perception) if has_perception else type(renderer).__name__
@@ -111,7 +108,7 @@ class PanelMember:
     """
 
     judge: Judge
-    renderer: Renderer | None = None
+    renderer: Any = None
     name: str = field(default="")
     view: str = field(default="")
 
@@ -120,7 +117,7 @@ class PanelMember:
             raise TypeError("PanelMember(judge=...) got a PanelMember; pass its .judge instead.")
         check_judge(self.judge)
         if self.renderer is not None:
-            check_renderer(self.renderer)
+            _check_member_renderer(self.renderer)
             view = self.view or _view_from_renderer(self.renderer)
             if view == SHARED_VIEW:
                 raise ValueError(
@@ -134,164 +131,13 @@ class PanelMember:
                     f"{SHARED_VIEW!r} view. Pass renderer=... or drop view=."
                 )
             view = SHARED_VIEW
-        _check_view_name(view)
+        check_view_name(view)
         object.__setattr__(self, "view", view)
         if not isinstance(self.name, str):
             raise TypeError(f"name must be a string, got {type(self.name).__name__}.")
         if not self.name:
             suffix = f"@{view}" if self.renderer is not None else ""
             object.__setattr__(self, "name", f"{self.judge.judge_id}{suffix}")
-
-
-@dataclass(frozen=True)
-class PanelViews:
-    """A parsed views text: the episode as each member of a panel saw it.
-
-    Attributes:
-        members: ``(judge_id, view)`` per panel member, in member order.
-        views: View name -> the text of that view.
-    """
-
-    members: tuple[tuple[str, str], ...]
-    views: dict[str, str]
-
-    def member_texts(self) -> list[str]:
-        """The text each member saw, in member order."""
-        return [self.views[view] for _, view in self.members]
-
-
-def format_views(members: Sequence[tuple[str, str]], views: dict[str, str]) -> str:
-    """Bundle several renderings of one episode into one text a panel can split again.
-
-    The format is readable as it stands (it is what the audit log stores for a flagged
-    episode): a header line, a ``members:`` JSON line mapping each member to its view,
-    then each view as ``--- view NAME: N chars ---`` followed by exactly ``N`` characters,
-    so view texts may contain anything, including lines that look like headers.
-
-    Args:
-        members: ``(judge_id, view)`` per member, in order; every view must be in ``views``.
-        views: View name -> text.
-
-    Example:
-        >>> text = format_views([("rule:a", "shared"), ("rule:b", "informed")],
-        ...                     {"shared": "hit a box", "informed": "hit a box with a person"})
-        >>> print(text)
-        consent-gym panel views v1
-        members: [["rule:a", "shared"], ["rule:b", "informed"]]
-        --- view shared: 9 chars ---
-        hit a box
-        --- view informed: 23 chars ---
-        hit a box with a person
-        >>> parse_views(text).member_texts()
-        ['hit a box', 'hit a box with a person']
-    """
-    if not members:
-        raise ValueError("format_views needs at least one member.")
-    for _, view in members:
-        if view not in views:
-            raise ValueError(f"member view {view!r} has no text in views {sorted(views)}.")
-    lines = [VIEWS_HEADER, "members: " + json.dumps([list(m) for m in members])]
-    for name, text in views.items():
-        _check_view_name(name)
-        if not isinstance(text, str):
-            raise TypeError(f"view {name!r} must be text, got {type(text).__name__}.")
-        lines.append(f"--- view {name}: {len(text)} chars ---")
-        lines.append(text)
-    return "\n".join(lines)
-
-
-def parse_views(text: str) -> PanelViews | None:
-    """Split a views text made by :func:`format_views`; ``None`` for any other text.
-
-    Raises:
-        ValueError: the text starts like a views text but is malformed (truncated, a
-            length that does not match, a member whose view is missing).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}.")
-    if not text.startswith(VIEWS_HEADER + "\n"):
-        return None
-    pos = len(VIEWS_HEADER) + 1
-    end = text.find("\n", pos)
-    line = text[pos:] if end < 0 else text[pos:end]
-    if not line.startswith("members: "):
-        raise ValueError("malformed panel views text: the second line must be 'members: [...]'.")
-    try:
-        raw = json.loads(line[len("members: "):])
-        members = tuple((str(judge_id), str(view)) for judge_id, view in raw)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"malformed panel views text: bad members line ({exc}).") from exc
-    views: dict[str, str] = {}
-    pos = len(text) if end < 0 else end + 1
-    while pos < len(text):
-        end = text.find("\n", pos)
-        match = _VIEW_LINE.match(text[pos:end] if end >= 0 else text[pos:])
-        if end < 0 or match is None:
-            raise ValueError(f"malformed panel views text: expected a view line at char {pos}.")
-        name, length = match.group(1), int(match.group(2))
-        start = end + 1
-        if start + length > len(text):
-            raise ValueError(f"malformed panel views text: view {name!r} is truncated.")
-        views[name] = text[start : start + length]
-        pos = start + length
-        if pos < len(text):
-            if text[pos] != "\n":
-                raise ValueError(f"malformed panel views text: view {name!r} has a wrong length.")
-            pos += 1
-    missing = sorted({view for _, view in members} - set(views))
-    if missing:
-        raise ValueError(f"malformed panel views text: no text for views {missing}.")
-    return PanelViews(members=members, views=views)
-
-
-class PanelRenderer:
-    """Renders an episode once per distinct member renderer into one views text.
-
-    Made by :meth:`JudgePanel.renderer`; deterministic whenever the member renderers are.
-    It keeps only the renderers and the member-to-view map, never the judges, so envs
-    (and ``SubprocVecEnv`` workers it is pickled into) hold no reference to a judge model.
-    """
-
-    def __init__(self, panel: JudgePanel, shared: Renderer | None = None) -> None:
-        if not isinstance(panel, JudgePanel):
-            raise TypeError(f"panel must be a JudgePanel, got {type(panel).__name__}.")
-        if shared is not None:
-            check_renderer(shared)
-        needs_shared = any(m.renderer is None for m in panel.members)
-        if needs_shared and shared is None:
-            names = [m.name for m in panel.members if m.renderer is None]
-            raise ValueError(
-                f"panel members {names} have no renderer of their own and see the shared "
-                f"view: pass the shared renderer, e.g. panel.renderer(GenericRenderer())."
-            )
-        self.member_views: tuple[tuple[str, str], ...] = panel.member_views
-        self.shared = shared if needs_shared else None
-        renderers: dict[str, Renderer] = {}
-        for member, view in zip(panel.members, panel.views, strict=True):
-            renderer = member.renderer if member.renderer is not None else shared
-            assert renderer is not None  # checked above
-            renderers.setdefault(view, renderer)
-        self.renderers = renderers
-        self.panel_id = panel.judge_id
-
-    def render_views(self, trajectory: Trajectory) -> dict[str, str]:
-        """View name -> text, rendering the trajectory once per distinct renderer."""
-        views: dict[str, str] = {}
-        for view, renderer in self.renderers.items():
-            text = renderer.render(trajectory)
-            if not isinstance(text, str):
-                raise TypeError(
-                    f"renderer of view {view!r} returned {type(text).__name__}, expected str."
-                )
-            views[view] = text
-        return views
-
-    def render(self, trajectory: Trajectory) -> str:
-        """The views text of ``trajectory`` for this panel."""
-        return format_views(self.member_views, self.render_views(trajectory))
-
-    def __repr__(self) -> str:
-        return f"PanelRenderer(panel={self.panel_id!r}, views={list(self.renderers)})"
 
 
 class JudgePanel:
@@ -330,7 +176,7 @@ class JudgePanel:
         self,
         judges: Sequence[Judge | PanelMember],
         policy: Policy = "unanimous",
-        renderers: Sequence[Renderer | None] | None = None,
+        renderers: Sequence[Any] | None = None,
         name: str | None = None,
     ) -> None:
         if isinstance(judges, (str, bytes)) or not isinstance(judges, Sequence):
@@ -408,33 +254,6 @@ class JudgePanel:
         """Whether some member sees the episode through its own renderer."""
         return any(m.renderer is not None for m in self.members)
 
-    def renderer(self, shared: Renderer | None = None) -> PanelRenderer:
-        """A renderer producing this panel's views text (each distinct renderer once).
-
-        Args:
-            shared: Renders the view of members without a renderer of their own
-                (required when there is such a member).
-
-        Example:
-            >>> from consent_gym import Step, Trajectory
-            >>> from consent_gym.judges import RuleJudge
-            >>> class Surface:
-            ...     perception = "surface"
-            ...     def render(self, trajectory):
-            ...         return "The car hit a box."
-            >>> class Informed:
-            ...     perception = "informed"
-            ...     def render(self, trajectory):
-            ...         return "The car hit a box with a person inside."
-            >>> no_people = RuleJudge(lambda t: "person" not in t, name="no-people")
-            >>> panel = JudgePanel([no_people, no_people], renderers=[Surface(), Informed()])
-            >>> episode = Trajectory("Boxes-v0", steps=[Step(0, None, 0, -1.0, True)])
-            >>> verdict = panel.judge_batch([panel.renderer().render(episode)])[0]
-            >>> verdict.outcome, verdict.flagged, [m.approved for m in verdict.members]
-            ('vetoed', True, [True, False])
-        """
-        return PanelRenderer(self, shared)
-
     def verify_frozen(self, full: bool = True) -> None:
         """Re-check every member's frozen weights (members without weights pass)."""
         for member in self.members:
@@ -454,15 +273,16 @@ class JudgePanel:
                 raise ValueError(
                     f"panel members {names} see the episode through their own renderer, so "
                     f"the panel needs a views text, not plain text: render episodes with "
-                    f"panel.renderer(shared_renderer) (e.g. ConsentWrapper(env, judge=panel, "
-                    f"renderer=panel.renderer(...))) or call panel.judge_trajectories(...)."
+                    f"consent_gym.render.views.PanelRenderer(panel, shared_renderer) (e.g. "
+                    f"ConsentWrapper(env, judge=panel, renderer=PanelRenderer(panel, ...))) "
+                    f"or call consent_gym.panel_trajectories.judge_trajectories(panel, ...)."
                 )
             return [text] * len(self.members)
         if parsed.members != self.member_views:
             raise ValueError(
                 f"this views text was rendered for panel members {list(parsed.members)}, "
-                f"but this panel has {list(self.member_views)}; render it with this "
-                f"panel's renderer()."
+                f"but this panel has {list(self.member_views)}; render it with "
+                f"PanelRenderer(this_panel, ...)."
             )
         return parsed.member_texts()
 
@@ -470,7 +290,7 @@ class JudgePanel:
         """Ask every member about every text (fail-closed) and combine under the policy.
 
         ``texts`` are plain texts (every member reads the same) or views texts from
-        :meth:`renderer` (each member reads its own view).
+        :class:`consent_gym.render.views.PanelRenderer` (each member reads its own view).
         """
         texts = list(texts)
         if not texts:
@@ -483,52 +303,6 @@ class JudgePanel:
         return [
             self.combine([verdicts[j] for verdicts in per_member]) for j in range(len(texts))
         ]
-
-    def judge_trajectories(
-        self,
-        trajectories: Sequence[Trajectory],
-        shared: Renderer | None = None,
-        *,
-        audit_log: object | None = None,
-    ) -> list[Verdict]:
-        """Render each trajectory once per distinct renderer, judge, and optionally log.
-
-        Args:
-            trajectories: The episodes.
-            shared: Renderer for members without their own (see :meth:`renderer`).
-            audit_log: An :class:`~consent_gym.audit.AuditLog`; every verdict is recorded
-                with its views text (written for flagged ones: the texts each member saw).
-
-        Returns:
-            One panel verdict per trajectory, in order.
-        """
-        from consent_gym.audit import AuditLog
-
-        if audit_log is not None and not isinstance(audit_log, AuditLog):
-            raise TypeError(
-                f"audit_log must be a consent_gym.AuditLog, got {type(audit_log).__name__}; "
-                f"open one with AuditLog('audit.jsonl')."
-            )
-        trajectories = list(trajectories)
-        for i, trajectory in enumerate(trajectories):
-            if not isinstance(trajectory, Trajectory):
-                raise TypeError(
-                    f"trajectories[{i}] is a {type(trajectory).__name__}, expected a "
-                    f"consent_gym.Trajectory; for texts use judge_batch(texts)."
-                )
-        renderer = self.renderer(shared)
-        texts = [renderer.render(t) for t in trajectories]
-        verdicts = self.judge_batch(texts)
-        if audit_log is not None:
-            for trajectory, text, verdict in zip(trajectories, texts, verdicts, strict=True):
-                audit_log.record(
-                    verdict,
-                    text=text,
-                    env_id=trajectory.env_id,
-                    episode_index=trajectory.episode_index,
-                )
-            audit_log.sync()
-        return verdicts
 
     def combine(self, verdicts: Sequence[Verdict]) -> Verdict:
         """The panel's verdict on one episode from its members' verdicts (in member order).

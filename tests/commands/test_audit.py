@@ -10,7 +10,7 @@ import types
 import pytest
 
 from consent_gym import AuditLog
-from consent_gym.audit_report import load_causal_lm_generator
+from consent_gym.audit_explain import load_causal_lm_generator
 from consent_gym.commands import audit
 from consent_gym.judges import JudgePanel, RuleJudge, Verdict
 
@@ -80,7 +80,7 @@ def test_errors_return_2_with_a_message(tmp_path, log_path, capsys):
 
 
 def test_explain_without_model_and_without_default_fails_clearly(log_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "consent_gym.judges.llm", types.ModuleType("llm"))
+    monkeypatch.setitem(sys.modules, "consent_gym.judges.loading", types.ModuleType("loading"))
     assert audit.run(parse(str(log_path), "--explain")) == 2
     assert "--model PATH" in capsys.readouterr().err
 
@@ -122,16 +122,16 @@ def test_explain_with_a_tiny_local_model(log_path, tiny_lm, capsys):
     assert isinstance(flagged[0]["explanation"], str) and flagged[1]["explanation"] is None
 
 
-def test_default_model_comes_from_the_llm_module(tiny_lm, monkeypatch):
+def test_default_model_comes_from_the_loading_module(tiny_lm, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    fake = types.ModuleType("llm")
+    fake = types.ModuleType("loading")
     fake.load_default_model = lambda: (  # type: ignore[attr-defined]
         AutoModelForCausalLM.from_pretrained(tiny_lm),
         AutoTokenizer.from_pretrained(tiny_lm),
         "tiny",
     )
-    monkeypatch.setitem(sys.modules, "consent_gym.judges.llm", fake)
+    monkeypatch.setitem(sys.modules, "consent_gym.judges.loading", fake)
     generate = load_causal_lm_generator(None, max_new_tokens=3)
     first = generate("the car hit a box")
     assert isinstance(first, str) and generate("the car hit a box") == first  # greedy

@@ -87,10 +87,10 @@ def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
 def test_bench_judge_dtype_reaches_the_judge_and_the_json(capsys, monkeypatch, tiny_model_path,
                                                           dtype):
     import consent_gym.benchmarks as benchmarks
-    import consent_gym.judges.llm as llm
+    import consent_gym.judges.loading as loading
     from consent_gym.judges import LLMJudge
 
-    monkeypatch.setattr(llm, "native_bf16", lambda device="cpu": True)  # auto -> bfloat16
+    monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": True)  # auto -> bfloat16
     real, seen = benchmarks.bench_judge, {}
 
     def tiny_bench(**kwargs):  # builds the tiny judge the way bench_judge builds the default

