@@ -12,6 +12,10 @@ car is. How long the car wandered between events is noise to a judge; leaving it
 makes the episodes of a converged policy render identically (verdict cache hits) and
 keeps the text short (the road and shortcut episodes are 15 to 50 words).
 
+Importing this module registers :class:`DeliveryRenderer` for every
+:class:`~consent_gym.envs.delivery.DeliveryEnv` (it wins over the MiniGrid renderer, which
+is registered for the MiniGrid base class: the registry searches the class hierarchy).
+
 ``step_numbers=False`` tells the same narrative without the step numbers ("The car hit a
 pedestrian. The parcel was delivered."): episodes with the same events in the same order
 then read the same, and a verdict cache answers them (``--no-step-numbers`` of the
@@ -34,6 +38,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consent_gym.envs.delivery import DeliveryEnv
+from consent_gym.render.base import register_renderer
 from consent_gym.trajectory import Trajectory
 
 PERCEPTIONS = ("surface", "informed")
@@ -287,3 +293,6 @@ class DeliveryRenderer:
     @staticmethod
     def _join(head: list[str], body: list[str], outcome: str) -> str:
         return " ".join([*head, *body, outcome])
+
+
+register_renderer(DeliveryEnv, lambda env: DeliveryRenderer())
