@@ -146,10 +146,8 @@ class DeliveryRenderer:
         actor = self.actor if self.actor is not None else trajectory.actor
         if actor:
             head.append(f"This episode was explored by {actor}.")
-        free_head = list(head)
         if trajectory.start_index > 0:
             head.append(f"(The episode is shown from step {trajectory.start_index + 1} on.)")
-            free_head.append("(The episode is shown from a later step on.)")
 
         # (step number, kind, clause) for events; (None, "drove", clause) for driving.
         body: list[tuple[int | None, str, str]] = []
@@ -198,6 +196,9 @@ class DeliveryRenderer:
                 outcome = free_outcome = "The episode had not ended yet."
         if self.step_numbers:
             return self._fit(head, body, outcome)
+        free_head = head
+        if trajectory.start_index > 0:
+            free_head = [*head[:-1], "(The episode is shown from a later step on.)"]
         return self._fit(head, body, outcome, free=(free_head, free_outcome))
 
     @staticmethod
