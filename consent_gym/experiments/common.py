@@ -1,4 +1,4 @@
-"""Shared machinery of the reproductions: judges, training, evaluation, episode metrics.
+"""Shared machinery of the reproductions: judges, training, evaluation.
 
 Every reproduction follows the same shape: build the judge once, train PPO once per arm
 (ungated or gated) and seed, sequentially in one process, evaluate each trained policy on
@@ -6,7 +6,8 @@ one fixed list of episode seeds, aggregate over training seeds (mean and spread)
 table, write ``results.json`` and PNG plots. The pieces here are small and independent so
 the tests can check each on its own with a rule judge and a tiny budget. Aggregation,
 the table and ``results.json`` are in :mod:`consent_gym.experiments.report`, the plots in
-:mod:`consent_gym.experiments.plots`.
+:mod:`consent_gym.experiments.plots`, the episode metrics (counted from the env's ``info``)
+in :mod:`consent_gym.envs.metrics`.
 
 Example:
     >>> eval_seed_list(2)
