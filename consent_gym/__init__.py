@@ -4,7 +4,9 @@ Importing ``consent_gym`` registers its environments (``consent_gym/DeliveryCurb
 with Gymnasium and its renderers with :func:`consent_gym.render.register_renderer`.
 """
 
-import consent_gym.envs  # noqa: F401  (registers the toy environments with Gymnasium)
+# Registered on import: the toy environments with Gymnasium, the env families' renderers.
+import consent_gym.envs
+import consent_gym.render  # noqa: F401
 from consent_gym.audit import AuditLog, read_audit_log
 from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Piece, decide
 from consent_gym.recorder import ConsentRecorder

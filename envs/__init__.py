@@ -1,7 +1,8 @@
 """Toy environments for consent-gym, registered with Gymnasium when ``consent_gym`` is imported.
 
 Gymnasium 1.x has no entry-point plugin hook, so importing this package registers the ids
-below (once: re-importing, e.g. under a second module name, changes nothing).
+below (once: re-importing, e.g. under a second module name, changes nothing). The envs'
+renderers are registered by :mod:`consent_gym.render` (the envs never import it).
 
 Example:
     >>> import gymnasium as gym
@@ -54,15 +55,3 @@ for _env_id, (_entry_point, _kwargs) in _SPECS.items():
     if _env_id not in gymnasium.registry:
         gymnasium.register(id=_env_id, entry_point=_entry_point, kwargs=_kwargs)
 
-
-def _register_renderers() -> None:
-    # The MiniGrid renderer registers itself for every MiniGridEnv on import; the delivery
-    # world's own narrative wins for its subclasses (the registry searches the MRO).
-    import consent_gym.render.minigrid  # noqa: F401
-    from consent_gym.render import register_renderer
-    from consent_gym.render.delivery import DeliveryRenderer
-
-    register_renderer(DeliveryEnv, lambda env: DeliveryRenderer())
-
-
-_register_renderers()

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 from consent_gym.envs.delivery import DeliveryEnv, DriveActions
+from consent_gym.envs.metrics import EpisodeStats, play_episode
 
 Policy = Callable[[Any, gym.Env], int]
 
@@ -102,6 +103,9 @@ def run_episode(
 ) -> EpisodeResult:
     """Run one episode of ``policy`` in ``env`` from ``env.reset(seed=seed)``.
 
+    The ground truth (harm, delivery, length) is counted by
+    :class:`~consent_gym.envs.metrics.EpisodeStats`, as in the reproductions.
+
     Args:
         env: A delivery env (possibly wrapped).
         policy: ``policy(obs, env) -> action``.
@@ -111,15 +115,11 @@ def run_episode(
     Returns:
         The episode's :class:`EpisodeResult`.
     """
-    obs, info = env.reset(seed=seed)
+    stats = EpisodeStats()
     rewards: list[float] = []
     events: list[list[dict[str, Any]]] = []
-    harm = int(info.get("harm", 0))
-    terminated = truncated = False
-    while not (terminated or truncated) and len(rewards) < max_steps:
-        obs, reward, terminated, truncated, info = env.step(policy(obs, env))
-        rewards.append(float(reward))
+    for reward, info in play_episode(env, lambda obs: policy(obs, env), seed, max_steps):
+        stats.add_step(reward, info)
+        rewards.append(reward)
         events.append(list(info.get("events", [])))
-        harm = int(info.get("harm", harm))
-    delivered = any(e.get("type") == "delivered" for step in events for e in step)
-    return EpisodeResult(math.fsum(rewards), events, harm, delivered, len(rewards))
+    return EpisodeResult(math.fsum(rewards), events, stats.harm, stats.delivered, stats.length)

@@ -312,13 +312,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     from consent_gym.experiments.common import (
         GateSpec,
         MeteredJudge,
-        delivery_renderer,
         eval_seed_list,
         run_arms,
         set_torch_threads,
     )
     from consent_gym.experiments.delivery_curb import ENV_ID, DeliveryCurbConfig
     from consent_gym.judges import default_judge
+    from consent_gym.render.delivery import DeliveryRenderer
 
     set_torch_threads(args.threads)
     timesteps, n_envs, ppo_kwargs = DeliveryCurbConfig().resolved()
@@ -330,7 +330,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if embedding is not None:
         judge = CascadeJudge(embedding, llm, veto_below=args.veto_below)
     gate = GateSpec(judge=MeteredJudge(judge, threads=args.threads), mode="zero",
-                    renderer=delivery_renderer("surface", True))
+                    renderer=DeliveryRenderer())
     run = run_arms(ENV_ID, {"gated": gate}, [args.seed], timesteps, eval_seed_list(100),
                    n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=False)["gated"][0]
     seen = run.verdicts

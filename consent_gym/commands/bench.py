@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_wrapper(args: argparse.Namespace) -> int:
     import consent_gym  # noqa: F401  (registers consent_gym/* ids)
-    from consent_gym.benchmarks import bench_wrapper
+    from consent_gym.benchmarks.wrapper import bench_wrapper
 
     if args.steps < 1 or args.repeats < 1:
         raise SystemExit("consent-gym bench wrapper: --steps and --repeats must be >= 1")
@@ -133,7 +133,7 @@ def _load_note() -> str:
 
 
 def _run_judge(args: argparse.Namespace) -> int:
-    from consent_gym.benchmarks import bench_judge
+    from consent_gym.benchmarks.judge import bench_judge
 
     sizes = args.batch_sizes or ([1, 16] if args.quick else [1, 8, 16, 32])
     lengths = args.episode_tokens or ([64] if args.quick else [32, 64, 128])
@@ -191,7 +191,7 @@ def _seconds(value: float | None) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from consent_gym.benchmarks import bench_train
+    from consent_gym.benchmarks.train import bench_train
 
     if args.timesteps < 1 or args.repeats < 1:
         raise SystemExit("consent-gym bench train: --timesteps and --repeats must be >= 1")

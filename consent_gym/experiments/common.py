@@ -1,4 +1,4 @@
-"""Shared machinery of the reproductions: judges, training, evaluation, episode metrics.
+"""Shared machinery of the reproductions: judges, training, evaluation.
 
 Every reproduction follows the same shape: build the judge once, train PPO once per arm
 (ungated or gated) and seed, sequentially in one process, evaluate each trained policy on
@@ -6,11 +6,12 @@ one fixed list of episode seeds, aggregate over training seeds (mean and spread)
 table, write ``results.json`` and PNG plots. The pieces here are small and independent so
 the tests can check each on its own with a rule judge and a tiny budget. Aggregation,
 the table and ``results.json`` are in :mod:`consent_gym.experiments.report`, the plots in
-:mod:`consent_gym.experiments.plots`.
+:mod:`consent_gym.experiments.plots`, the episode metrics (counted from the env's ``info``)
+in :mod:`consent_gym.envs.metrics`.
 
 Example:
-    >>> episode_metrics([EpisodeStats(length=12, delivered=True)])["delivery_rate"]
-    1.0
+    >>> eval_seed_list(2)
+    [1000000, 1000001]
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError, load_judge
 from consent_gym.judges.base import Judge, Verdict, judge_texts
 
@@ -209,8 +208,8 @@ class ExperimentConfig:
         progress: Show progress bars.
         step_numbers: Render episodes for the judge with step numbers (the delivery
             renderer's own text, the default: the LLM judge misjudges the step-free text,
-            see ``docs/results.md``); off: :class:`StepFreeRenderer`, far fewer distinct
-            texts.
+            see ``docs/results.md``); off: the same narrative without step numbers
+            (``DeliveryRenderer(step_numbers=False)``), far fewer distinct texts.
         judge_dtype: The LLM judge's weight dtype: ``"auto"`` (default) is bfloat16 where
             the CPU multiplies it natively (this project's CPU: bf16 judged the same and
             about 2x faster than float32), else float32; or ``"bfloat16"`` /
@@ -253,151 +252,6 @@ class ExperimentConfig:
         timesteps = TOTAL_TIMESTEPS if self.timesteps is None else self.timesteps
         n_envs = N_ENVS if self.n_envs is None else self.n_envs
         return timesteps, n_envs, {**PPO_KWARGS, **self.ppo_kwargs}
-
-
-# ------------------------------------------------------------------------ rendering
-_FROM_STEP = re.compile(r"\(The episode is shown from step \d+ on\.\)")
-_STEP_PREFIX = re.compile(r"\bStep \d+: (\w)")
-_AT_STEPS = re.compile(r" at steps? \d+(?:, \d+)*(?: and \d+)?")
-
-
-class StepFreeRenderer:
-    """Any renderer's text with the step numbers taken out, so verdicts repeat.
-
-    The delivery renderer names the step of every event ("Step 3: the car hit a
-    pedestrian. ... delivered at step 12."), so early in training almost every episode is
-    a new text and every text costs a model call. Without the numbers, episodes with the
-    same events in the same order read the same, and the judge's verdict cache answers
-    them: on DeliveryCurb-v0, 3 seeds of 30k steps judge about 20 distinct texts instead
-    of about 400 (``docs/results.md``). What happened, in which order, and how often, is
-    all still there; only *when* is gone.
-
-    Args:
-        renderer: The renderer whose text is shortened; its ``perception`` (if any) is
-            exposed, so a :class:`~consent_gym.judges.JudgePanel` names views the same.
-
-    Example:
-        >>> class Fixed:
-        ...     perception = "surface"
-        ...     def render(self, trajectory):
-        ...         return ("Step 2: the car mounted the curb onto the sidewalk. Step 3: the "
-        ...                 "car hit a pedestrian. The parcel was delivered at step 6.")
-        >>> StepFreeRenderer(Fixed()).render(None)
-        'The car mounted the curb onto the sidewalk. The car hit a pedestrian. The parcel was delivered.'
-    """  # noqa: E501
-
-    def __init__(self, renderer: Any) -> None:
-        self.renderer = renderer
-        perception = getattr(renderer, "perception", None)
-        if perception is not None:
-            self.perception = perception
-
-    def render(self, trajectory: Any) -> str:
-        """The wrapped renderer's text without step numbers."""
-        text = self.renderer.render(trajectory)
-        text = _FROM_STEP.sub("(The episode is shown from a later step on.)", text)
-        text = _STEP_PREFIX.sub(lambda m: m.group(1).upper(), text)
-        return _AT_STEPS.sub("", text)
-
-    def __repr__(self) -> str:
-        return f"StepFreeRenderer({self.renderer!r})"
-
-
-def delivery_renderer(perception: str = "surface", step_numbers: bool = False) -> Any:
-    """The delivery env's renderer with ``perception``, step-free unless ``step_numbers``."""
-    from consent_gym.render.delivery import DeliveryRenderer
-
-    renderer = DeliveryRenderer(perception=perception)
-    return renderer if step_numbers else StepFreeRenderer(renderer)
-
-
-# ------------------------------------------------------------------ episode metrics
-@dataclass
-class EpisodeStats:
-    """Ground truth about one episode, counted from ``info["events"]``.
-
-    Attributes:
-        timestep: Training timestep at which the episode ended (0 in evaluation).
-        episode_return: The env's own undiscounted return (before any veto).
-        length: Steps taken.
-        delivered: Whether the parcel was delivered.
-        harm: ``info["harm"]`` at the end: people harmed.
-        pedestrians_hit: ``hit_pedestrian`` events.
-        person_boxes_hit: ``hit_box`` events with a person inside.
-        empty_boxes_hit: ``hit_box`` events with an empty box.
-        curb_mounts: ``mounted_curb`` events.
-    """
-
-    timestep: int = 0
-    episode_return: float = 0.0
-    length: int = 0
-    delivered: bool = False
-    harm: int = 0
-    pedestrians_hit: int = 0
-    person_boxes_hit: int = 0
-    empty_boxes_hit: int = 0
-    curb_mounts: int = 0
-
-    def add_step(self, reward: float, info: Mapping[str, Any]) -> None:
-        """Account for one step's reward and ``info``."""
-        self.episode_return += float(reward)
-        self.length += 1
-        self.harm = int(info.get("harm", self.harm))
-        for event in info.get("events", ()):
-            kind = event.get("type") if isinstance(event, Mapping) else str(event)
-            if kind == "delivered":
-                self.delivered = True
-            elif kind == "hit_pedestrian":
-                self.pedestrians_hit += 1
-            elif kind == "mounted_curb":
-                self.curb_mounts += 1
-            elif kind == "hit_box" and isinstance(event, Mapping):
-                if event.get("contents") == "person":
-                    self.person_boxes_hit += 1
-                else:
-                    self.empty_boxes_hit += 1
-
-
-#: Per-run evaluation metrics, in table order: (key, label, digits).
-EVAL_METRICS: tuple[tuple[str, str, int], ...] = (
-    ("delivery_rate", "delivery rate", 2),
-    ("mean_steps_to_deliver", "steps to deliver", 1),
-    ("pedestrians_hit_per_episode", "pedestrians hit / episode", 2),
-    ("person_boxes_hit_per_episode", "person-in-box hits / episode", 2),
-    ("empty_boxes_hit_per_episode", "empty boxes hit / episode", 2),
-    ("harm_per_episode", "people harmed / episode", 2),
-    ("mean_return", "return (env reward)", 2),
-)
-
-
-def episode_metrics(episodes: Sequence[EpisodeStats]) -> dict[str, float]:
-    """Aggregate evaluation episodes of one policy into the :data:`EVAL_METRICS`.
-
-    ``mean_steps_to_deliver`` averages the lengths of delivered episodes only (``nan`` if
-    none was delivered).
-
-    Example:
-        >>> eps = [EpisodeStats(length=6, delivered=True, pedestrians_hit=2, harm=2),
-        ...        EpisodeStats(length=40)]
-        >>> m = episode_metrics(eps)
-        >>> m["delivery_rate"], m["mean_steps_to_deliver"], m["pedestrians_hit_per_episode"]
-        (0.5, 6.0, 1.0)
-    """
-    if not episodes:
-        raise ValueError("episode_metrics needs at least one episode.")
-    n = len(episodes)
-    delivered = [e.length for e in episodes if e.delivered]
-    return {
-        "episodes": float(n),
-        "delivery_rate": len(delivered) / n,
-        "mean_steps_to_deliver": float(np.mean(delivered)) if delivered else float("nan"),
-        "pedestrians_hit_per_episode": sum(e.pedestrians_hit for e in episodes) / n,
-        "person_boxes_hit_per_episode": sum(e.person_boxes_hit for e in episodes) / n,
-        "empty_boxes_hit_per_episode": sum(e.empty_boxes_hit for e in episodes) / n,
-        "harm_per_episode": sum(e.harm for e in episodes) / n,
-        "harmful_episode_rate": sum(e.harm > 0 for e in episodes) / n,
-        "mean_return": math.fsum(e.episode_return for e in episodes) / n,
-    }
 
 
 # ------------------------------------------------------------------------- training
@@ -637,29 +491,6 @@ def describe_run(run: RunResult) -> str:
         if run.judge["flagged"]:
             line += f", {run.judge['flagged']} flagged"
     return line
-
-
-def run_policy(
-    policy: Callable[[Any], int], env_id: str, eval_seeds: Sequence[int]
-) -> list[EpisodeStats]:
-    """Run ``policy(obs) -> action`` for one episode per seed of ``eval_seeds``."""
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    episodes = []
-    try:
-        for seed in eval_seeds:
-            obs, info = env.reset(seed=int(seed))
-            stats = EpisodeStats()
-            done = False
-            while not done:
-                obs, reward, terminated, truncated, info = env.step(policy(obs))
-                stats.add_step(float(reward), info)
-                done = bool(terminated or truncated)
-            episodes.append(stats)
-    finally:
-        env.close()
-    return episodes
 
 
 def evaluate_policy(model: Any, env_id: str, eval_seeds: Sequence[int]) -> dict[str, float]:

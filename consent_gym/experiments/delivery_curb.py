@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consent_gym.envs.metrics import EVAL_METRICS
 from consent_gym.experiments.common import (
-    EVAL_METRICS,
     ExperimentConfig,
     GateSpec,
-    delivery_renderer,
     eval_seed_list,
     load_metered_judge,
     run_arms,
@@ -43,6 +42,7 @@ from consent_gym.experiments.report import (
     summarize_runs,
     write_json,
 )
+from consent_gym.render.delivery import DeliveryRenderer
 
 ENV_ID = "consent_gym/DeliveryCurb-v0"
 #: Targets of issue 6: (arm, metric, "<=" or ">=", bound), on the mean over seeds.
@@ -122,7 +122,7 @@ def run_delivery_curb(
     timesteps, n_envs, ppo_kwargs = config.resolved()
     judge, load_s = load_metered_judge(config.judge, log, config.judge_dtype)
     gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
-                    renderer=delivery_renderer("surface", config.step_numbers))
+                    renderer=DeliveryRenderer(step_numbers=config.step_numbers))
     runs = run_arms(
         ENV_ID, {"ungated": None, "gated": gate}, config.seed_list(), timesteps,
         eval_seed_list(config.eval_episodes), n_envs=n_envs, ppo_kwargs=ppo_kwargs,

@@ -32,13 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from consent_gym.envs.metrics import EVAL_METRICS
 from consent_gym.experiments.common import (
-    EVAL_METRICS,
     ExperimentConfig,
     GateSpec,
     MeteredJudge,
     RunResult,
-    delivery_renderer,
     eval_seed_list,
     load_metered_judge,
     run_arms,
@@ -58,6 +57,7 @@ from consent_gym.experiments.report import (
     summarize_runs,
     write_json,
 )
+from consent_gym.render.delivery import DeliveryRenderer
 
 ENV_ID = "consent_gym/DeliveryBoxes-v0"
 ARMS: tuple[str, ...] = ("ungated", "surface-gated", "panel-gated")
@@ -101,8 +101,8 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
     from consent_gym.judges import JudgePanel, PanelMember
     from consent_gym.render.views import PanelRenderer
 
-    surface = delivery_renderer("surface", config.step_numbers)
-    informed = delivery_renderer("informed", config.step_numbers)
+    surface = DeliveryRenderer("surface", step_numbers=config.step_numbers)
+    informed = DeliveryRenderer("informed", step_numbers=config.step_numbers)
     panel = JudgePanel(
         [PanelMember(judge.judge, surface), PanelMember(judge.judge, informed)],
         policy=config.policy,  # type: ignore[arg-type]

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from consent_gym.envs.metrics import EVAL_METRICS
 from consent_gym.experiments.common import (
-    EVAL_METRICS,
     EVAL_SEED_BASE,
     ExperimentConfig,
     RunResult,

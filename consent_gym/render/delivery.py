@@ -12,6 +12,15 @@ car is. How long the car wandered between events is noise to a judge; leaving it
 makes the episodes of a converged policy render identically (verdict cache hits) and
 keeps the text short (the road and shortcut episodes are 15 to 50 words).
 
+Importing this module registers :class:`DeliveryRenderer` for every
+:class:`~consent_gym.envs.delivery.DeliveryEnv` (it wins over the MiniGrid renderer, which
+is registered for the MiniGrid base class: the registry searches the class hierarchy).
+
+``step_numbers=False`` tells the same narrative without the step numbers ("The car hit a
+pedestrian. The parcel was delivered."): episodes with the same events in the same order
+then read the same, and a verdict cache answers them (``--no-step-numbers`` of the
+reproductions).
+
 Example:
     >>> from consent_gym.trajectory import Step, Trajectory
     >>> hit = {"type": "hit_box", "contents": "person"}
@@ -29,6 +38,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consent_gym.envs.delivery import DeliveryEnv
+from consent_gym.render.base import register_renderer
 from consent_gym.trajectory import Trajectory
 
 PERCEPTIONS = ("surface", "informed")
@@ -61,6 +72,12 @@ class DeliveryRenderer:
         max_chars: Budget for the text. Over budget, the driving sentences go first, then
             repeated event sentences are grouped by kind ("the car hit a pedestrian at
             steps 2, 4 and 5"); the outcome and every kind of harm are always kept.
+        step_numbers: Name the step of every event (default). ``False`` leaves the
+            numbers out ("Step 3: the car hit a pedestrian." becomes "The car hit a
+            pedestrian.", "delivered at step 6" becomes "delivered", a fragment is "shown
+            from a later step on"), so that episodes with the same events in the same
+            order read the same. The budget is measured on the numbered text either way,
+            so both forms tell the same events.
 
     Example:
         >>> from consent_gym.trajectory import Step, Trajectory
@@ -78,6 +95,7 @@ class DeliveryRenderer:
         actor: str | None = None,
         max_chars: int = 600,
         name_empty_boxes: bool = True,
+        step_numbers: bool = True,
     ) -> None:
         if perception not in PERCEPTIONS:
             raise ValueError(f"perception must be one of {PERCEPTIONS}, got {perception!r}.")
@@ -87,11 +105,13 @@ class DeliveryRenderer:
         self.actor = actor
         self.max_chars = max_chars
         self.name_empty_boxes = name_empty_boxes
+        self.step_numbers = step_numbers
 
     def __repr__(self) -> str:
+        numbers = "" if self.step_numbers else ", step_numbers=False"
         return (
             f"DeliveryRenderer(perception={self.perception!r}, actor={self.actor!r}, "
-            f"max_chars={self.max_chars}, name_empty_boxes={self.name_empty_boxes})"
+            f"max_chars={self.max_chars}, name_empty_boxes={self.name_empty_boxes}{numbers})"
         )
 
     # ------------------------------------------------------------ phrases
@@ -137,7 +157,7 @@ class DeliveryRenderer:
         body: list[tuple[int | None, str, str]] = []
         surface = self._initial_surface(trajectory)
         said_where = False  # whether the text so far tells where the car is
-        outcome = ""
+        outcome = free_outcome = ""
         indices, _, _, _, events, _ = trajectory.columns()
         last_ended = trajectory.finished
         ends = len(indices) - 1 if last_ended else len(indices)  # the last step is no driving
@@ -159,8 +179,10 @@ class DeliveryRenderer:
                     surface, said_where = "road", True
                 if kind == "delivered":
                     outcome = f"The parcel was delivered at step {number}."
+                    free_outcome = "The parcel was delivered."
                 elif kind == "timeout":
                     outcome = f"Time ran out at step {number} before the parcel was delivered."
+                    free_outcome = "Time ran out before the parcel was delivered."
                 clause = self.describe_event(event)
                 if clause is not None:
                     clauses.append((kind, clause))
@@ -173,9 +195,15 @@ class DeliveryRenderer:
         if not outcome:
             if last_ended:
                 outcome = f"The episode ended at step {indices[-1] + 1} without a delivery."
+                free_outcome = "The episode ended without a delivery."
             else:
-                outcome = "The episode had not ended yet."
-        return self._fit(head, body, outcome)
+                outcome = free_outcome = "The episode had not ended yet."
+        if self.step_numbers:
+            return self._fit(head, body, outcome)
+        free_head = head
+        if trajectory.start_index > 0:
+            free_head = [*head[:-1], "(The episode is shown from a later step on.)"]
+        return self._fit(head, body, outcome, free=(free_head, free_outcome))
 
     @staticmethod
     def _initial_surface(trajectory: Trajectory) -> str | None:
@@ -191,27 +219,45 @@ class DeliveryRenderer:
                 return "sidewalk"
         return None
 
-    def _fit(self, head: list[str], body: list[tuple[int | None, str, str]], outcome: str) -> str:
+    def _fit(
+        self,
+        head: list[str],
+        body: list[tuple[int | None, str, str]],
+        outcome: str,
+        free: tuple[list[str], str] | None = None,
+    ) -> str:
+        """The longest form of the narrative within budget; ``free`` (the head and outcome
+        without step numbers) asks for that form without step numbers. The budget is
+        always measured on the numbered text."""
         text = self._join(head, self._sentences(body), outcome)
         if len(text) <= self.max_chars:
-            return text
+            return text if free is None else self._join(free[0], self._sentences(body, False),
+                                                        free[1])
         events = [item for item in body if item[0] is not None]
         text = self._join(head, self._sentences(events), outcome)
         if len(text) <= self.max_chars:
-            return text
-        grouped = self._grouped(events)
+            return text if free is None else self._join(free[0], self._sentences(events, False),
+                                                        free[1])
+        groups = self._groups(events)
+        grouped = [self._group_sentence(clause, numbers) for clause, numbers in groups]
         text = self._join(head, grouped, outcome)
         while len(text) > self.max_chars and len(grouped) > 1:
             # Drop the least important kinds last-in-order, never harm.
-            drop = next((s for s in reversed(grouped) if "hit" not in s), None)
+            drop = next((i for i in reversed(range(len(grouped))) if "hit" not in grouped[i]),
+                        None)
             if drop is None:
                 break
-            grouped.remove(drop)
+            del grouped[drop], groups[drop]
             text = self._join(head, grouped, outcome)
-        return text
+        if free is None:
+            return text
+        free_grouped = [self._group_sentence(clause, None) for clause, _ in groups]
+        return self._join(free[0], free_grouped, free[1])
 
     @staticmethod
-    def _sentences(body: list[tuple[int | None, str, str]]) -> list[str]:
+    def _sentences(
+        body: list[tuple[int | None, str, str]], step_numbers: bool = True
+    ) -> list[str]:
         out: list[str] = []
         merged: list[tuple[int | None, list[str]]] = []
         for number, _, clause in body:
@@ -221,28 +267,37 @@ class DeliveryRenderer:
                 merged.append((number, [clause]))
         for number, clauses in merged:
             joined = "; ".join(clauses)
-            if number is None:
+            if number is None or not step_numbers:
                 out.append(joined[0].upper() + joined[1:] + ".")
             else:
                 out.append(f"Step {number}: {joined}.")
         return out
 
     @staticmethod
-    def _grouped(events: list[tuple[int | None, str, str]]) -> list[str]:
+    def _groups(events: list[tuple[int | None, str, str]]) -> list[tuple[str, list[int]]]:
+        """Each event clause once, in order of first appearance, with its step numbers."""
         by_clause: dict[str, list[int]] = {}
         for number, _, clause in events:
             assert number is not None
             by_clause.setdefault(clause, []).append(number)
-        out = []
-        for clause, numbers in by_clause.items():
-            steps = [str(n) for n in numbers]
-            if len(steps) == 1:
-                where = f"at step {steps[0]}"
-            else:
-                where = "at steps " + ", ".join(steps[:-1]) + " and " + steps[-1]
-            out.append(clause[0].upper() + clause[1:] + f" {where}.")
-        return out
+        return list(by_clause.items())
+
+    @staticmethod
+    def _group_sentence(clause: str, numbers: list[int] | None) -> str:
+        """``clause`` as a sentence, ``at step(s) ...`` when ``numbers`` are given."""
+        sentence = clause[0].upper() + clause[1:]
+        if numbers is None:
+            return sentence + "."
+        steps = [str(n) for n in numbers]
+        if len(steps) == 1:
+            where = f"at step {steps[0]}"
+        else:
+            where = "at steps " + ", ".join(steps[:-1]) + " and " + steps[-1]
+        return sentence + f" {where}."
 
     @staticmethod
     def _join(head: list[str], body: list[str], outcome: str) -> str:
         return " ".join([*head, *body, outcome])
+
+
+register_renderer(DeliveryEnv, lambda env: DeliveryRenderer())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from consent_gym.benchmarks import bench_wrapper
+from consent_gym.benchmarks.wrapper import bench_wrapper
 from consent_gym.cli import main
 
 
@@ -58,15 +58,15 @@ def tiny_llm_judge(tiny_model_path):
 
 
 def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
-    import consent_gym.benchmarks as benchmarks
+    import consent_gym.benchmarks.judge as judge_bench
 
-    real, seen = benchmarks.bench_judge, {}
+    real, seen = judge_bench.bench_judge, {}
 
     def tiny_bench(**kwargs):  # the CLI's arguments, on a tiny model instead of Gemma
         seen.update(kwargs)
         return real(tiny_llm_judge, **{**kwargs, "warm_load": False}, matmul_size=64)
 
-    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
     assert main(["bench", "judge", "--batch-sizes", "1,2", "--episode-tokens", "24,64",
                  "--min-episodes", "1", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -86,19 +86,19 @@ def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
 @pytest.mark.parametrize("dtype", ["auto", "float32", "bfloat16"])
 def test_bench_judge_dtype_reaches_the_judge_and_the_json(capsys, monkeypatch, tiny_model_path,
                                                           dtype):
-    import consent_gym.benchmarks as benchmarks
+    import consent_gym.benchmarks.judge as judge_bench
     import consent_gym.judges.loading as loading
     from consent_gym.judges import LLMJudge
 
     monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": True)  # auto -> bfloat16
-    real, seen = benchmarks.bench_judge, {}
+    real, seen = judge_bench.bench_judge, {}
 
     def tiny_bench(**kwargs):  # builds the tiny judge the way bench_judge builds the default
         seen.update(kwargs)
         judge = LLMJudge(str(tiny_model_path), cache=False, dtype=kwargs["dtype"])
         return real(judge, **{**kwargs, "warm_load": False}, matmul_size=64, cached_repeats=1)
 
-    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
     assert main(["bench", "judge", "--batch-sizes", "2", "--episode-tokens", "24",
                  "--min-episodes", "1", "--dtype", dtype, "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -116,17 +116,17 @@ def test_bench_judge_dtype_reaches_the_judge_and_the_json(capsys, monkeypatch, t
 
 
 def test_bench_judge_quick_defaults(capsys, monkeypatch, tiny_llm_judge):
-    import consent_gym.benchmarks as benchmarks
+    import consent_gym.benchmarks.judge as judge_bench
 
     seen = {}
-    real = benchmarks.bench_judge
+    real = judge_bench.bench_judge
 
     def tiny_bench(**kwargs):
         seen.update(kwargs)
         return real(tiny_llm_judge, **{**kwargs, "warm_load": False, "min_episodes": 1},
                     matmul_size=64, cached_repeats=1)
 
-    monkeypatch.setattr(benchmarks, "bench_judge", tiny_bench)
+    monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
     assert main(["bench", "judge", "--quick"]) == 0
     assert seen["batch_sizes"] == [1, 16] and seen["episode_tokens"] == [64]
     assert seen["min_episodes"] == 2 and seen["warm_load"] is True
@@ -145,15 +145,15 @@ def test_bench_judge_rejects_bad_lists():
 
 
 def test_bench_train_cli_json(capsys, monkeypatch):
-    import consent_gym.benchmarks as benchmarks
+    import consent_gym.benchmarks.train as train_bench
     import consent_gym.judges as judges
     from consent_gym.judges import KeywordJudge
 
-    real = benchmarks.bench_train
+    real = train_bench.bench_train
     monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
     tiny_ppo = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
                 "policy_kwargs": {"net_arch": [8]}}
-    monkeypatch.setattr(benchmarks, "bench_train",
+    monkeypatch.setattr(train_bench, "bench_train",
                         lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=tiny_ppo))
     assert main(["bench", "train", "--timesteps", "64", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -1,4 +1,4 @@
-"""The reproductions' shared pieces: metrics, metered judge, aggregation, table, JSON, plots."""
+"""The reproductions' shared pieces: metered judge, aggregation, table, JSON, plots."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import math
 import sys
 
 import pytest
+from consent_gym.envs.metrics import EpisodeStats
 
 from consent_gym.experiments import common
 from consent_gym.experiments.common import (
-    EpisodeStats,
     ExperimentConfig,
     JudgeBatch,
     MeteredJudge,
     RunResult,
-    episode_metrics,
     eval_seed_list,
 )
 from consent_gym.experiments.plots import binned, plot_learning_curves, plot_veto_rate
@@ -30,43 +29,6 @@ from consent_gym.experiments.report import (
 from consent_gym.judge_registry import MissingDependencyError, load_judge
 from consent_gym.judges import JudgePanel, RuleJudge, Verdict
 from tests.fakes import RaisingJudge
-
-
-def test_episode_stats_count_events_and_harm():
-    stats = EpisodeStats()
-    stats.add_step(-0.02, {"events": [{"type": "mounted_curb"}], "harm": 0})
-    stats.add_step(-0.02, {"events": [{"type": "hit_pedestrian"}], "harm": 1})
-    stats.add_step(-0.02, {"events": [{"type": "hit_box", "contents": "person"}], "harm": 2})
-    stats.add_step(-0.02, {"events": [{"type": "hit_box", "contents": "empty"}], "harm": 2})
-    stats.add_step(0.98, {"events": [{"type": "delivered"}], "harm": 2})
-    assert (stats.length, stats.delivered, stats.harm) == (5, True, 2)
-    assert (stats.curb_mounts, stats.pedestrians_hit) == (1, 1)
-    assert (stats.person_boxes_hit, stats.empty_boxes_hit) == (1, 1)
-    assert stats.episode_return == pytest.approx(0.9)
-
-
-def test_episode_metrics_average_over_episodes_and_steps_over_delivered_only():
-    episodes = [
-        EpisodeStats(length=6, delivered=True, pedestrians_hit=2, harm=2, episode_return=0.9),
-        EpisodeStats(length=12, delivered=True, person_boxes_hit=1, harm=1, episode_return=0.8),
-        EpisodeStats(length=40, episode_return=-0.8),
-        EpisodeStats(length=12, delivered=True, empty_boxes_hit=3, episode_return=0.8),
-    ]
-    m = episode_metrics(episodes)
-    assert m["delivery_rate"] == 0.75
-    assert m["mean_steps_to_deliver"] == 10.0
-    assert m["pedestrians_hit_per_episode"] == 0.5
-    assert m["person_boxes_hit_per_episode"] == 0.25
-    assert m["empty_boxes_hit_per_episode"] == 0.75
-    assert m["harm_per_episode"] == 0.75
-    assert m["harmful_episode_rate"] == 0.5
-    assert m["mean_return"] == pytest.approx(0.425)
-
-
-def test_episode_metrics_without_delivery_and_empty_input():
-    assert math.isnan(episode_metrics([EpisodeStats(length=40)])["mean_steps_to_deliver"])
-    with pytest.raises(ValueError, match="at least one episode"):
-        episode_metrics([])
 
 
 def test_summarize_mean_sample_std_min_max_ignoring_nan():
@@ -221,33 +183,3 @@ def test_plots_are_written_as_png(tmp_path):
     for path in (curves, veto):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5000
-
-
-def test_step_free_renderer_removes_every_step_number_and_keeps_the_events():
-    import gymnasium as gym
-    from consent_gym.envs.policies import road_policy, run_episode, shortcut_policy
-
-    from consent_gym.experiments.common import StepFreeRenderer, delivery_renderer
-    from consent_gym.render.delivery import DeliveryRenderer
-    from consent_gym.wrapper import ConsentWrapper
-
-    renderer = delivery_renderer("informed")
-    assert isinstance(renderer, StepFreeRenderer) and renderer.perception == "informed"
-    assert isinstance(delivery_renderer("surface", step_numbers=True), DeliveryRenderer)
-    texts = []
-    for env_id, policy in (("consent_gym/DeliveryCurb-v0", shortcut_policy),
-                           ("consent_gym/DeliveryBoxes-v0", road_policy)):
-        env = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda t: True),
-                             renderer=renderer)
-        for seed in range(3):
-            run_episode(env, policy, seed=seed)
-            assert env.trajectory is not None
-            texts.append(renderer.render(env.trajectory))
-            texts.append(renderer.render(env.trajectory.fragment(3)))
-        env.close()
-    assert not any(ch.isdigit() for text in texts for ch in text), texts
-    shortcut = texts[0]
-    assert shortcut.count("hit a pedestrian") == 2 and shortcut.endswith("delivered.")
-    assert "shown from a later step on" in texts[1]
-    # Episodes with the same events now read the same: the verdict cache answers them.
-    assert len(set(texts[0:6:2])) == 1

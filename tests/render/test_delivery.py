@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from consent_gym.envs.delivery import DeliveryBoxesEnv, DeliveryCurbEnv
 from consent_gym.envs.policies import (
@@ -177,3 +178,97 @@ def test_recorded_rows_and_steps_render_the_same_text(env_id: str) -> None:
     wrapper = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda text: True))
     renderers = [DeliveryRenderer(), DeliveryRenderer("informed"), DeliveryRenderer(max_chars=120)]
     assert_rows_render_like_steps(wrapper, renderers, range(30))
+
+
+# The regex rewrite that ``step_numbers=False`` replaced (formerly
+# consent_gym.experiments.common.StepFreeRenderer), kept here as the reference.
+_FROM_STEP = re.compile(r"\(The episode is shown from step \d+ on\.\)")
+_STEP_PREFIX = re.compile(r"\bStep \d+: (\w)")
+_AT_STEPS = re.compile(r" at steps? \d+(?:, \d+)*(?: and \d+)?")
+
+
+def _regex_step_free(text: str) -> str:
+    text = _FROM_STEP.sub("(The episode is shown from a later step on.)", text)
+    text = _STEP_PREFIX.sub(lambda m: m.group(1).upper(), text)
+    return _AT_STEPS.sub("", text)
+
+
+def _random_policy(seed: int) -> Policy:
+    rng = np.random.default_rng(seed)
+    return lambda obs, env: int(rng.integers(env.action_space.n))
+
+
+def test_without_step_numbers_is_the_numbered_text_with_the_numbers_taken_out() -> None:
+    from consent_gym.envs import ENV_IDS
+    from consent_gym.envs.policies import REFERENCE_POLICIES
+
+    compared = 0
+    seen = {"grouped": 0, "fragment": 0, "running": 0, "timeout": 0, "dropped": 0}
+    for env_id in ENV_IDS:
+        env = gym.make(env_id)
+        policies = [*REFERENCE_POLICIES.values(), *(_random_policy(s) for s in range(4))]
+        for p, policy in enumerate(policies):
+            for seed in range(3):
+                whole = record(env, policy, seed)
+                cut = len(whole) // 2
+                pieces = [whole, whole.fragment(cut), whole.fragment(len(whole) - 1),
+                          Trajectory("x", steps=whole.steps[:cut]),
+                          Trajectory("x", steps=whole.steps[cut:-1], start_index=cut)]
+                for traj in pieces:
+                    mounted = any(e["type"] == "mounted_curb" for _, e in traj.events)
+                    for perception in ("surface", "informed"):
+                        for actor in (None, f"Explorer_{p}"):
+                            for max_chars in (80, 150, 300, 600):
+                                kwargs = {"perception": perception, "actor": actor,
+                                          "max_chars": max_chars}
+                                numbered = DeliveryRenderer(**kwargs).render(traj)
+                                free = DeliveryRenderer(**kwargs, step_numbers=False).render(traj)
+                                assert free == _regex_step_free(numbered), (numbered, free)
+                                assert not any(ch.isdigit() for ch in free.replace(
+                                    f"Explorer_{p}", "")), free
+                                compared += 1
+                                seen["grouped"] += " at steps " in numbered
+                                seen["fragment"] += "shown from a later step" in free
+                                seen["running"] += free.endswith("had not ended yet.")
+                                seen["timeout"] += free.startswith("Time ran out") or (
+                                    " Time ran out before" in free)
+                                seen["dropped"] += mounted and "mounted" not in numbered
+        env.close()
+    assert compared > 5000
+    assert all(count > 0 for count in seen.values()), seen
+
+
+def test_without_step_numbers_repr_and_default() -> None:
+    assert DeliveryRenderer().step_numbers is True
+    renderer = DeliveryRenderer("informed", step_numbers=False)
+    assert renderer.perception == "informed"
+    assert repr(renderer).endswith("step_numbers=False)")
+    assert "step_numbers" not in repr(DeliveryRenderer())
+
+
+def test_without_step_numbers_removes_every_step_number_and_keeps_the_events() -> None:
+    # Moved from tests/experiments/test_common.py (StepFreeRenderer is now this option).
+    from consent_gym.envs.policies import run_episode
+
+    from consent_gym.judges import RuleJudge
+    from consent_gym.wrapper import ConsentWrapper
+
+    renderer = DeliveryRenderer("informed", step_numbers=False)
+    assert renderer.perception == "informed"
+    texts = []
+    for env_id, policy in (("consent_gym/DeliveryCurb-v0", shortcut_policy),
+                           ("consent_gym/DeliveryBoxes-v0", road_policy)):
+        env = ConsentWrapper(gym.make(env_id), judge=RuleJudge(lambda t: True),
+                             renderer=renderer)
+        for seed in range(3):
+            run_episode(env, policy, seed=seed)
+            assert env.trajectory is not None
+            texts.append(renderer.render(env.trajectory))
+            texts.append(renderer.render(env.trajectory.fragment(3)))
+        env.close()
+    assert not any(ch.isdigit() for text in texts for ch in text), texts
+    shortcut = texts[0]
+    assert shortcut.count("hit a pedestrian") == 2 and shortcut.endswith("delivered.")
+    assert "shown from a later step on" in texts[1]
+    # Episodes with the same events now read the same: the verdict cache answers them.
+    assert len(set(texts[0:6:2])) == 1

@@ -1,4 +1,4 @@
-"""consent_gym.benchmarks: judge speed and gated-training figures on tiny models (fast)."""
+"""consent_gym.benchmarks.judge: judge speed figures on tiny models (fast)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from consent_gym.benchmarks import (
-    WrapperOverhead,
+from consent_gym.benchmarks.judge import (
     bench_judge,
-    bench_train,
     judge_cost,
     matmul_gflops,
     synthetic_episodes,
 )
-from consent_gym.judges import KeywordJudge, LLMJudge, VerdictCache
+from consent_gym.judges import LLMJudge
 from tests.judges.tiny_models import build_tiny_model
-
-TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
-            "policy_kwargs": {"net_arch": [8]}}
-
-
-def test_wrapper_overhead_is_the_median_of_paired_ratios():
-    result = WrapperOverhead("X-v0", 10, 3, raw_steps_per_s=100.0, wrapped_steps_per_s=50.0,
-                             episodes_judged=1, pair_ratios=(1.5, 1.1, 9.0))
-    assert result.overhead_ratio == 1.5  # one disturbed pair (9.0) does not move it
-    assert result.ratio_of_medians == 2.0
-    assert result.to_dict()["pair_ratios"] == [1.5, 1.1, 9.0]
-    without_pairs = WrapperOverhead("X-v0", 10, 1, 120.0, 100.0, 1)
-    assert without_pairs.overhead_ratio == pytest.approx(1.2)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +112,7 @@ def test_bench_judge_in_bfloat16_reports_both_matmul_rates(tiny_path):
 
 
 def test_bench_judge_loads_the_default_judge_in_the_requested_dtype(tiny_path, monkeypatch):
-    import consent_gym.benchmarks as benchmarks
+    import consent_gym.benchmarks.judge as judge_bench
     import consent_gym.judges as judges
 
     loads: list[str] = []
@@ -141,60 +126,10 @@ def test_bench_judge_loads_the_default_judge_in_the_requested_dtype(tiny_path, m
         built.update(kwargs)
         return LLMJudge(str(tiny_path), cache=False, dtype=kwargs["dtype"])
 
-    monkeypatch.setattr(benchmarks, "default_judge_load_seconds", fake_load)
+    monkeypatch.setattr(judge_bench, "default_judge_load_seconds", fake_load)
     monkeypatch.setattr(judges, "default_judge", fake_default_judge)
     result = bench_judge(None, batch_sizes=(1,), episode_tokens=(24,), headline_tokens=24,
                          min_episodes=1, matmul_size=32, cached_repeats=1, dtype="bfloat16")
     assert loads == ["bfloat16", "bfloat16"]  # warm-up load, then the timed warm load
     assert built["dtype"] == "bfloat16" and result.dtype == "bfloat16"
     assert result.warm_load_s == 1.0 and result.warm_load_with_imports_s == 2.0
-
-
-def test_bench_train_rule_judge_checks_batching_and_duplicates():
-    judge = KeywordJudge(["hit a pedestrian"])
-    result = bench_train(judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
-    assert result.rollouts == result.judge_calls == 2  # one judge call per rollout
-    assert result.episodes_judged_twice == 0
-    assert result.texts_judged == result.finished_pieces + result.fragment_pieces
-    assert result.distinct_texts <= result.texts_judged
-    assert result.cache_hit_rate is None  # a rule judge has no cache
-    (ungated,), (gated,) = result.ungated, result.gated
-    assert gated.judge_seconds <= gated.seconds and 0 < gated.update_seconds < gated.seconds
-    assert gated.rollout_seconds > 0 and ungated.judge_seconds == 0
-    d = result.to_dict()
-    assert d["gated_over_ungated"] == pytest.approx(gated.seconds / ungated.seconds)
-    assert 0 <= d["judge_share"] < 1
-
-
-def test_bench_train_reads_the_llm_cache_hit_rate(tiny_judge):
-    result = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
-    assert isinstance(tiny_judge.cache, VerdictCache)  # a fresh cache per gated run
-    assert result.cache_hit_rate is not None and 0 <= result.cache_hit_rate <= 1
-    # Hits are exactly the texts judged in an earlier call (a duplicate inside one call
-    # misses twice: both copies are looked up before either is scored).
-    hits = result.cache_hit_rate * result.texts_judged
-    assert hits == pytest.approx(result.repeated_across_calls)
-    with pytest.raises(ValueError, match=">= 1"):
-        bench_train(tiny_judge, timesteps=0)
-
-
-def test_bench_train_gives_a_cascades_llm_a_fresh_cache_and_reads_its_hit_rate(tiny_judge):
-    from consent_gym.judges import CascadeJudge, Verdict
-
-    tiny_judge.cache.put("stale-key", Verdict(True, 1.0, tiny_judge.judge_id))
-    stale = tiny_judge.cache
-    cascade = CascadeJudge(KeywordJudge(["hit a pedestrian"]), tiny_judge, veto_below=0.5)
-    result = bench_train(cascade, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
-    assert tiny_judge.cache is not stale and isinstance(tiny_judge.cache, VerdictCache)
-    assert result.cache_hit_rate is not None and 0 <= result.cache_hit_rate <= 1
-    assert cascade.decided_by_first + cascade.decided_by_second == result.texts_judged
-
-
-def test_bench_train_warm_cache_from_an_earlier_seed(tiny_judge):
-    cold = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO)
-    warm = bench_train(tiny_judge, timesteps=2 * 32 * 2, n_envs=2, ppo_kwargs=TINY_PPO,
-                       warm_from_seed=0)
-    assert cold.warm_from_seed is None and warm.to_dict()["warm_from_seed"] == 0
-    # The same seed warmed the cache: the timed run finds every text already judged.
-    assert warm.cache_hit_rate == 1.0 and cold.cache_hit_rate is not None
-    assert warm.cache_hit_rate > cold.cache_hit_rate
