@@ -33,6 +33,10 @@ from consent_gym.judges.base import (
     judge_texts,
 )
 from consent_gym.judges.cache import read_cache_stats
+from consent_gym.judges.panel import JudgePanel
+from consent_gym.render.base import Renderer, check_renderer
+from consent_gym.render.views import PanelRenderer
+from consent_gym.trajectory import Trajectory
 
 #: What a vetoed episode contributes: ``"zero"`` (no reward), ``"penalty"`` (one large
 #: negative reward at its last step) or ``"block"`` (none of its steps reach an update;
@@ -263,7 +267,8 @@ class ConsentStats:
         judge: object,
     ) -> None:
         """Count one judge call over ``pieces`` (called by :func:`decide`)."""
-        hits_before = self.cache_now[0] if self.cache_now is not None else None
+        before = self.cache_now if self.cache_now is not None else self.cache_start
+        hits_before = before[0] if before is not None else None
         self.cache_now = read_cache_stats(judge)
         n = len(verdicts)
         vetoed = sum(not v.approved for v in verdicts)
@@ -390,6 +395,66 @@ def decide(
             )
         log.sync()  # durable before any learner uses the verdicts
     return decisions
+
+
+def judge_trajectories(
+    judge: Judge,
+    trajectories: Sequence[Trajectory],
+    renderer: Renderer | None = None,
+    *,
+    audit_log: AuditLog | None = None,
+) -> list[Verdict]:
+    """Judge recorded episodes directly, without a wrapper or a learner, in one batch.
+
+    Each trajectory is rendered (a :class:`~consent_gym.judges.JudgePanel` reads it once
+    per distinct member renderer, :class:`~consent_gym.render.views.PanelRenderer`, with
+    ``renderer`` as the shared view), judged through :func:`decide` and, with
+    ``audit_log``, recorded (a flagged panel verdict with the views text: what each member
+    saw).
+
+    Args:
+        judge: Any judge; a panel sees each episode through its members' renderers.
+        trajectories: The episodes.
+        renderer: How to render them (for a panel: the view of members without their own).
+        audit_log: An :class:`~consent_gym.audit.AuditLog`.
+
+    Returns:
+        One verdict per trajectory, in order.
+
+    Example:
+        >>> from consent_gym import Step, Trajectory
+        >>> from consent_gym.judges import JudgePanel, RuleJudge
+        >>> class Informed:
+        ...     perception = "informed"
+        ...     def render(self, trajectory):
+        ...         return "The car hit a box with a person inside."
+        >>> no_people = RuleJudge(lambda t: "person" not in t, name="no-people")
+        >>> panel = JudgePanel([no_people], renderers=[Informed()])
+        >>> episode = Trajectory("Boxes-v0", steps=[Step(0, None, 0, -1.0, True)])
+        >>> judge_trajectories(panel, [episode])[0].outcome
+        'vetoed'
+    """
+    if audit_log is not None and not isinstance(audit_log, AuditLog):
+        raise TypeError(
+            f"audit_log must be a consent_gym.AuditLog, got {type(audit_log).__name__}; "
+            f"open one with AuditLog('audit.jsonl')."
+        )
+    trajectories = list(trajectories)
+    for i, trajectory in enumerate(trajectories):
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(
+                f"trajectories[{i}] is a {type(trajectory).__name__}, expected a "
+                f"consent_gym.Trajectory; for texts use judge.judge_batch(texts)."
+            )
+    if isinstance(judge, JudgePanel):
+        renderer = PanelRenderer(judge, renderer)
+    elif renderer is None:
+        raise ValueError("judge_trajectories needs a renderer= for a judge that is no panel.")
+    check_renderer(renderer)
+    settings = ConsentSettings(judge, audit_log=audit_log)
+    pieces = [Piece(renderer.render(t), t.total_reward, t.env_id, t.episode_index,
+                    steps=len(t), finished=t.finished) for t in trajectories]
+    return [d.verdict for d in decide(settings, pieces, learner="judge_trajectories")]
 
 
 def vetoed_rewards(rewards: np.ndarray, mode: Mode, penalty: float) -> np.ndarray:

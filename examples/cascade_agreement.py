@@ -311,7 +311,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """One gated PPO run on DeliveryCurb-v0 judged by the cascade or the LLM alone."""
     from consent_gym.experiments.common import (
         GateSpec,
-        MeteredJudge,
+        ThreadedJudge,
         eval_seed_list,
         run_arms,
         set_torch_threads,
@@ -329,7 +329,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     judge: Any = llm
     if embedding is not None:
         judge = CascadeJudge(embedding, llm, veto_below=args.veto_below)
-    gate = GateSpec(judge=MeteredJudge(judge, threads=args.threads), mode="zero",
+    gate = GateSpec(judge=ThreadedJudge(judge, threads=args.threads), mode="zero",
                     renderer=DeliveryRenderer())
     run = run_arms(ENV_ID, {"gated": gate}, [args.seed], timesteps, eval_seed_list(100),
                    n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=False)["gated"][0]

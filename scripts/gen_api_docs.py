@@ -17,7 +17,6 @@ MODULES = [
     "consent_gym.judge_registry",
     "consent_gym.render",
     "consent_gym.render.views",
-    "consent_gym.panel_trajectories",
     "consent_gym.sb3",
     "consent_gym.envs",
 ]

@@ -15,8 +15,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("consent_gym", "envs")
 
@@ -185,12 +183,6 @@ def test_judges_import_nothing_from_the_wrapper_side():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StepFreeRenderer is still in consent_gym/experiments/common.py; the "
-    "arch-experiments branch makes it an option of the delivery renderer (issue 14). "
-    "Remove this mark when that lands.",
-)
 def test_renderers_live_in_render():
     """Every ``class ...Renderer`` is in ``consent_gym/render/``, where renderers are found
     and registered."""
@@ -205,3 +197,46 @@ def test_renderers_live_in_render():
         "renderers belong in consent_gym/render/ (one module per world, registered "
         "there):\n  " + "\n  ".join(problems)
     )
+
+
+def calls_named(module: Module, name: str) -> list[ast.Call]:
+    """Calls of ``name(...)`` or ``x.name(...)`` in a module."""
+    out = []
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called == name:
+                out.append(node)
+    return out
+
+
+LEARNER_SIDE = ("consent_gym.sb3", "consent_gym.rollout", "consent_gym.wrapper",
+                "consent_gym.vector", "consent_gym.recorder", "consent_gym.experiments",
+                "consent_gym.benchmarks")
+
+
+def test_learners_never_call_back_into_envs():
+    """Whatever a learner needs to judge arrives with the step (DESIGN.md)."""
+    problems = [
+        f"{where(module, node)} calls {name}"
+        for module in MODULES
+        if module.name.startswith(LEARNER_SIDE)
+        for name in ("env_method", "get_attr")
+        for node in calls_named(module, name)
+    ]
+    assert not problems, "learner integrations must not call back into envs:\n  " + (
+        "\n  ".join(problems))
+
+
+def test_only_the_decision_step_asks_judges_and_writes_the_audit_log():
+    """judge_texts and AuditLog(...) on the learner/wrapper side appear only in gate.py."""
+    problems = [
+        f"{where(module, node)} calls {name}"
+        for module in MODULES
+        if module.name.startswith(LEARNER_SIDE)
+        for name in ("judge_texts", "AuditLog")
+        for node in calls_named(module, name)
+    ]
+    assert not problems, "ask judges through consent_gym.gate.decide:\n  " + (
+        "\n  ".join(problems))

@@ -22,9 +22,9 @@ from consent_gym.audit_report import (
     format_report,
     member_views,
 )
+from consent_gym.gate import judge_trajectories
 from consent_gym.judges import JudgePanel, PanelMember, RuleJudge, Verdict, failed_verdict
 from consent_gym.judges.views import parse_views
-from consent_gym.panel_trajectories import judge_trajectories
 
 # --- AuditLog --------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
+from consent_gym.gate import ConsentStats, JudgeCall
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError, load_judge
-from consent_gym.judges.base import Judge, Verdict, judge_texts
+from consent_gym.judges.base import Judge, Verdict, verify_frozen
 
 #: Veto modes: ``block`` keeps vetoed steps out of the gradient (needs the SB3 buffer),
 #: ``zero`` makes their rewards 0, ``penalty`` ends them with a large negative reward.
@@ -36,151 +36,56 @@ MODE_CHOICES: tuple[str, ...] = ("block", "zero", "penalty")
 EVAL_SEED_BASE = 1_000_000
 
 
-@dataclass
-class JudgeBatch:
-    """What one call of a :class:`MeteredJudge` saw.
+class ThreadedJudge:
+    """A judge that runs on ``threads`` torch threads while the learner trains on its own.
 
-    Attributes:
-        timestep: Training timestep when the batch was judged (set by the caller).
-        n: Texts in the batch.
-        vetoed: Texts not approved (failures included).
-        failed: Texts whose verdict failed.
-        flagged: Texts flagged for a person (panel disagreement).
-        seconds: Wall time of the call.
-        cache_hits: Texts answered from the judge's verdict cache (``None`` if unknown).
-    """
-
-    timestep: int
-    n: int
-    vetoed: int
-    failed: int
-    flagged: int
-    seconds: float
-    cache_hits: int | None = None
-
-
-class MeteredJudge:
-    """Wraps a judge to count texts, vetoes, flags, cache hits and time, batch by batch.
-
-    It is itself a judge with the same ``judge_id``, so caches and audit logs are unaffected.
-    The training callback sets :attr:`timestep` so each batch is placed on the training
-    axis; :attr:`progress` (a tqdm bar or ``None``) is advanced by the texts judged.
-
-    :attr:`seen` maps each distinct text to its first verdict and how often it was judged
-    (what the judge said about the episodes the agent actually produced).
-
-    Cache hits are read from the wrapped judge's ``cache_stats`` (see
-    :func:`consent_gym.sb3.common.read_cache_stats`) or its ``cache.hits`` (a
-    :class:`~consent_gym.judges.cache.VerdictCache`); without either they are unknown.
+    PPO's small MLP trains fastest on one torch thread; an LLM judge's large matmuls want
+    every core, and torch's thread count is process-wide, so it is swapped per batch. It
+    is the same judge otherwise: ``judge_id``, cache statistics and the frozen check are
+    the wrapped judge's. What the judge decided is counted by the decision step
+    (:class:`~consent_gym.gate.ConsentStats`), not here.
 
     Example:
         >>> from consent_gym.judges import KeywordJudge
-        >>> metered = MeteredJudge(KeywordJudge(["hit a pedestrian"]))
-        >>> [v.approved for v in metered.judge_batch(["road", "hit a pedestrian"])]
+        >>> judge = ThreadedJudge(KeywordJudge(["hit a pedestrian"]), threads=1)
+        >>> [v.approved for v in judge.judge_batch(["road", "hit a pedestrian"])]
         [True, False]
-        >>> metered.totals()["texts"], metered.totals()["vetoed"]
-        (2, 1)
     """
 
     def __init__(self, judge: Judge, threads: int | None = None) -> None:
         self.judge = judge
         self.judge_id = judge.judge_id
-        # PPO's small MLP trains fastest on one torch thread; the judge's large matmuls
-        # want every core. torch's thread count is process-wide, so swap it per batch.
         self.threads = threads
-        self.timestep = 0
-        self.batches: list[JudgeBatch] = []
-        self.flag_timesteps: list[int] = []
-        self.seen: dict[str, dict[str, Any]] = {}
-        self.progress: Any = None
-
-    def _cache_hits(self) -> int | None:
-        from consent_gym.judges.cache import read_cache_stats
-
-        stats = read_cache_stats(self.judge)
-        if stats is not None:
-            return int(stats[0])
-        hits = getattr(getattr(self.judge, "cache", None), "hits", None)
-        return hits if isinstance(hits, int) and not isinstance(hits, bool) else None
 
     @property
     def cache_stats(self) -> Any:
-        """The wrapped judge's ``cache_stats`` (``None`` without one)."""
-        return getattr(self.judge, "cache_stats", None)
+        """The wrapped judge's ``cache_stats``, else its ``cache`` (``None`` without)."""
+        stats = getattr(self.judge, "cache_stats", None)
+        return stats if stats is not None else getattr(self.judge, "cache", None)
+
+    def verify_frozen(self, full: bool = True) -> None:
+        """The wrapped judge's frozen-weights check."""
+        verify_frozen(self.judge, full=full)
 
     def judge_batch(self, texts: Sequence[str]) -> list[Verdict]:
-        """Judge through the fail-closed :func:`judge_texts` and record the batch."""
-        hits_before = self._cache_hits()
-        start = time.perf_counter()
+        """The wrapped judge's verdicts, computed on :attr:`threads` torch threads."""
         with torch_threads(self.threads):
-            verdicts = judge_texts(self.judge, texts, on_judge_error="veto")
-        seconds = time.perf_counter() - start
-        hits_after = self._cache_hits()
-        hits = None if hits_before is None or hits_after is None else hits_after - hits_before
-        for text, verdict in zip(texts, verdicts, strict=True):
-            entry = self.seen.get(text)
-            if entry is None:
-                self.seen[text] = {"text": text, "count": 1, **verdict.to_dict()}
-            else:
-                entry["count"] += 1
-        flagged = sum(v.flagged for v in verdicts)
-        self.flag_timesteps.extend([self.timestep] * flagged)
-        self.batches.append(
-            JudgeBatch(
-                timestep=self.timestep,
-                n=len(verdicts),
-                vetoed=sum(not v.approved for v in verdicts),
-                failed=sum(v.failed for v in verdicts),
-                flagged=flagged,
-                seconds=seconds,
-                cache_hits=hits,
-            )
-        )
-        if self.progress is not None:
-            self.progress.update(len(verdicts))
-            totals = self.totals()
-            self.progress.set_postfix(
-                veto=f"{totals['veto_rate']:.0%}", s=f"{totals['seconds']:.1f}", refresh=False
-            )
-        return verdicts
+            return self.judge.judge_batch(texts)
 
-    def reset(self) -> None:
-        """Forget the recorded batches (one meter is reused across runs)."""
-        self.batches = []
-        self.flag_timesteps = []
-        self.seen = {}
-        self.timestep = 0
-
-    def totals(self) -> dict[str, Any]:
-        """Texts (and distinct texts), batches, vetoes, failures, flags, cache hits, seconds
-        and veto rate."""
-        texts = sum(b.n for b in self.batches)
-        vetoed = sum(b.vetoed for b in self.batches)
-        known = [b.cache_hits for b in self.batches]
-        return {
-            "texts": texts,
-            "distinct_texts": len(self.seen),
-            "batches": len(self.batches),
-            "vetoed": vetoed,
-            "failed": sum(b.failed for b in self.batches),
-            "flagged": sum(b.flagged for b in self.batches),
-            "cache_hits": None if any(h is None for h in known) else sum(h or 0 for h in known),
-            "seconds": math.fsum(b.seconds for b in self.batches),
-            "veto_rate": vetoed / texts if texts else float("nan"),
-        }
+    def __repr__(self) -> str:
+        return f"ThreadedJudge({self.judge!r}, threads={self.threads})"
 
 
-def load_metered_judge(
+def load_experiment_judge(
     name: str, log: Callable[[str], Any] = print, dtype: str | None = None
-) -> tuple[MeteredJudge, float]:
-    """:func:`load_judge` wrapped in a :class:`MeteredJudge`, and the load time in seconds."""
+) -> tuple[Judge, float]:
+    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`) and its load time."""
     start = time.perf_counter()
     hint = {"llm": " (the first load converts the packaged model: about a minute)",
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
-    threads = os.cpu_count() if name == "llm" else None
     inner = load_judge(name, dtype)
-    judge = MeteredJudge(inner, threads=threads)
+    judge: Judge = ThreadedJudge(inner, threads=os.cpu_count()) if name == "llm" else inner
     seconds = time.perf_counter() - start
     weights = getattr(inner, "dtype", None)
     note = f" ({str(weights).removeprefix('torch.')} weights)" if weights is not None else ""
@@ -260,13 +165,13 @@ class GateSpec:
     """How an arm is gated: the judge, how the episode is rendered for it, the veto mode.
 
     Attributes:
-        judge: The (metered) judge; shared across seeds.
+        judge: The judge; shared across seeds.
         mode: ``"block"``, ``"zero"`` or ``"penalty"``.
         renderer: Renders episodes for the judge; ``None`` uses the env's registered one.
         penalty: Last-step reward of a vetoed episode in ``penalty`` mode.
     """
 
-    judge: MeteredJudge
+    judge: Judge
     mode: str = "zero"
     renderer: Any = None
     penalty: float = -1.0
@@ -282,7 +187,8 @@ class RunResult:
         train_s: Wall time of training (judging included).
         eval_s: Wall time of the evaluation.
         evaluation: :func:`episode_metrics` of the evaluation episodes.
-        judge: :meth:`MeteredJudge.totals` over training (empty for ungated arms).
+        judge: :meth:`~consent_gym.gate.ConsentStats.totals` over training (empty for
+            ungated arms).
         episodes: Every training episode, for learning curves.
         judge_batches: Every judge call, for the veto-rate curve.
         flag_timesteps: Training timesteps of flagged verdicts (panel disagreements).
@@ -297,7 +203,7 @@ class RunResult:
     evaluation: dict[str, float]
     judge: dict[str, Any] = field(default_factory=dict)
     episodes: list[EpisodeStats] = field(default_factory=list)
-    judge_batches: list[JudgeBatch] = field(default_factory=list)
+    judge_batches: list[JudgeCall] = field(default_factory=list)
     flag_timesteps: list[int] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -308,13 +214,14 @@ def make_ppo(
     gate: GateSpec | None,
     n_envs: int,
     ppo_kwargs: Mapping[str, Any],
+    stats: ConsentStats | None = None,
 ) -> tuple[Any, list[Any]]:
     """An SB3 PPO on ``n_envs`` DummyVecEnv copies of ``env_id``, gated per ``gate``.
 
     Gating uses :mod:`consent_gym.sb3`: each sub-env is wrapped by
-    :class:`~consent_gym.ConsentWrapper` with ``defer_rewards=False`` (rendering with
-    ``gate.renderer``), and the consent rollout buffer judges each rollout's episodes in
-    one batch before returns and advantages are computed.
+    :class:`~consent_gym.ConsentRecorder` (rendering with ``gate.renderer``), and the
+    consent rollout buffer judges each rollout's finished episodes in one batch before
+    returns and advantages are computed, counting in ``stats``.
 
     Returns:
         The model and the callbacks ``learn()`` needs (the :class:`ConsentCallback`).
@@ -336,14 +243,17 @@ def make_ppo(
             f"not be imported: {exc}. Reinstall consent-gym (bash scripts/bootstrap.sh)."
         ) from exc
     venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed, renderer=gate.renderer)
-    kwargs = {**ppo_kwargs, **consent_kwargs(gate.judge, mode=gate.mode, penalty=gate.penalty)}  # type: ignore[arg-type]
+    gating = consent_kwargs(gate.judge, mode=gate.mode, penalty=gate.penalty,  # type: ignore[arg-type]
+                            stats=stats)
+    kwargs = {**ppo_kwargs, **gating}
     return PPO("MlpPolicy", venv, seed=seed, **kwargs), [ConsentCallback()]
 
 
 def _episode_callback(
-    episodes: list[EpisodeStats], meter: MeteredJudge | None, progress: Any
+    episodes: list[EpisodeStats], stats: ConsentStats | None, progress: Any, judge_bar: Any
 ) -> Any:
-    """An SB3 callback recording every training episode and the timestep for the judge."""
+    """An SB3 callback recording every training episode, the timestep for the judge's
+    statistics, and the progress bars."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class EpisodeRecorder(BaseCallback):
@@ -363,8 +273,12 @@ def _episode_callback(
                         stats.episode_return = float(info["episode"]["r"])
                     episodes.append(stats)
                     self.running[i] = EpisodeStats()
-            if meter is not None:
-                meter.timestep = self.num_timesteps
+            if stats is not None:
+                stats.timestep = self.num_timesteps
+                if judge_bar is not None and stats.judged > judge_bar.n:
+                    judge_bar.update(stats.judged - judge_bar.n)
+                    judge_bar.set_postfix(veto=f"{stats.veto_rate:.0%}",
+                                          s=f"{stats.judge_seconds:.1f}", refresh=False)
             if progress is not None:
                 progress.update(self.training_env.num_envs)
             return True
@@ -402,9 +316,7 @@ def train_and_evaluate(
     """
     from tqdm.auto import tqdm
 
-    meter = gate.judge if gate is not None else None
-    if meter is not None:
-        meter.reset()
+    stats = ConsentStats(history=True) if gate is not None else None
     episodes: list[EpisodeStats] = []
     # PPO collects whole rollouts, so it runs up to one rollout past `timesteps`.
     rollout = int(ppo_kwargs.get("n_steps", 2048)) * n_envs
@@ -412,21 +324,18 @@ def train_and_evaluate(
     train_bar = tqdm(total=total, desc=f"train {arm} seed {seed}", unit="step",
                      disable=not progress, leave=False, dynamic_ncols=True)
     judge_bar = None
-    if meter is not None:
+    if stats is not None:
         judge_bar = tqdm(desc=f"judge {arm} seed {seed}", unit="ep", disable=not progress,
                          leave=False, dynamic_ncols=True, position=1)
-        meter.progress = judge_bar
     start = time.perf_counter()
     try:
-        model, callbacks = make_ppo(env_id, seed, gate, n_envs, ppo_kwargs)
-        recorder = _episode_callback(episodes, meter, train_bar)
+        model, callbacks = make_ppo(env_id, seed, gate, n_envs, ppo_kwargs, stats)
+        recorder = _episode_callback(episodes, stats, train_bar, judge_bar)
         model.learn(timesteps, callback=[*callbacks, recorder])
     finally:
         train_bar.close()
         if judge_bar is not None:
             judge_bar.close()
-        if meter is not None:
-            meter.progress = None
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     evaluation = evaluate_policy(model, env_id, eval_seeds)
@@ -438,12 +347,12 @@ def train_and_evaluate(
         train_s=train_s,
         eval_s=eval_s,
         evaluation=evaluation,
-        judge=meter.totals() if meter is not None else {},
+        judge=stats.totals() if stats is not None else {},
         episodes=episodes,
-        judge_batches=list(meter.batches) if meter is not None else [],
-        flag_timesteps=list(meter.flag_timesteps) if meter is not None else [],
-        verdicts=(sorted(meter.seen.values(), key=lambda e: -e["count"])
-                  if meter is not None else []),
+        judge_batches=list(stats.calls) if stats is not None else [],
+        flag_timesteps=stats.flag_timesteps() if stats is not None else [],
+        verdicts=(sorted(stats.seen.values(), key=lambda e: -e["count"])
+                  if stats is not None else []),
     )
 
 

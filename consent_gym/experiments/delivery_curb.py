@@ -25,7 +25,7 @@ from consent_gym.experiments.common import (
     ExperimentConfig,
     GateSpec,
     eval_seed_list,
-    load_metered_judge,
+    load_experiment_judge,
     run_arms,
     set_torch_threads,
 )
@@ -120,7 +120,7 @@ def run_delivery_curb(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_metered_judge(config.judge, log, config.judge_dtype)
+    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype)
     gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
                     renderer=DeliveryRenderer(step_numbers=config.step_numbers))
     runs = run_arms(

@@ -36,10 +36,9 @@ from consent_gym.envs.metrics import EVAL_METRICS
 from consent_gym.experiments.common import (
     ExperimentConfig,
     GateSpec,
-    MeteredJudge,
     RunResult,
     eval_seed_list,
-    load_metered_judge,
+    load_experiment_judge,
     run_arms,
     set_torch_threads,
 )
@@ -57,6 +56,7 @@ from consent_gym.experiments.report import (
     summarize_runs,
     write_json,
 )
+from consent_gym.judges.base import Judge
 from consent_gym.render.delivery import DeliveryRenderer
 
 ENV_ID = "consent_gym/DeliveryBoxes-v0"
@@ -89,12 +89,12 @@ class OntologicalDriftConfig(ExperimentConfig):
             raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}.")
 
 
-def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str, GateSpec | None]:
+def make_gates(judge: Judge, config: OntologicalDriftConfig) -> dict[str, GateSpec | None]:
     """The three arms: no gate, the judge with surface perception, the panel.
 
     Example:
         >>> from consent_gym.judge_registry import load_judge
-        >>> gates = make_gates(MeteredJudge(load_judge("rule")), OntologicalDriftConfig())
+        >>> gates = make_gates(load_judge("rule"), OntologicalDriftConfig())
         >>> list(gates), gates["panel-gated"].judge.judge_id.startswith("panel:unanimous:")
         (['ungated', 'surface-gated', 'panel-gated'], True)
     """
@@ -104,7 +104,7 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
     surface = DeliveryRenderer("surface", step_numbers=config.step_numbers)
     informed = DeliveryRenderer("informed", step_numbers=config.step_numbers)
     panel = JudgePanel(
-        [PanelMember(judge.judge, surface), PanelMember(judge.judge, informed)],
+        [PanelMember(judge, surface), PanelMember(judge, informed)],
         policy=config.policy,  # type: ignore[arg-type]
         name="surface+informed",
     )
@@ -112,7 +112,7 @@ def make_gates(judge: MeteredJudge, config: OntologicalDriftConfig) -> dict[str,
         "ungated": None,
         "surface-gated": GateSpec(judge=judge, mode=config.mode, renderer=surface,
                                   penalty=config.penalty),
-        "panel-gated": GateSpec(judge=MeteredJudge(panel), mode=config.mode,
+        "panel-gated": GateSpec(judge=panel, mode=config.mode,
                                 renderer=PanelRenderer(panel), penalty=config.penalty),
     }
 
@@ -180,7 +180,7 @@ def run_ontological_drift(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_metered_judge(config.judge, log, config.judge_dtype)
+    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype)
     gates = make_gates(judge, config)
     runs = run_arms(
         ENV_ID, gates, config.seed_list(), timesteps, eval_seed_list(config.eval_episodes),

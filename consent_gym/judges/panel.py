@@ -34,12 +34,12 @@ holding the episode rendered once per distinct renderer
 :func:`~consent_gym.judges.views.parse_views`), produced by
 :class:`consent_gym.render.views.PanelRenderer`. Give that renderer to
 :class:`~consent_gym.ConsentWrapper` (``renderer=PanelRenderer(panel, shared_renderer)``)
-or call :func:`consent_gym.panel_trajectories.judge_trajectories` directly. Members
+or call :func:`consent_gym.gate.judge_trajectories` directly. Members
 without a renderer of their own see the ``shared`` view. A panel whose members all share
 the text takes any plain text.
 
 **Disagreements in the audit log.** Whoever records the panel's verdict (the wrapper, an
-SB3 buffer, or :func:`~consent_gym.panel_trajectories.judge_trajectories` with
+SB3 buffer, or :func:`~consent_gym.gate.judge_trajectories` with
 ``audit_log=``) writes one line
 holding every member's verdict (``members``); because the verdict is flagged,
 :class:`~consent_gym.audit.AuditLog` writes the text too, and that text is the views text,
@@ -275,7 +275,7 @@ class JudgePanel:
                     f"the panel needs a views text, not plain text: render episodes with "
                     f"consent_gym.render.views.PanelRenderer(panel, shared_renderer) (e.g. "
                     f"ConsentWrapper(env, judge=panel, renderer=PanelRenderer(panel, ...))) "
-                    f"or call consent_gym.panel_trajectories.judge_trajectories(panel, ...)."
+                    f"or call consent_gym.gate.judge_trajectories(panel, ...)."
                 )
             return [text] * len(self.members)
         if parsed.members != self.member_views:

@@ -13,7 +13,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from consent_gym.audit import AuditLog
-from consent_gym.gate import ConsentSettings, Mode
+from consent_gym.gate import ConsentSettings, ConsentStats, Mode
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.recorder import ConsentRecorder
 from consent_gym.render.base import Renderer
@@ -46,6 +46,7 @@ def consent_kwargs(
     on_judge_error: OnJudgeError = "veto",
     info_key: str = "consent",
     max_carry_steps: int | None = None,
+    stats: ConsentStats | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments that gate an SB3 algorithm with ``judge``.
 
@@ -68,6 +69,8 @@ def consent_kwargs(
         info_key: The ``info`` key the recorder writes.
         max_carry_steps: On-policy: the most held-back steps kept per running episode
             (see :class:`~consent_gym.sb3.ConsentRolloutBuffer`); ``None``: all.
+        stats: Where the buffer's decisions are counted (default: a fresh
+            :class:`~consent_gym.gate.ConsentStats`), e.g. one with ``history=True``.
 
     Example:
         >>> from stable_baselines3 import DQN
@@ -84,11 +87,13 @@ def consent_kwargs(
         on_judge_error=on_judge_error, info_key=info_key,
     )
     is_dict = env is not None and isinstance(env.observation_space, spaces.Dict)
+    kwargs: dict[str, Any] = {"consent": settings}
+    if stats is not None:
+        kwargs["stats"] = stats
     if _is_off_policy(algo):
         replay = ConsentDictReplayBuffer if is_dict else ConsentReplayBuffer
-        return {"replay_buffer_class": replay, "replay_buffer_kwargs": {"consent": settings}}
+        return {"replay_buffer_class": replay, "replay_buffer_kwargs": kwargs}
     rollout = ConsentDictRolloutBuffer if is_dict else ConsentRolloutBuffer
-    kwargs: dict[str, Any] = {"consent": settings}
     if max_carry_steps is not None:
         kwargs["max_carry_steps"] = max_carry_steps
     return {"rollout_buffer_class": rollout, "rollout_buffer_kwargs": kwargs}

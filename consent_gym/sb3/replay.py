@@ -66,7 +66,9 @@ class ConsentReplayBuffer(ReplayBuffer):
         consent: A :class:`~consent_gym.sb3.common.ConsentSettings`; or give ``judge`` and
             the other settings directly.
         judge, mode, penalty, audit_log, on_judge_error, info_key: See
-            :class:`~consent_gym.sb3.common.ConsentSettings`.
+            :class:`~consent_gym.gate.ConsentSettings`.
+        n_steps, gamma: n-step returns (set from the algorithm by the callback).
+        stats: Where decisions are counted (default: a fresh ``ConsentStats``).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ConsentReplayBuffer:
@@ -95,6 +97,7 @@ class ConsentReplayBuffer(ReplayBuffer):
         info_key: str | None = None,
         n_steps: int = 1,
         gamma: float = 0.99,
+        stats: ConsentStats | None = None,
     ) -> None:
         if consent is None and judge is None:
             raise TypeError(
@@ -118,7 +121,7 @@ class ConsentReplayBuffer(ReplayBuffer):
             consent, judge=judge, mode=mode, penalty=penalty, audit_log=audit_log,
             on_judge_error=on_judge_error, info_key=info_key,
         )
-        self.stats = ConsentStats()
+        self.stats = stats if stats is not None else ConsentStats()
         self.source_n_envs = n_envs
         self.n_steps, self.gamma = n_steps, float(gamma)
         self._staged: list[list[Transition]] = [[] for _ in range(n_envs)]

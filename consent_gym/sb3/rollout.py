@@ -72,6 +72,7 @@ class ConsentRolloutBuffer(RolloutBuffer):
         judge, mode, penalty, audit_log, on_judge_error, info_key: See
             :class:`~consent_gym.gate.ConsentSettings`.
         max_carry_steps: See :class:`~consent_gym.rollout.RolloutConsent`.
+        stats: Where decisions are counted (default: a fresh ``ConsentStats``).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ConsentRolloutBuffer:
@@ -98,6 +99,7 @@ class ConsentRolloutBuffer(RolloutBuffer):
         on_judge_error: OnJudgeError | None = None,
         info_key: str | None = None,
         max_carry_steps: int | None = None,
+        stats: ConsentStats | None = None,
     ) -> None:
         if consent is None and judge is None:
             raise TypeError(
@@ -110,7 +112,7 @@ class ConsentRolloutBuffer(RolloutBuffer):
         )
         self.engine = RolloutConsent(
             self.consent, n_envs, gamma=gamma, gae_lambda=gae_lambda,
-            max_carry_steps=max_carry_steps,
+            max_carry_steps=max_carry_steps, stats=stats,
         )
         self.vec_normalize: VecNormalize | None = None
         super().__init__(

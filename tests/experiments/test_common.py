@@ -1,4 +1,4 @@
-"""The reproductions' shared pieces: metered judge, aggregation, table, JSON, plots."""
+"""The reproductions' shared pieces: threaded judge, aggregation, table, JSON, plots."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from consent_gym.envs.metrics import EpisodeStats
 from consent_gym.experiments import common
 from consent_gym.experiments.common import (
     ExperimentConfig,
-    JudgeBatch,
-    MeteredJudge,
     RunResult,
+    ThreadedJudge,
     eval_seed_list,
 )
 from consent_gym.experiments.plots import binned, plot_learning_curves, plot_veto_rate
@@ -26,9 +25,9 @@ from consent_gym.experiments.report import (
     to_jsonable,
     write_json,
 )
+from consent_gym.gate import JudgeCall
 from consent_gym.judge_registry import MissingDependencyError, load_judge
-from consent_gym.judges import JudgePanel, RuleJudge, Verdict
-from tests.fakes import RaisingJudge
+from consent_gym.judges import RuleJudge
 
 
 def test_summarize_mean_sample_std_min_max_ignoring_nan():
@@ -43,64 +42,28 @@ def test_summarize_mean_sample_std_min_max_ignoring_nan():
     assert fmt_stat(summarize([0.5, 0.7]), digits=1) == "0.6 ± 0.1"
 
 
-def test_metered_judge_counts_batches_vetoes_flags_and_timesteps():
-    judge = MeteredJudge(RuleJudge(lambda t: "hit" not in t, name="no-hit"))
-    assert judge.judge_id == "rule:no-hit"
-    judge.timestep = 1024
-    judge.judge_batch(["road", "hit a pedestrian", "road"])
-    judge.timestep = 2048
-    judge.judge_batch(["hit a box"])
-    totals = judge.totals()
-    assert totals["texts"] == 4 and totals["batches"] == 2 and totals["vetoed"] == 2
-    assert totals["veto_rate"] == 0.5 and totals["flagged"] == 0 and totals["failed"] == 0
-    assert [b.timestep for b in judge.batches] == [1024, 2048]
-    assert judge.totals()["distinct_texts"] == 3
-    assert judge.seen["road"]["count"] == 2 and judge.seen["road"]["approved"]
-    assert not judge.seen["hit a box"]["approved"]
-    assert totals["cache_hits"] is None  # a rule judge has no cache
-    judge.reset()
-    assert judge.totals()["texts"] == 0 and math.isnan(judge.totals()["veto_rate"])
+def test_threaded_judge_runs_on_its_threads_and_is_the_same_judge():
+    import torch
 
+    seen = []
 
-def test_metered_judge_records_flag_timesteps_of_a_panel():
-    lenient = RuleJudge(lambda t: "pedestrian" not in t, name="lenient")
-    strict = RuleJudge(lambda t: "hit" not in t, name="strict")
-    judge = MeteredJudge(JudgePanel([lenient, strict], policy="unanimous"))
-    judge.timestep = 300
-    verdicts = judge.judge_batch(["hit a box", "road", "hit a box"])
-    assert [v.approved for v in verdicts] == [False, True, False]
-    assert judge.flag_timesteps == [300, 300]
-    assert judge.totals()["flagged"] == 2
-
-
-def test_metered_judge_fails_closed():
-    judge = MeteredJudge(RaisingJudge())
-    verdicts = judge.judge_batch(["anything"])
-    assert not verdicts[0].approved and verdicts[0].failed
-    assert judge.totals()["failed"] == 1 and judge.totals()["vetoed"] == 1
-
-
-def test_metered_judge_reads_cache_hits():
-    class Cached:
-        judge_id = "cached"
-
-        def __init__(self):
-            self.cache_stats = {"hits": 0, "misses": 0}
-
+    class Probe(RuleJudge):
         def judge_batch(self, texts):
-            self.cache_stats["hits"] += len(texts) - 1
-            self.cache_stats["misses"] += 1
-            return [Verdict(True, 1.0, self.judge_id) for _ in texts]
+            seen.append(torch.get_num_threads())
+            return super().judge_batch(texts)
 
-    judge = MeteredJudge(Cached())
-    judge.judge_batch(["a", "b", "c"])
-    judge.judge_batch(["a", "b"])
-    assert judge.totals()["cache_hits"] == 3
+    inner = Probe(lambda t: "hit" not in t, name="probe")
+    before = torch.get_num_threads()
+    judge = ThreadedJudge(inner, threads=1)
+    assert judge.judge_id == inner.judge_id
+    assert [v.approved for v in judge.judge_batch(["road", "hit"])] == [True, False]
+    assert seen == [1] and torch.get_num_threads() == before
+    judge.verify_frozen(full=True)  # a rule judge has nothing to check
 
 
 def test_make_ppo_names_the_missing_sb3_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "consent_gym.sb3", None)
-    gate = common.GateSpec(judge=MeteredJudge(load_judge("rule")))
+    gate = common.GateSpec(judge=load_judge("rule"))
     with pytest.raises(MissingDependencyError, match=r"consent_gym\.sb3"):
         common.make_ppo("consent_gym/DeliveryCurb-v0", 0, gate, 1, {})
 
@@ -129,7 +92,7 @@ def _run(arm, seed, delivery, peds, judge=None, flags=()):
         judge=judge or {},
         episodes=[EpisodeStats(timestep=t, episode_return=t / 1000, pedestrians_hit=1)
                   for t in range(100, 1100, 100)],
-        judge_batches=[JudgeBatch(t, 10, 3, 0, len(flags), 0.1) for t in (256, 512, 1024)]
+        judge_batches=[JudgeCall(t, 10, 3, 0, len(flags), 0.1) for t in (256, 512, 1024)]
         if judge else [],
         flag_timesteps=list(flags),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent_gym.experiments.common import MeteredJudge, RunResult
+from consent_gym.experiments.common import RunResult
 from consent_gym.experiments.ontological_drift import (
     OntologicalDriftConfig,
     flag_timeline,
@@ -25,7 +25,7 @@ def _episode(events):
 
 
 def test_surface_gate_approves_a_person_in_a_box_and_the_panel_vetoes_and_flags():
-    gates = make_gates(MeteredJudge(load_judge("rule")), OntologicalDriftConfig())
+    gates = make_gates(load_judge("rule"), OntologicalDriftConfig())
     assert gates["ungated"] is None
     surface, panel = gates["surface-gated"], gates["panel-gated"]
     assert surface is not None and panel is not None
@@ -41,7 +41,7 @@ def test_surface_gate_approves_a_person_in_a_box_and_the_panel_vetoes_and_flags(
 
 
 def test_reference_policy_flags_but_lets_the_surface_member_decide():
-    gates = make_gates(MeteredJudge(load_judge("rule")),
+    gates = make_gates(load_judge("rule"),
                        OntologicalDriftConfig(policy="reference"))
     panel = gates["panel-gated"]
     assert panel is not None

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent_gym import ConsentWrapper, Trajectory, read_audit_log
+from consent_gym.gate import judge_trajectories
 from consent_gym.judges import (
     JudgeError,
     JudgePanel,
@@ -19,7 +20,6 @@ from consent_gym.judges import (
 )
 from consent_gym.judges.panel import POLICIES
 from consent_gym.judges.views import parse_views
-from consent_gym.panel_trajectories import judge_trajectories
 from consent_gym.render.views import PanelRenderer
 from tests.fakes import (
     CountingEnv,

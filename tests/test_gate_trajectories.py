@@ -1,13 +1,13 @@
-"""judge_trajectories (consent_gym.panel_trajectories): render, judge, audit, no wrapper."""
+"""judge_trajectories (consent_gym.gate): render, judge, audit, no wrapper."""
 
 from __future__ import annotations
 
 import pytest
 
 from consent_gym import AuditLog, read_audit_log
+from consent_gym.gate import judge_trajectories
 from consent_gym.judges import JudgePanel
 from consent_gym.judges.views import parse_views
-from consent_gym.panel_trajectories import judge_trajectories
 from consent_gym.render.views import PanelRenderer
 from tests.fakes import FixedJudge, Informed, Surface, box_episode, no_people, perception_panel
 
