@@ -250,7 +250,7 @@ def make_ppo(
 
 
 def _episode_callback(
-    episodes: list[EpisodeStats], stats: ConsentStats | None, progress: Any, judge_bar: Any
+    episodes: list[EpisodeStats], judged: ConsentStats | None, progress: Any, judge_bar: Any
 ) -> Any:
     """An SB3 callback recording every training episode, the timestep for the judge's
     statistics, and the progress bars."""
@@ -273,12 +273,12 @@ def _episode_callback(
                         stats.episode_return = float(info["episode"]["r"])
                     episodes.append(stats)
                     self.running[i] = EpisodeStats()
-            if stats is not None:
-                stats.timestep = self.num_timesteps
-                if judge_bar is not None and stats.judged > judge_bar.n:
-                    judge_bar.update(stats.judged - judge_bar.n)
-                    judge_bar.set_postfix(veto=f"{stats.veto_rate:.0%}",
-                                          s=f"{stats.judge_seconds:.1f}", refresh=False)
+            if judged is not None:
+                judged.timestep = self.num_timesteps
+                if judge_bar is not None and judged.judged > judge_bar.n:
+                    judge_bar.update(judged.judged - judge_bar.n)
+                    judge_bar.set_postfix(veto=f"{judged.veto_rate:.0%}",
+                                          s=f"{judged.judge_seconds:.1f}", refresh=False)
             if progress is not None:
                 progress.update(self.training_env.num_envs)
             return True
