@@ -21,6 +21,7 @@ from consent_gym.gate import WRAPPER_MODES, ConsentSettings, Mode, Piece, decide
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
 from consent_gym.render.generic import GenericRenderer
+from consent_gym.rollout import sub_env_info
 from consent_gym.trajectory import StepRow, Trajectory, events_from_info
 from consent_gym.wrapper import (
     RewardTiming,
@@ -28,18 +29,6 @@ from consent_gym.wrapper import (
     consent_record,
     last_step_reward,
 )
-
-
-def _sub_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
-    """Sub-env ``i``'s entries of a vector ``info`` dict (keys with a ``_key`` mask)."""
-    out = {}
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        mask = infos.get(f"_{key}")
-        if mask is not None and mask[i]:
-            out[key] = _sub_info(value, i) if isinstance(value, dict) else value[i]
-    return out
 
 
 class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
@@ -231,7 +220,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
                 self._start_episode(i, per_obs[i])
                 continue
             done = bool(terminations[i] or truncations[i])
-            info_i = _sub_info(infos, i)
+            info_i = sub_env_info(infos, i)
             if done and same_step:
                 info_i = info_i.get("final_info", {})
             rows = self._rows[i]
