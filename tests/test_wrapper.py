@@ -14,8 +14,10 @@ from gymnasium.utils.env_checker import check_env
 from consent_gym import ConsentWrapper, read_audit_log
 from consent_gym.judges import JudgeError, RuleJudge
 from tests.fakes import (
+    MALFORMED_VERDICTS,
     CountingEnv,
     DictObsEnv,
+    FixedVerdictJudge,
     NaNJudge,
     NaNRewardEnv,
     RaisingJudge,
@@ -146,6 +148,27 @@ def test_failing_judge_never_approves(judge):
     assert info["consent"]["outcome"] == "failed"
     assert info["consent"]["approved"] is False
     assert "judge error" in info["consent"]["reason"]
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_VERDICTS))
+@pytest.mark.parametrize(("on_veto", "vetoed_reward"), [("zero", 0.0), ("penalty", -7.0)])
+def test_malformed_verdicts_release_nothing_end_to_end(name, on_veto, vetoed_reward, tmp_path):
+    """A judge's malformed verdict (approved and failed, "no" as approved, ...) releases the
+    vetoed reward, never the episode's return of 3 x 2.0, and is logged as a failure."""
+    path = tmp_path / "audit.jsonl"
+    env = ConsentWrapper(CountingEnv(length=3, reward=2.0),
+                         judge=FixedVerdictJudge(MALFORMED_VERDICTS[name]),
+                         on_veto=on_veto, penalty=-7.0, audit_log=path)
+    rewards, info = run_episode(env)
+    env.close()
+    assert rewards == [0.0, 0.0, vetoed_reward]
+    record = info["consent"]
+    assert (record["outcome"], record["approved"]) == ("failed", False)
+    assert record["reward_released"] == vetoed_reward and record["episode_return"] == 6.0
+    assert record["reason"].startswith("judge error: a verdict")
+    (logged,) = read_audit_log(path)
+    assert (logged["outcome"], logged["approved"], logged["failed"]) == ("failed", False, True)
+    assert logged["reward_released"] == vetoed_reward
 
 
 def test_failing_judge_raises_when_asked():
