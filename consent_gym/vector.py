@@ -69,10 +69,15 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         >>> envs = ConsentVectorWrapper(gym.make_vec("CartPole-v1", num_envs=3),
         ...                             judge=RuleJudge(lambda text: True, name="yes"))
         >>> _ = envs.reset(seed=0)
-        >>> released = np.zeros(3)
+        >>> released, steps_ended = np.zeros(3), np.zeros(3)
         >>> for _ in range(100):
         ...     _, rewards, _, _, infos = envs.step(np.zeros(3, dtype=int))
         ...     released += rewards
+        ...     for i in np.flatnonzero(infos.get("_consent", np.zeros(3, dtype=bool))):
+        ...         steps_ended[i] += infos["consent"][i]["length"]
+        >>> # CartPole pays 1 per step: each approved episode released exactly its length
+        >>> released.tolist() == steps_ended.tolist() and bool(steps_ended.min() > 0)
+        True
         >>> envs.judge_calls < envs.episodes_judged  # episodes ending together share a call
         True
     """

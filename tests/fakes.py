@@ -202,3 +202,29 @@ def _malformed_verdicts() -> dict[str, Any]:
 
 #: Verdict shapes a buggy judge could return; every one must fail closed.
 MALFORMED_VERDICTS: dict[str, Any] = _malformed_verdicts()
+
+
+class FsyncSpy:
+    """Stands in for ``os.fsync`` (install with ``monkeypatch.setattr(os, "fsync", spy)``).
+
+    Each fsync of the audit log at ``path`` appends ``(records in the log, snapshot())`` to
+    ``calls`` and then really syncs, so a test can check *when* the log became durable
+    relative to what the learner saw (a released reward, a buffer's edit).
+    """
+
+    def __init__(self, path: Any, snapshot: Any = None) -> None:
+        import os
+
+        self.path = path
+        self.snapshot = snapshot if snapshot is not None else (lambda: None)
+        self.calls: list[tuple[int, Any]] = []
+        self._real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        import os
+
+        if os.path.exists(self.path) and os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+            with open(self.path, encoding="ascii") as f:
+                records = sum(1 for line in f if line.strip())
+            self.calls.append((records, self.snapshot()))
+        self._real(fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers MiniGrid-* ids)
@@ -18,6 +19,7 @@ from tests.fakes import (
     CountingEnv,
     DictObsEnv,
     FixedVerdictJudge,
+    FsyncSpy,
     NaNJudge,
     NaNRewardEnv,
     RaisingJudge,
@@ -128,6 +130,30 @@ def test_episode_indices_count_up_and_audit_log_records_each(tmp_path):
     assert [r["episode_index"] for r in records] == [0, 1, 2]
     assert all(r["outcome"] == "vetoed" and r["reward_released"] == 0.0 for r in records)
     assert records[0]["text_sha256"] == infos[0]["text_sha256"]
+
+
+def test_audit_log_is_fsynced_before_step_returns_the_released_reward(tmp_path, monkeypatch):
+    """Durability: the verdict is on disk (fsync) before the learner holds the reward.
+
+    The SIGKILL test in test_reliability.py cannot see a missing fsync (written pages
+    survive the death of a process), so the order is checked here with a spy on os.fsync.
+    """
+    path = tmp_path / "audit.jsonl"
+    spy = FsyncSpy(path)
+    monkeypatch.setattr(os, "fsync", spy)
+    env = ConsentWrapper(CountingEnv(length=3, reward=2.0), judge=RecordingJudge(),
+                         audit_log=path)
+    for episode in range(3):
+        env.reset(seed=episode)
+        for t in range(3):
+            before = len(spy.calls)
+            _, reward, *_ = env.step(0)
+            if t < 2:  # nothing judged, nothing released, nothing to sync
+                assert (reward, len(spy.calls)) == (0.0, before)
+        # the episode's last step: its record was written and synced inside step()
+        assert reward == 6.0
+        assert [records for records, _ in spy.calls[before:]] == [episode + 1]
+    env.close()
 
 
 def test_unfinished_episode_is_dropped_on_reset(approve_all):
