@@ -94,6 +94,26 @@ def test_pickled_log_reopens_for_append(tmp_path):
     assert len(list(read_audit_log(path))) == 2
 
 
+def test_a_log_file_is_created_readable_by_all_writable_by_its_owner(tmp_path):
+    """Mode 0o644 (less the umask) for a new log, also when a pickled copy (a SubprocVecEnv
+    worker) recreates a log that was moved away."""
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "a.jsonl"
+        log = AuditLog(path)
+        assert path.stat().st_mode & 0o777 == 0o644
+        data = pickle.dumps(log)
+        log.close()
+        path.unlink()
+        copy = pickle.loads(data)
+        copy.record(Verdict(True, 1.0, "j"), text="copy")
+        copy.close()
+        assert path.stat().st_mode & 0o777 == 0o644
+        assert [r["judge_id"] for r in read_audit_log(path)] == ["j"]
+    finally:
+        os.umask(umask)
+
+
 def _append_many(path: str, writer: int, n: int) -> None:
     log = AuditLog(path)
     big = chr(ord("a") + writer) * 6000  # lines longer than PIPE_BUF (4096)

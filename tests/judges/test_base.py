@@ -15,7 +15,9 @@ from consent_gym.judges import (
     check_judge,
     failed_verdict,
     judge_texts,
+    verify_frozen,
 )
+from consent_gym.judges.base import with_reason
 from tests.fakes import (
     MALFORMED_VERDICTS,
     FixedVerdictJudge,
@@ -160,3 +162,26 @@ def test_well_formed_verdicts_pass_through_unchanged():
     for verdict in verdicts:
         assert judge_texts(FixedVerdictJudge(verdict), ["a"]) == [verdict]
         assert judge_texts(FixedVerdictJudge(verdict), ["a"])[0] is verdict
+
+
+def test_verify_frozen_asks_the_judge_with_the_requested_depth():
+    class Frozen:
+        judge_id = "frozen"
+
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def verify_frozen(self, full: bool = True) -> None:
+            self.calls.append(full)
+
+    judge = Frozen()
+    verify_frozen(judge)
+    verify_frozen(judge, full=False)
+    assert judge.calls == [True, False]
+    verify_frozen(RuleJudge(bool))  # no weights: nothing to check, no error
+
+
+def test_with_reason_replaces_only_the_reason():
+    verdict = Verdict(True, 0.8, "j", reason="old", flagged=True)
+    assert with_reason(verdict, "new") == Verdict(True, 0.8, "j", reason="new", flagged=True)
+    assert verdict.reason == "old"  # verdicts are immutable

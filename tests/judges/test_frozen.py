@@ -122,3 +122,55 @@ def test_mode_gradients_and_parameter_set_are_part_of_frozen():
     module.register_buffer("extra", torch.zeros(1))
     with pytest.raises(FrozenJudgeError, match="set of parameters changed"):
         fp.verify(full=False)
+
+
+def test_the_sample_covers_every_element_below_twice_its_size():
+    """Between SAMPLE_PER_TENSOR and twice that, the stride is 1: the first
+    SAMPLE_PER_TENSOR elements are all sampled, so a .data edit of element 1 is caught."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(100, 30)  # 3000 weights
+    assert SAMPLE_PER_TENSOR < layer.weight.numel() < 2 * SAMPLE_PER_TENSOR
+    fp = WeightFingerprint(layer)
+    layer.weight.data.view(-1)[1] += 1.0
+    with pytest.raises(FrozenJudgeError, match="sampled-bytes check failed"):
+        fp.verify(full=False)
+
+
+class Tied(torch.nn.Module):
+    """An embedding tied to the output head (as in most LLMs), then more tensors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(5, 4)
+        self.head = torch.nn.Linear(4, 5, bias=False)
+        self.head.weight = self.embed.weight
+        self.norm = torch.nn.LayerNorm(4)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_tensors_after_a_tied_weight_are_still_checked(full):
+    torch.manual_seed(0)
+    module = Tied()
+    fp = WeightFingerprint(module)
+    module.norm.weight.data[0] = 3.0  # named after the tied pair: "norm.weight"
+    with pytest.raises(FrozenJudgeError):
+        fp.verify(full=full)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("full", [False, True])
+def test_half_precision_and_bool_tensors_are_fingerprinted(dtype, full):
+    """numpy has no bfloat16: half-precision bytes are hashed as int16, bools as uint8."""
+    torch.manual_seed(0)
+    module = torch.nn.Linear(4, 3).to(dtype)
+    module.register_buffer("mask", torch.tensor([True, False, True]))
+    fp = WeightFingerprint(module)
+    fp.verify(full=True)
+    module.mask.data[1] = True
+    with pytest.raises(FrozenJudgeError):
+        fp.verify(full=full)
+    module.mask.data[1] = False
+    fp.verify(full=True)  # restored: the same bytes again
+    module.weight.data[0, 0] += 1.0
+    with pytest.raises(FrozenJudgeError):
+        fp.verify(full=full)
