@@ -185,3 +185,15 @@ def test_with_reason_replaces_only_the_reason():
     verdict = Verdict(True, 0.8, "j", reason="old", flagged=True)
     assert with_reason(verdict, "new") == Verdict(True, 0.8, "j", reason="new", flagged=True)
     assert verdict.reason == "old"  # verdicts are immutable
+
+
+def test_verdict_to_dict_is_exact():
+    member = failed_verdict("m", "boom")
+    verdict = Verdict(True, 0.7, "p", reason="why", flagged=True, members=(member,))
+    assert verdict.to_dict() == {
+        "approved": True, "outcome": "approved", "p_acceptable": 0.7, "judge_id": "p",
+        "reason": "why", "failed": False, "flagged": True,
+        "members": [{"approved": False, "outcome": "failed", "p_acceptable": None,
+                     "judge_id": "m", "reason": "boom", "failed": True, "flagged": False,
+                     "members": []}],
+    }
