@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 
 import gymnasium as gym
@@ -198,9 +199,101 @@ def test_bad_input():
     with pytest.raises(ValueError, match="on_veto"):
         ConsentVectorWrapper(make_vec([{}]), on_veto="block")
     envs = ConsentVectorWrapper(SyncVectorEnv([lambda: NaNRewardEnv(length=5)]), judge=no_harm)
-    with pytest.raises(gym.error.ResetNeeded):
+    with pytest.raises(gym.error.ResetNeeded, match="call reset"):
         envs.step(np.zeros(1, dtype=int))
     envs.reset(seed=0)
     envs.step(np.zeros(1, dtype=int))
-    with pytest.raises(ValueError, match="non-finite rewards"):
+    with pytest.raises(ValueError, match=r"sub-envs \[0\] returned non-finite rewards \[nan\]"):
+        envs.step(np.zeros(1, dtype=int))
+
+
+class FactsRenderer:
+    """Renders the facts a judge could act on: who, which episode, how it ended, what it saw."""
+
+    def render(self, trajectory) -> str:
+        last = trajectory.steps[-1]
+        observations = [step.observation.tolist() for step in trajectory.steps]
+        return repr((trajectory.env_id, trajectory.episode_index, trajectory.actor,
+                     last.terminated, last.truncated, observations))
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_the_judged_trajectory_carries_its_ending_observations_and_actor(mode):
+    judge = BatchRecordingJudge()
+    envs = ConsentVectorWrapper(
+        SyncVectorEnv([make for make, *_ in ENDINGS[:4]], autoreset_mode=mode), judge=judge,
+        renderer=FactsRenderer(), actor="Naive_Explorer",
+    )
+    envs.reset(seed=0)
+    for _ in range(12):
+        envs.step(np.zeros(4, dtype=int))
+    texts = [ast.literal_eval(text) for batch in judge.batches for text in batch]
+    # sub-env i's episodes: CountingEnv observations (tag, t) for t = 0 .. length - 1
+    ending = {3: (True, False), 4: (False, True), 2: (False, True), 5: (True, True)}
+    assert len(texts) >= 8
+    for env_id, _, actor, terminated, truncated, observations in texts:
+        length = len(observations)
+        assert (env_id, actor) == ("SyncVectorEnv", "Naive_Explorer")
+        assert (terminated, truncated) == ending[length]
+        assert observations == [[0.0, float(t)] for t in range(length)]
+
+
+def test_disabled_autoreset_numbers_episodes_in_the_order_they_start():
+    envs = ConsentVectorWrapper(
+        make_vec([{"length": 2}, {"length": 3}], AutoresetMode.DISABLED), judge=no_harm
+    )
+    envs.reset(seed=0)  # episodes 0 and 1
+    indices = []
+    for _ in range(6):
+        _, _, term, _, infos = envs.step(np.zeros(2, dtype=int))
+        indices += [infos["consent"][i]["episode_index"] for i in np.flatnonzero(term)]
+        if term.any():
+            envs.reset(options={"reset_mask": term.copy()})
+        assert infos.get("_consent", np.zeros(2, bool)).dtype == bool
+    # reset: env 0 runs episode 0, env 1 episode 1. Env 0 ends at step 2 (0; restarts as 2),
+    # env 1 at step 3 (1; restarts as 3), env 0 at step 4 (2; restarts as 4), and both at
+    # step 6, reported in sub-env order: 4, then 3
+    assert indices == [0, 1, 2, 4, 3]
+
+
+def test_seeds_reach_the_sub_envs():
+    from tests.fakes import DictObsEnv
+
+    def start(seed):
+        envs = ConsentVectorWrapper(SyncVectorEnv([DictObsEnv, DictObsEnv]), judge=no_harm)
+        return envs.reset(seed=seed)[0]["pos"]
+
+    raw = SyncVectorEnv([DictObsEnv, DictObsEnv]).reset(seed=5)[0]["pos"]
+    np.testing.assert_array_equal(start(5), raw)
+    assert not np.array_equal(start(5), start(6))
+
+
+def test_close_closes_only_a_log_it_opened(tmp_path):
+    from consent_gym import AuditLog
+
+    envs = ConsentVectorWrapper(make_vec([{}]), judge=no_harm, audit_log=tmp_path / "own.jsonl")
+    own = envs.audit_log
+    envs.close()
+    with pytest.raises(ValueError, match="closed"):
+        own.write({})
+    shared = AuditLog(tmp_path / "shared.jsonl")
+    ConsentVectorWrapper(make_vec([{}]), judge=no_harm, audit_log=shared).close()
+    shared.write({"still": "open"})
+    shared.close()
+
+
+def test_bad_judge_renderer_and_info_key_collision_are_errors():
+    with pytest.raises(TypeError, match="judge_batch"):
+        ConsentVectorWrapper(make_vec([{}]), judge=lambda texts: texts)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="render"):
+        ConsentVectorWrapper(make_vec([{}]), judge=no_harm, renderer=object())  # type: ignore[arg-type]
+
+    class SaysConsent(CountingEnv):
+        def step(self, action):
+            obs, r, term, trunc, info = super().step(action)
+            return obs, r, term, trunc, {**info, "consent": "mine"}
+
+    envs = ConsentVectorWrapper(SyncVectorEnv([lambda: SaysConsent(length=1)]), judge=no_harm)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="infos already has the key 'consent'"):
         envs.step(np.zeros(1, dtype=int))

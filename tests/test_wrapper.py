@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
 import os
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from consent_gym import ConsentWrapper, read_audit_log
-from consent_gym.judges import JudgeError, RuleJudge
+from consent_gym import AuditLog, ConsentWrapper, read_audit_log
+from consent_gym.judges import JudgeError, RuleJudge, Verdict
 from tests.fakes import (
     MALFORMED_VERDICTS,
     CountingEnv,
@@ -240,8 +241,52 @@ def test_nan_reward_raises(approve_all):
 
 def test_step_before_reset_raises(approve_all):
     env = ConsentWrapper(CountingEnv(), judge=approve_all)
-    with pytest.raises(gym.error.ResetNeeded):
+    with pytest.raises(gym.error.ResetNeeded, match="call reset"):
         env.step(0)
+
+
+class FactsRenderer:
+    """Renders what a judge could act on: who, which episode, how it ended, what it saw."""
+
+    def render(self, trajectory) -> str:
+        last = trajectory.steps[-1]
+        return repr((trajectory.env_id, trajectory.episode_index, trajectory.actor,
+                     last.terminated, last.truncated,
+                     [step.observation.tolist() for step in trajectory.steps]))
+
+
+@pytest.mark.parametrize(("max_steps", "ending"), [(10, (True, False)), (3, (False, True))])
+def test_the_judged_trajectory_carries_its_ending_observations_and_actor(max_steps, ending):
+    judge = RecordingJudge()
+    inner = gym.wrappers.TimeLimit(CountingEnv(length=3 if ending[0] else 10, tag=7), max_steps)
+    env = ConsentWrapper(inner, judge=judge, renderer=FactsRenderer(), actor="Naive_Explorer")
+    env.reset(seed=0)
+    env.step(0)  # an unfinished episode, dropped: it still takes index 0
+    env.reset(seed=0)
+    env.step(0)
+    run_episode(env, action=0)  # and a second one: the judged episode is number 2
+    (text,) = judge.texts
+    assert ast.literal_eval(text) == (
+        "CountingEnv", 2, "Naive_Explorer", *ending, [[7.0, 0.0], [7.0, 1.0], [7.0, 2.0]]
+    )
+    assert env.last_verdict == Verdict(True, 1.0, "recording")
+
+
+def test_close_closes_only_a_log_it_opened(tmp_path, approve_all):
+    env = ConsentWrapper(CountingEnv(), judge=approve_all, audit_log=tmp_path / "own.jsonl")
+    own = env.audit_log
+    env.close()
+    with pytest.raises(ValueError, match="closed"):
+        own.write({})
+    shared = AuditLog(tmp_path / "shared.jsonl")
+    ConsentWrapper(CountingEnv(), judge=approve_all, audit_log=shared).close()
+    shared.write({"still": "open"})
+    shared.close()
+
+
+def test_a_renderer_without_render_is_rejected(approve_all):
+    with pytest.raises(TypeError, match="render"):
+        ConsentWrapper(CountingEnv(), judge=approve_all, renderer=object())  # type: ignore[arg-type]
 
 
 def test_info_key_collision_is_an_error(approve_all):
@@ -260,11 +305,22 @@ def test_info_key_collision_is_an_error(approve_all):
     assert env.step(0)[4]["consent"] == "mine"
 
 
-def test_spec_records_judge_without_copying_it(approve_all):
+def test_spec_records_judge_without_copying_it(approve_all, tmp_path):
     env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all)
     wrapper_spec = env.spec.additional_wrappers[-1]
     assert wrapper_spec.name == "ConsentWrapper"
     assert wrapper_spec.kwargs["judge"] is approve_all
+    renderer = FactsRenderer()
+    env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all, on_veto="penalty",
+                         renderer=renderer, penalty=-3.0, audit_log=str(tmp_path / "a"),
+                         on_judge_error="raise", info_key="gate", actor="me")
+    assert env.spec.additional_wrappers[-1].kwargs == {
+        "judge": approve_all, "on_veto": "penalty", "renderer": renderer, "penalty": -3.0,
+        "defer_rewards": True, "audit_log": str(tmp_path / "a"), "on_judge_error": "raise",
+        "info_key": "gate", "actor": "me",
+    }
+    assert env.spec.additional_wrappers[-1].kwargs["judge"] is approve_all  # not copied
+    env.close()
 
 
 def test_gymnasium_vector_env_keeps_sub_env_episodes_apart():
