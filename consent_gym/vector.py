@@ -66,14 +66,18 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         >>> import numpy as np
         >>> from consent_gym.judges import RuleJudge
         >>> envs = ConsentVectorWrapper(gym.make_vec("CartPole-v1", num_envs=3),
-        ...                             judge=RuleJudge(lambda text: True, name="yes"))
+        ...                             judge=RuleJudge(lambda text: True, name="yes"),
+        ...                             reward_timing="deferred")
         >>> _ = envs.reset(seed=0)
-        >>> released, returns = np.zeros(3), np.zeros(3)
+        >>> released, steps_ended = np.zeros(3), np.zeros(3)
         >>> for _ in range(100):
         ...     _, rewards, _, _, infos = envs.step(np.zeros(3, dtype=int))
         ...     released += rewards
-        ...     for i in np.flatnonzero(infos.get("_consent", [])):
-        ...         returns[i] += infos["consent"][i]["episode_return"]
+        ...     for i in np.flatnonzero(infos.get("_consent", np.zeros(3, dtype=bool))):
+        ...         steps_ended[i] += infos["consent"][i]["length"]
+        >>> # CartPole pays 1 per step: each approved episode released exactly its length
+        >>> released.tolist() == steps_ended.tolist() and bool(steps_ended.min() > 0)
+        True
         >>> envs.judge_calls < envs.episodes_judged  # episodes ending together share a call
         True
         >>> bool(np.all(released >= returns))  # approved: every reward reached the learner

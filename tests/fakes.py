@@ -217,3 +217,84 @@ def perception_panel(policy="reference"):
         [PanelMember(no_people, surface), PanelMember(no_people, informed)], policy=policy
     )
     return panel, surface, informed
+
+
+class FixedVerdictJudge:
+    """Answers every text with the same verdict (any object: malformed ones included)."""
+
+    judge_id = "fixed"
+
+    def __init__(self, verdict: Any) -> None:
+        self.verdict = verdict
+
+    def judge_batch(self, texts):
+        return [self.verdict for _ in texts]
+
+
+def _malformed_verdicts() -> dict[str, Any]:
+    ok = Verdict(True, 0.9, "member")
+    return {
+        "approved-and-failed": Verdict(True, 0.9, "j", failed=True),
+        "approved-and-failed-nan": Verdict(True, float("nan"), "j", failed=True),
+        "approved-str-no": Verdict("no", 0.9, "j"),  # type: ignore[arg-type]
+        "approved-str-yes": Verdict("yes", 0.9, "j"),  # type: ignore[arg-type]
+        "approved-int-1": Verdict(1, 0.9, "j"),  # type: ignore[arg-type]
+        "approved-none": Verdict(None, 0.9, "j"),  # type: ignore[arg-type]
+        "approved-array": Verdict(np.array([True]), 0.9, "j"),  # type: ignore[arg-type]
+        "failed-str": Verdict(True, 0.9, "j", failed="no"),  # type: ignore[arg-type]
+        "failed-numpy-true": Verdict(True, 0.9, "j", failed=np.bool_(True)),  # type: ignore[arg-type]
+        "flagged-str": Verdict(True, 0.9, "j", flagged="no"),  # type: ignore[arg-type]
+        "judge-id-int": Verdict(True, 0.9, 42),  # type: ignore[arg-type]
+        "judge-id-none": Verdict(True, 0.9, None),  # type: ignore[arg-type]
+        "reason-none": Verdict(True, 0.9, "j", reason=None),  # type: ignore[arg-type]
+        "p-nan": Verdict(True, float("nan"), "j"),
+        "p-inf": Verdict(True, float("inf"), "j"),
+        "p-minus-inf": Verdict(True, float("-inf"), "j"),
+        "p-above-one": Verdict(True, 1.5, "j"),
+        "p-negative": Verdict(True, -0.1, "j"),
+        "p-str": Verdict(True, "0.9", "j"),  # type: ignore[arg-type]
+        "p-none": Verdict(True, None, "j"),  # type: ignore[arg-type]
+        "p-bool": Verdict(True, True, "j"),  # type: ignore[arg-type]
+        "members-not-verdicts": Verdict(True, 0.9, "j", members=("yes",)),  # type: ignore[arg-type]
+        "members-a-list": Verdict(True, 0.9, "j", members=[ok]),  # type: ignore[arg-type]
+        "member-malformed": Verdict(
+            True, 0.9, "j", members=(ok, Verdict("no", 0.9, "m"))  # type: ignore[arg-type]
+        ),
+        "member-approved-and-failed": Verdict(
+            True, 0.9, "j", members=(Verdict(True, 0.9, "m", failed=True),)
+        ),
+        "failed-p-str": Verdict(False, "nan", "j", failed=True),  # type: ignore[arg-type]
+        "not-a-verdict-true": True,
+        "not-a-verdict-dict": {"approved": True, "p_acceptable": 1.0, "judge_id": "j"},
+        "not-a-verdict-none": None,
+    }
+
+
+#: Verdict shapes a buggy judge could return; every one must fail closed.
+MALFORMED_VERDICTS: dict[str, Any] = _malformed_verdicts()
+
+
+class FsyncSpy:
+    """Stands in for ``os.fsync`` (install with ``monkeypatch.setattr(os, "fsync", spy)``).
+
+    Each fsync of the audit log at ``path`` appends ``(records in the log, snapshot())`` to
+    ``calls`` and then really syncs, so a test can check *when* the log became durable
+    relative to what the learner saw (a released reward, a buffer's edit).
+    """
+
+    def __init__(self, path: Any, snapshot: Any = None) -> None:
+        import os
+
+        self.path = path
+        self.snapshot = snapshot if snapshot is not None else (lambda: None)
+        self.calls: list[tuple[int, Any]] = []
+        self._real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        import os
+
+        if os.path.exists(self.path) and os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+            with open(self.path, encoding="ascii") as f:
+                records = sum(1 for line in f if line.strip())
+            self.calls.append((records, self.snapshot()))
+        self._real(fd)

@@ -11,6 +11,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import time
 
 import pytest
 
@@ -92,6 +93,105 @@ def test_pickled_log_reopens_for_append(tmp_path):
     copy.close()
     log.close()
     assert len(list(read_audit_log(path))) == 2
+
+
+def test_a_log_file_is_created_readable_by_all_writable_by_its_owner(tmp_path):
+    """Mode 0o644 (less the umask) for a new log, also when a pickled copy (a SubprocVecEnv
+    worker) recreates a log that was moved away."""
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "a.jsonl"
+        log = AuditLog(path)
+        assert path.stat().st_mode & 0o777 == 0o644
+        data = pickle.dumps(log)
+        log.close()
+        path.unlink()
+        copy = pickle.loads(data)
+        copy.record(Verdict(True, 1.0, "j"), text="copy")
+        copy.close()
+        assert path.stat().st_mode & 0o777 == 0o644
+        assert [r["judge_id"] for r in read_audit_log(path)] == ["j"]
+    finally:
+        os.umask(umask)
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
+def test_a_log_holds_one_descriptor_and_close_releases_it(tmp_path):
+    before = open_descriptors()
+    log = AuditLog(tmp_path / "a.jsonl")
+    for i in range(20):
+        log.record(Verdict(True, 1.0, "j"), text=str(i))
+        log.sync()
+    assert open_descriptors() == before + 1  # not one per write
+    copy = pickle.loads(pickle.dumps(log))  # as a SubprocVecEnv worker gets it
+    for i in range(20):
+        copy.record(Verdict(True, 1.0, "j"), text=str(i))
+    assert open_descriptors() == before + 2
+    copy.close()
+    log.close()
+    assert open_descriptors() == before
+    assert len(list(read_audit_log(tmp_path / "a.jsonl"))) == 40
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_appends_through_its_own_descriptor(tmp_path):
+    """A child forked after the log was opened (a forked SubprocVecEnv worker) writes whole
+    lines after the parent's, and its close leaves the parent's log usable."""
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    log.record(Verdict(True, 1.0, "j"), text="parent before", episode_index=0)
+    pid = os.fork()
+    if pid == 0:  # the child: report success through the exit status only
+        try:
+            log.record(Verdict(False, 0.0, "j"), text="child", episode_index=1)
+            log.sync()
+            log.close()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    log.record(Verdict(True, 1.0, "j"), text="parent after", episode_index=2)
+    log.close()
+    assert [r["episode_index"] for r in read_audit_log(path)] == [0, 1, 2]
+
+
+def test_parent_folders_are_created(tmp_path):
+    path = tmp_path / "runs" / "seed-0" / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record(Verdict(True, 1.0, "j"), text="a")
+    assert len(list(read_audit_log(path))) == 1
+
+
+def test_records_are_ascii_json_with_time_defaults_and_no_nan(tmp_path):
+    path = tmp_path / "a.jsonl"
+    before = time.time()
+    with AuditLog(path, store_text=True) as log:
+        entry = log.record(Verdict(True, 0.5, "j"), text="café ☕ crossed")
+        log.write({"where": tmp_path})  # not JSON-native: written as its str()
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            log.write({"score": float("nan")})  # NaN is not JSON: refused, not written
+    raw = path.read_bytes()
+    assert raw.isascii() and raw.count(b"\n") == 2
+    first, second = read_audit_log(path)
+    assert first == entry and first["text"] == "café ☕ crossed"
+    assert first["env_id"] == "" and first["episode_index"] == -1
+    assert before <= first["time"] <= time.time()
+    assert second == {"where": str(tmp_path)}
+
+
+def test_a_non_path_is_rejected_by_type_name():
+    with pytest.raises(TypeError, match="got int"):
+        AuditLog(42)  # type: ignore[arg-type]
+
+
+def test_repr_names_the_file(tmp_path):
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        assert repr(log) == f"AuditLog({str(tmp_path / 'a.jsonl')!r})"
 
 
 def _append_many(path: str, writer: int, n: int) -> None:

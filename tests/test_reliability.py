@@ -153,6 +153,11 @@ KILL_SCRIPT = textwrap.dedent(
 
 
 def test_sigkill_mid_training_loses_no_used_verdict(tmp_path):
+    # This checks that every record is written (one whole line) before its reward is used.
+    # It cannot see a missing fsync: SIGKILL ends the process, not the kernel, and written
+    # pages sit in the page cache and reach the file anyway; only a power cut or kernel
+    # crash loses unsynced data. The fsync order is checked with a spy on os.fsync in
+    # test_wrapper.py, test_vector.py and the sb3 tests (test_audit_log_is_fsynced_*).
     log = tmp_path / "audit.jsonl"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import os
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from consent_gym import read_audit_log
 from consent_gym.judges import RuleJudge, Verdict
 from consent_gym.render.delivery import DeliveryRenderer
 from consent_gym.vector import ConsentVectorWrapper
-from tests.fakes import CountingEnv, NaNRewardEnv
+from tests.fakes import CountingEnv, FsyncSpy, NaNRewardEnv
 
 no_harm = RuleJudge(lambda text: "hit pedestrian" not in text, name="no-harm")
 
@@ -58,13 +62,101 @@ def test_released_rewards_match_the_single_env_wrapper(mode):
 
 def test_episodes_ending_together_share_one_judge_call():
     judge = BatchRecordingJudge()
-    envs = ConsentVectorWrapper(make_vec([{"length": 5, "tag": i} for i in range(4)]), judge=judge)
+    specs = [{"length": 5, "tag": i, "reward": float(i + 1)} for i in range(4)]
+    specs[2]["harm_at"] = 3
+    envs = ConsentVectorWrapper(make_vec(specs), judge=judge)
     envs.reset(seed=0)
     for _ in range(17):  # 5 steps + 1 reset step per episode in NEXT_STEP mode
         envs.step(np.zeros(4, dtype=int))
     assert [len(b) for b in judge.batches] == [4, 4, 4]
     assert envs.judge_calls == 3 and envs.episodes_judged == 12
-    assert all(b[0].startswith("Episode 0 ") for b in judge.batches[:1])
+    # Every text of every batch: sub-env i's episode, in sub-env order, with its own facts
+    # (sub-env i pays i + 1 per step; only sub-env 2 hits a pedestrian).
+    for k, batch in enumerate(judge.batches):
+        for i, text in enumerate(batch):
+            assert text.startswith(f"Episode {4 * k + i} of SyncVectorEnv, 5 steps.\n"), text
+            assert f"Total reward {5 * (i + 1)}." in text, text
+            assert ("hit pedestrian" in text) == (i == 2), text
+
+
+def timed(length, max_steps, **kwargs):
+    """A CountingEnv whose episodes end truncated by a TimeLimit after ``max_steps``."""
+    return lambda: gym.wrappers.TimeLimit(CountingEnv(length=length, **kwargs), max_steps)
+
+
+# (make sub-env, steps per episode, return per episode, approved by no_harm)
+ENDINGS = [
+    (lambda: CountingEnv(length=3, reward=1.0), 3, 3.0, True),  # terminates
+    (timed(10, 4, reward=2.0), 4, 8.0, True),  # truncates
+    (timed(10, 2, reward=0.5, harm_at=2), 2, 1.0, False),  # truncates, harm at the last step
+    (timed(5, 5, reward=1.5, harm_at=1), 5, 7.5, False),  # terminates and truncates at once
+    (timed(10, 3, reward=-1.0, tag=4), 3, -3.0, True),  # truncates, negative return
+]
+
+
+def expected_releases(length, episode_return, approved, vetoed, steps, mode):
+    """Sub-env rewards written out from the episode lengths alone: 0 until an episode's
+    last step, which releases its return or the vetoed value; NEXT_STEP adds one reset
+    step (paying 0) after every episode."""
+    period = length + 1 if mode == AutoresetMode.NEXT_STEP else length
+    released = episode_return if approved else vetoed
+    return [released if s % period == length - 1 else 0.0 for s in range(steps)]
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+@pytest.mark.parametrize(("on_veto", "vetoed"), [("zero", 0.0), ("penalty", -7.0)])
+def test_truncated_and_terminated_episodes_release_exactly(mode, on_veto, vetoed, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    envs = ConsentVectorWrapper(
+        SyncVectorEnv([make for make, *_ in ENDINGS], autoreset_mode=mode), judge=no_harm,
+        mode=on_veto, penalty=-7.0, audit_log=path, reward_timing="deferred",
+    )
+    envs.reset(seed=0)
+    steps = 31
+    got = np.zeros((steps, len(ENDINGS)))
+    logged_per_step: list[list[tuple[int, str, float]]] = []
+    for s in range(steps):
+        _, rewards, _, _, infos = envs.step(np.zeros(len(ENDINGS), dtype=int))
+        got[s] = rewards
+        ended = np.flatnonzero(infos.get("_consent", np.zeros(len(ENDINGS), bool)))
+        logged_per_step.append([])
+        for i in ended:
+            record = infos["consent"][i]
+            assert record["reward_released"] == rewards[i]
+            assert record["outcome"] == ("approved" if ENDINGS[i][3] else "vetoed")
+            assert record["length"] == ENDINGS[i][1]
+            assert record["episode_return"] == ENDINGS[i][2]
+            logged_per_step[-1].append((record["episode_index"], record["outcome"], rewards[i]))
+    envs.close()
+    for i, (_, length, episode_return, approved) in enumerate(ENDINGS):
+        want = expected_releases(length, episode_return, approved, vetoed, steps, mode)
+        assert got[:, i].tolist() == want, f"sub-env {i}"
+    # The audit log holds one line per ended episode, in the order they were released.
+    records = list(read_audit_log(path))
+    assert [(r["episode_index"], r["outcome"], r["reward_released"]) for r in records] == [
+        entry for step in logged_per_step for entry in step
+    ]
+    assert {r["env_id"] for r in records} == {"SyncVectorEnv"}
+
+
+def test_audit_log_is_fsynced_before_step_returns_the_released_rewards(tmp_path, monkeypatch):
+    """Every step that releases rewards has synced the log, with all of its records, first."""
+    path = tmp_path / "audit.jsonl"
+    spy = FsyncSpy(path)
+    monkeypatch.setattr(os, "fsync", spy)
+    envs = ConsentVectorWrapper(SyncVectorEnv([make for make, *_ in ENDINGS]), judge=no_harm,
+                                audit_log=path)
+    envs.reset(seed=0)
+    ended_so_far = 0
+    for _ in range(13):
+        before = len(spy.calls)
+        _, _, _, _, infos = envs.step(np.zeros(len(ENDINGS), dtype=int))
+        ended = int(infos.get("_consent", np.zeros(1, bool)).sum())
+        ended_so_far += ended
+        synced = [records for records, _ in spy.calls[before:]]
+        assert synced == ([ended_so_far] if ended else [])
+    assert ended_so_far >= 10
+    envs.close()
 
 
 def test_disabled_autoreset_with_reset_mask():
@@ -108,11 +200,103 @@ def test_bad_input():
     with pytest.raises(ValueError, match="mode"):
         ConsentVectorWrapper(make_vec([{}]), mode="block")
     envs = ConsentVectorWrapper(SyncVectorEnv([lambda: NaNRewardEnv(length=5)]), judge=no_harm)
-    with pytest.raises(gym.error.ResetNeeded):
+    with pytest.raises(gym.error.ResetNeeded, match="call reset"):
         envs.step(np.zeros(1, dtype=int))
     envs.reset(seed=0)
     envs.step(np.zeros(1, dtype=int))
-    with pytest.raises(ValueError, match="non-finite rewards"):
+    with pytest.raises(ValueError, match=r"sub-envs \[0\] returned non-finite rewards \[nan\]"):
+        envs.step(np.zeros(1, dtype=int))
+
+
+class FactsRenderer:
+    """Renders the facts a judge could act on: who, which episode, how it ended, what it saw."""
+
+    def render(self, trajectory) -> str:
+        last = trajectory.steps[-1]
+        observations = [step.observation.tolist() for step in trajectory.steps]
+        return repr((trajectory.env_id, trajectory.episode_index, trajectory.actor,
+                     last.terminated, last.truncated, observations))
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_the_judged_trajectory_carries_its_ending_observations_and_actor(mode):
+    judge = BatchRecordingJudge()
+    envs = ConsentVectorWrapper(
+        SyncVectorEnv([make for make, *_ in ENDINGS[:4]], autoreset_mode=mode), judge=judge,
+        renderer=FactsRenderer(), actor="Naive_Explorer",
+    )
+    envs.reset(seed=0)
+    for _ in range(12):
+        envs.step(np.zeros(4, dtype=int))
+    texts = [ast.literal_eval(text) for batch in judge.batches for text in batch]
+    # sub-env i's episodes: CountingEnv observations (tag, t) for t = 0 .. length - 1
+    ending = {3: (True, False), 4: (False, True), 2: (False, True), 5: (True, True)}
+    assert len(texts) >= 8
+    for env_id, _, actor, terminated, truncated, observations in texts:
+        length = len(observations)
+        assert (env_id, actor) == ("SyncVectorEnv", "Naive_Explorer")
+        assert (terminated, truncated) == ending[length]
+        assert observations == [[0.0, float(t)] for t in range(length)]
+
+
+def test_disabled_autoreset_numbers_episodes_in_the_order_they_start():
+    envs = ConsentVectorWrapper(
+        make_vec([{"length": 2}, {"length": 3}], AutoresetMode.DISABLED), judge=no_harm
+    )
+    envs.reset(seed=0)  # episodes 0 and 1
+    indices = []
+    for _ in range(6):
+        _, _, term, _, infos = envs.step(np.zeros(2, dtype=int))
+        indices += [infos["consent"][i]["episode_index"] for i in np.flatnonzero(term)]
+        if term.any():
+            envs.reset(options={"reset_mask": term.copy()})
+        assert infos.get("_consent", np.zeros(2, bool)).dtype == bool
+    # reset: env 0 runs episode 0, env 1 episode 1. Env 0 ends at step 2 (0; restarts as 2),
+    # env 1 at step 3 (1; restarts as 3), env 0 at step 4 (2; restarts as 4), and both at
+    # step 6, reported in sub-env order: 4, then 3
+    assert indices == [0, 1, 2, 4, 3]
+
+
+def test_seeds_reach_the_sub_envs():
+    from tests.fakes import DictObsEnv
+
+    def start(seed):
+        envs = ConsentVectorWrapper(SyncVectorEnv([DictObsEnv, DictObsEnv]), judge=no_harm)
+        return envs.reset(seed=seed)[0]["pos"]
+
+    raw = SyncVectorEnv([DictObsEnv, DictObsEnv]).reset(seed=5)[0]["pos"]
+    np.testing.assert_array_equal(start(5), raw)
+    assert not np.array_equal(start(5), start(6))
+
+
+def test_close_closes_only_a_log_it_opened(tmp_path):
+    from consent_gym import AuditLog
+
+    envs = ConsentVectorWrapper(make_vec([{}]), judge=no_harm, audit_log=tmp_path / "own.jsonl")
+    own = envs.audit_log
+    envs.close()
+    with pytest.raises(ValueError, match="closed"):
+        own.write({})
+    shared = AuditLog(tmp_path / "shared.jsonl")
+    ConsentVectorWrapper(make_vec([{}]), judge=no_harm, audit_log=shared).close()
+    shared.write({"still": "open"})
+    shared.close()
+
+
+def test_bad_judge_renderer_and_info_key_collision_are_errors():
+    with pytest.raises(TypeError, match="judge_batch"):
+        ConsentVectorWrapper(make_vec([{}]), judge=lambda texts: texts)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="render"):
+        ConsentVectorWrapper(make_vec([{}]), judge=no_harm, renderer=object())  # type: ignore[arg-type]
+
+    class SaysConsent(CountingEnv):
+        def step(self, action):
+            obs, r, term, trunc, info = super().step(action)
+            return obs, r, term, trunc, {**info, "consent": "mine"}
+
+    envs = ConsentVectorWrapper(SyncVectorEnv([lambda: SaysConsent(length=1)]), judge=no_harm)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="infos already has the key 'consent'"):
         envs.step(np.zeros(1, dtype=int))
 
 

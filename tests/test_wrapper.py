@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
+import os
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers MiniGrid-* ids)
@@ -11,11 +13,14 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from consent_gym import ConsentRecorder, ConsentWrapper, read_audit_log
-from consent_gym.judges import JudgeError, RuleJudge
+from consent_gym import AuditLog, ConsentRecorder, ConsentWrapper, read_audit_log
+from consent_gym.judges import JudgeError, RuleJudge, Verdict
 from tests.fakes import (
+    MALFORMED_VERDICTS,
     CountingEnv,
     DictObsEnv,
+    FixedVerdictJudge,
+    FsyncSpy,
     NaNJudge,
     NaNRewardEnv,
     RaisingJudge,
@@ -130,6 +135,30 @@ def test_episode_indices_count_up_and_audit_log_records_each(tmp_path):
     assert records[0]["text_sha256"] == infos[0]["text_sha256"]
 
 
+def test_audit_log_is_fsynced_before_step_returns_the_released_reward(tmp_path, monkeypatch):
+    """Durability: the verdict is on disk (fsync) before the learner holds the reward.
+
+    The SIGKILL test in test_reliability.py cannot see a missing fsync (written pages
+    survive the death of a process), so the order is checked here with a spy on os.fsync.
+    """
+    path = tmp_path / "audit.jsonl"
+    spy = FsyncSpy(path)
+    monkeypatch.setattr(os, "fsync", spy)
+    env = ConsentWrapper(CountingEnv(length=3, reward=2.0), judge=RecordingJudge(),
+                         audit_log=path, reward_timing="deferred")
+    for episode in range(3):
+        env.reset(seed=episode)
+        for t in range(3):
+            before = len(spy.calls)
+            _, reward, *_ = env.step(0)
+            if t < 2:  # nothing judged, nothing released, nothing to sync
+                assert (reward, len(spy.calls)) == (0.0, before)
+        # the episode's last step: its record was written and synced inside step()
+        assert reward == 6.0
+        assert [records for records, _ in spy.calls[before:]] == [episode + 1]
+    env.close()
+
+
 def test_unfinished_episode_is_dropped_on_reset(approve_all):
     env = ConsentWrapper(CountingEnv(length=5), judge=approve_all)
     env.reset(seed=0)
@@ -148,6 +177,27 @@ def test_failing_judge_never_approves(judge):
     assert info["consent"]["outcome"] == "failed"
     assert info["consent"]["approved"] is False
     assert "judge error" in info["consent"]["reason"]
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_VERDICTS))
+@pytest.mark.parametrize(("on_veto", "vetoed_reward"), [("zero", 0.0), ("penalty", -7.0)])
+def test_malformed_verdicts_release_nothing_end_to_end(name, on_veto, vetoed_reward, tmp_path):
+    """A judge's malformed verdict (approved and failed, "no" as approved, ...) releases the
+    vetoed reward, never the episode's return of 3 x 2.0, and is logged as a failure."""
+    path = tmp_path / "audit.jsonl"
+    env = ConsentWrapper(CountingEnv(length=3, reward=2.0),
+                         judge=FixedVerdictJudge(MALFORMED_VERDICTS[name]),
+                         mode=on_veto, penalty=-7.0, audit_log=path, reward_timing="deferred")
+    rewards, info = run_episode(env)
+    env.close()
+    assert rewards == [0.0, 0.0, vetoed_reward]
+    record = info["consent"]
+    assert (record["outcome"], record["approved"]) == ("failed", False)
+    assert record["reward_released"] == vetoed_reward and record["episode_return"] == 6.0
+    assert record["reason"].startswith("judge error: a verdict")
+    (logged,) = read_audit_log(path)
+    assert (logged["outcome"], logged["approved"], logged["failed"]) == ("failed", False, True)
+    assert logged["reward_released"] == vetoed_reward
 
 
 def test_failing_judge_raises_when_asked():
@@ -194,8 +244,52 @@ def test_nan_reward_raises(approve_all):
 
 def test_step_before_reset_raises(approve_all):
     env = ConsentWrapper(CountingEnv(), judge=approve_all)
-    with pytest.raises(gym.error.ResetNeeded):
+    with pytest.raises(gym.error.ResetNeeded, match="call reset"):
         env.step(0)
+
+
+class FactsRenderer:
+    """Renders what a judge could act on: who, which episode, how it ended, what it saw."""
+
+    def render(self, trajectory) -> str:
+        last = trajectory.steps[-1]
+        return repr((trajectory.env_id, trajectory.episode_index, trajectory.actor,
+                     last.terminated, last.truncated,
+                     [step.observation.tolist() for step in trajectory.steps]))
+
+
+@pytest.mark.parametrize(("max_steps", "ending"), [(10, (True, False)), (3, (False, True))])
+def test_the_judged_trajectory_carries_its_ending_observations_and_actor(max_steps, ending):
+    judge = RecordingJudge()
+    inner = gym.wrappers.TimeLimit(CountingEnv(length=3 if ending[0] else 10, tag=7), max_steps)
+    env = ConsentWrapper(inner, judge=judge, renderer=FactsRenderer(), actor="Naive_Explorer")
+    env.reset(seed=0)
+    env.step(0)  # an unfinished episode, dropped: it still takes index 0
+    env.reset(seed=0)
+    env.step(0)
+    run_episode(env, action=0)  # and a second one: the judged episode is number 2
+    (text,) = judge.texts
+    assert ast.literal_eval(text) == (
+        "CountingEnv", 2, "Naive_Explorer", *ending, [[7.0, 0.0], [7.0, 1.0], [7.0, 2.0]]
+    )
+    assert env.last_verdict == Verdict(True, 1.0, "recording")
+
+
+def test_close_closes_only_a_log_it_opened(tmp_path, approve_all):
+    env = ConsentWrapper(CountingEnv(), judge=approve_all, audit_log=tmp_path / "own.jsonl")
+    own = env.audit_log
+    env.close()
+    with pytest.raises(ValueError, match="closed"):
+        own.write({})
+    shared = AuditLog(tmp_path / "shared.jsonl")
+    ConsentWrapper(CountingEnv(), judge=approve_all, audit_log=shared).close()
+    shared.write({"still": "open"})
+    shared.close()
+
+
+def test_a_renderer_without_render_is_rejected(approve_all):
+    with pytest.raises(TypeError, match="render"):
+        ConsentWrapper(CountingEnv(), judge=approve_all, renderer=object())  # type: ignore[arg-type]
 
 
 def test_info_key_collision_is_an_error(approve_all):
@@ -214,11 +308,23 @@ def test_info_key_collision_is_an_error(approve_all):
     assert env.step(0)[4]["consent"] == "mine"
 
 
-def test_spec_records_judge_without_copying_it(approve_all):
+def test_spec_records_judge_without_copying_it(approve_all, tmp_path):
     env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all)
     wrapper_spec = env.spec.additional_wrappers[-1]
     assert wrapper_spec.name == "ConsentWrapper"
     assert wrapper_spec.kwargs["judge"] is approve_all
+    renderer = FactsRenderer()
+    env = ConsentWrapper(gym.make("CartPole-v1"), judge=approve_all, mode="penalty",
+                         renderer=renderer, penalty=-3.0, audit_log=str(tmp_path / "a"),
+                         on_judge_error="raise", info_key="gate", actor="me",
+                         reward_timing="deferred")
+    assert env.spec.additional_wrappers[-1].kwargs == {
+        "judge": approve_all, "mode": "penalty", "renderer": renderer, "penalty": -3.0,
+        "reward_timing": "deferred", "audit_log": str(tmp_path / "a"),
+        "on_judge_error": "raise", "info_key": "gate", "actor": "me",
+    }
+    assert env.spec.additional_wrappers[-1].kwargs["judge"] is approve_all  # not copied
+    env.close()
 
 
 def test_gymnasium_vector_env_keeps_sub_env_episodes_apart():

@@ -7,8 +7,11 @@ returns one :class:`Verdict` per text, in order.
 
 Callers never call ``judge_batch`` directly: they go through :func:`judge_texts`, which
 enforces the failure policy of ``DESIGN.md``: a judge that raises, returns the wrong number
-or type of verdicts, or scores NaN never approves by accident; its episodes get a *failed*
-verdict, which counts as a veto unless the caller explicitly chooses otherwise.
+or type of verdicts, or a malformed verdict (a non-bool ``approved`` such as the string
+``"no"``, an approval that is also ``failed``, a score that is not a finite probability, a
+non-str ``judge_id``, members that are not verdicts) never approves by accident; its
+episodes get a *failed* verdict, which counts as a veto unless the caller explicitly
+chooses otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
 
 from consent_gym.judges.frozen import FrozenJudgeError
 
@@ -119,14 +124,66 @@ def check_judge(judge: object) -> None:
         )
 
 
-def _problem_with(verdict: object) -> str | None:
+def _is_bool(value: object) -> bool:
+    # numpy's bool_ is an honest yes/no from a numpy-based judge (``score > threshold`` on a
+    # numpy float); 1, "yes" or None are not booleans, and "no" is truthy: never a vote.
+    return isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.floating, np.integer)) and not _is_bool(value)
+
+
+def _is_probability(value: object) -> bool:
+    return _is_number(value) and math.isfinite(value) and 0.0 <= float(value) <= 1.0  # type: ignore[arg-type]
+
+
+def _shape_problem(verdict: object, where: str) -> str | None:
+    """What makes ``verdict`` unusable as a vote (``None``: nothing), ``where`` names it."""
     if not isinstance(verdict, Verdict):
-        return f"judge returned {type(verdict).__name__}, expected Verdict"
-    p = verdict.p_acceptable
-    finite = isinstance(p, (int, float)) and math.isfinite(p)
-    if not finite and not verdict.failed:
-        return f"judge returned a non-finite score p_acceptable={p!r}"
+        return f"{where} is a {type(verdict).__name__}, expected Verdict"
+    for name in ("approved", "failed", "flagged"):
+        value = getattr(verdict, name)
+        if not _is_bool(value):
+            return f"{where} has a non-bool {name}={value!r}"
+    if not isinstance(verdict.judge_id, str):
+        return f"{where} has a non-str judge_id={verdict.judge_id!r}"
+    if not isinstance(verdict.reason, str):
+        return f"{where} has a non-str reason={verdict.reason!r}"
+    if verdict.failed:
+        if verdict.approved:
+            return f"{where} failed but approves (approved=True, failed=True)"
+        if not _is_number(verdict.p_acceptable):  # nan is fine; a str breaks the audit log
+            return f"{where} has a non-numeric p_acceptable={verdict.p_acceptable!r}"
+    elif not _is_probability(verdict.p_acceptable):
+        return (
+            f"{where} has p_acceptable={verdict.p_acceptable!r}, expected a finite "
+            f"probability in [0, 1]"
+        )
+    if not isinstance(verdict.members, tuple):
+        return f"{where} has members of type {type(verdict.members).__name__}, expected tuple"
+    for i, member in enumerate(verdict.members):
+        problem = _shape_problem(member, f"{where}'s member {i}")
+        if problem is not None:
+            return problem
     return None
+
+
+def _normalised(verdict: Verdict) -> Verdict:
+    """``verdict`` with numpy booleans made Python ones (exact JSON, ``is True`` checks)."""
+    members = tuple(_normalised(m) for m in verdict.members)
+    flags = {n: getattr(verdict, n) for n in ("approved", "failed", "flagged")}
+    if all(type(v) is bool for v in flags.values()) and all(
+        new is old for new, old in zip(members, verdict.members, strict=True)
+    ):
+        return verdict
+    return replace(
+        verdict,
+        approved=bool(flags["approved"]),
+        failed=bool(flags["failed"]),
+        flagged=bool(flags["flagged"]),
+        members=members,
+    )
 
 
 def judge_texts(
@@ -144,7 +201,10 @@ def judge_texts(
             always propagates: it is an error, never a vote.
 
     Returns:
-        One verdict per text, in order. Failures are never silently approved.
+        One verdict per text, in order. Failures are never silently approved: a verdict
+        approves only when its ``approved`` is ``True`` (a Python or numpy bool, returned
+        as a Python bool) and it did not fail; any malformed verdict is handled as a
+        judge failure under ``on_judge_error``.
 
     Example:
         >>> from consent_gym.judges import RuleJudge
@@ -176,9 +236,10 @@ def judge_texts(
         return [failed_verdict(judge_id, reason, approve=on_judge_error == "approve")] * len(texts)
     checked: list[Verdict] = []
     for verdict in verdicts:
-        problem = _problem_with(verdict)
+        problem = _shape_problem(verdict, "a verdict")
         if problem is None:
-            checked.append(verdict)
+            assert isinstance(verdict, Verdict)  # for mypy: _shape_problem checked it
+            checked.append(_normalised(verdict))
             continue
         if on_judge_error == "raise":
             raise JudgeError(f"judge {judge_id!r}: {problem}")

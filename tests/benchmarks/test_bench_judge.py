@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from consent_gym.benchmarks.judge import (
+    JudgeSpeed,
     bench_judge,
     judge_cost,
     matmul_gflops,
@@ -26,9 +27,33 @@ def tiny_judge(tiny_path: Path) -> LLMJudge:
     return LLMJudge(str(tiny_path), cache=True, dtype="float32")
 
 
-def test_matmul_gflops_is_positive_and_checks_its_arguments():
-    assert matmul_gflops(size=32, repeats=2) > 0
-    assert matmul_gflops(size=32, repeats=2, dtype="bfloat16") > 0
+def test_judge_speed_fractions_worked_by_hand():
+    """10 episodes in 2 s = 5/s; body 1e9 + head 5e8 FLOPs each; fp32 100, bf16 400 GFLOP/s."""
+    speed = JudgeSpeed(batch_size=4, episode_tokens=48, mean_tokens=40.0, episodes=10,
+                       seconds=2.0, matmul_gflops=100.0, body_flops_per_episode=1e9,
+                       head_flops_per_episode=5e8, bf16_matmul_gflops=400.0)
+    assert speed.episodes_per_s == 5.0 and speed.tokens_per_s == 200.0
+    assert speed.flop_fraction == pytest.approx(0.05)  # 5e9 / 1e11
+    assert speed.flop_fraction_with_head == pytest.approx(0.075)  # 7.5e9 / 1e11
+    assert speed.flop_fraction_bf16 == pytest.approx(0.0125)  # 5e9 / 4e11
+    assert speed.flop_fraction_bf16_with_head == pytest.approx(0.01875)  # 7.5e9 / 4e11
+    fp32_only = JudgeSpeed(4, 48, 40.0, 10, 2.0, 100.0, 1e9, 5e8)
+    assert fp32_only.flop_fraction_bf16 is None and fp32_only.flop_fraction_bf16_with_head is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_matmul_gflops_is_the_median_rate_over_a_given_clock(dtype, monkeypatch):
+    """With a fake clock the rate is exact: 2 * 32**3 = 65536 FLOPs in 1, 4 and 2 ms."""
+    import time
+
+    ticks = iter([0.0, 1e-3, 1.0, 1.004, 2.0, 2.002])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(ticks))
+    rate = matmul_gflops(size=32, repeats=3, dtype=dtype)
+    monkeypatch.undo()
+    assert rate == pytest.approx(65536 / 2e-3 / 1e9)  # the median duration, 2 ms
+
+
+def test_matmul_gflops_checks_its_arguments():
     with pytest.raises(ValueError, match=">= 1"):
         matmul_gflops(size=0)
     with pytest.raises(ValueError, match="bfloat16"):
@@ -71,13 +96,23 @@ def test_bench_judge_on_a_tiny_model(tiny_judge):
     configs = [(r.batch_size, r.episode_tokens) for r in result.results]
     assert configs == [(1, 48), (4, 48), (4, 24)]  # batch sizes at 48, then lengths at 4
     assert result.headline.batch_size == 4 and result.headline.episode_tokens == 48
+    model = tiny_judge.model
+    body = sum(p.numel() for p in model.parameters()) - (
+        model.get_input_embeddings().weight.numel() + model.get_output_embeddings().weight.numel()
+    )
+    head = model.get_output_embeddings().weight.numel()
+    prompts = len(tiny_judge.prefix_texts())
     for r in result.results:
         assert r.episodes == max(r.batch_size, 2)
         assert r.episodes_per_s == pytest.approx(r.episodes / r.seconds)
         assert r.tokens_per_s == pytest.approx(r.episodes_per_s * r.mean_tokens)
+        # the FLOPs fed to the fractions, from the parameter counts (fractions: by hand above)
+        assert r.body_flops_per_episode == pytest.approx(2 * body * r.mean_tokens * prompts)
+        assert r.head_flops_per_episode == pytest.approx(2 * head * (r.mean_tokens - 1) * prompts)
         assert 0 < r.flop_fraction < r.flop_fraction_with_head
     assert result.cached_verdicts == 3 * sum(r.episodes for r in result.results)
-    assert result.cached_verdicts_per_s > 0
+    assert result.cached_verdicts_per_s == pytest.approx(
+        result.cached_verdicts / result.cached_seconds)
     d = result.to_dict()
     for key in ("episodes_per_s", "tokens_per_s", "flop_fraction", "warm_load_s",
                 "cached_verdicts_per_s", "header_tokens", "results"):
@@ -99,14 +134,13 @@ def test_bench_judge_in_bfloat16_reports_both_matmul_rates(tiny_path):
     for r in result.results:
         assert r.bf16_matmul_gflops is not None and r.bf16_matmul_gflops > 0
         # flop_fraction stays defined against the fp32 rate; the bf16 one is extra
-        assert r.flop_fraction == pytest.approx(
-            r.episodes_per_s * r.body_flops_per_episode / (r.matmul_gflops * 1e9))
         assert r.flop_fraction_bf16 == pytest.approx(
             r.flop_fraction * r.matmul_gflops / r.bf16_matmul_gflops)
         assert r.flop_fraction_bf16_with_head == pytest.approx(
             r.flop_fraction_with_head * r.matmul_gflops / r.bf16_matmul_gflops)
     d = result.to_dict()
-    assert d["dtype"] == "bfloat16" and d["bf16_matmul_gflops"] > 0
+    assert d["dtype"] == "bfloat16"
+    assert d["bf16_matmul_gflops"] == result.headline.bf16_matmul_gflops
     assert d["flop_fraction_bf16"] == result.headline.flop_fraction_bf16
     assert d["results"][0]["flop_fraction_bf16"] == result.results[0].flop_fraction_bf16
 

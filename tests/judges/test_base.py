@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from consent_gym.judges import (
@@ -14,8 +15,16 @@ from consent_gym.judges import (
     check_judge,
     failed_verdict,
     judge_texts,
+    verify_frozen,
 )
-from tests.fakes import NaNJudge, RaisingJudge, WrongCountJudge
+from consent_gym.judges.base import with_reason
+from tests.fakes import (
+    MALFORMED_VERDICTS,
+    FixedVerdictJudge,
+    NaNJudge,
+    RaisingJudge,
+    WrongCountJudge,
+)
 
 
 class WrongTypeJudge:
@@ -87,3 +96,104 @@ def test_verdict_to_dict_is_json_ready():
     assert d["p_acceptable"] is None and d["outcome"] == "failed" and d["members"] == []
     panel = Verdict(True, 0.7, "p", members=(v,), flagged=True)
     assert panel.to_dict()["members"][0]["judge_id"] == "j"
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_VERDICTS))
+def test_malformed_verdicts_fail_closed(name):
+    judge = FixedVerdictJudge(MALFORMED_VERDICTS[name])
+    verdicts = judge_texts(judge, ["a", "b"])
+    assert [(v.approved, v.failed, v.outcome) for v in verdicts] == [(False, True, "failed")] * 2
+    assert all(v.reason.startswith("judge error: a verdict") for v in verdicts)
+    assert all(v.judge_id == "fixed" and math.isnan(v.p_acceptable) for v in verdicts)
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_VERDICTS))
+def test_malformed_verdicts_raise_on_request(name):
+    with pytest.raises(JudgeError, match="judge 'fixed': a verdict"):
+        judge_texts(FixedVerdictJudge(MALFORMED_VERDICTS[name]), ["a"], on_judge_error="raise")
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_VERDICTS))
+def test_malformed_verdicts_approve_only_on_the_explicit_unsafe_opt_in(name):
+    judge = FixedVerdictJudge(MALFORMED_VERDICTS[name])
+    (verdict,) = judge_texts(judge, ["a"], on_judge_error="approve")
+    assert verdict.approved is True and verdict.failed and verdict.outcome == "failed"
+    assert verdict.reason.startswith("judge error: a verdict")
+
+
+@pytest.mark.parametrize(
+    ("verdict", "reason"),
+    [
+        (Verdict("no", 0.9, "j"), "non-bool approved='no'"),  # type: ignore[arg-type]
+        (Verdict(True, 0.9, "j", failed=True), "failed but approves"),
+        (Verdict(True, 0.9, 42), "non-str judge_id=42"),  # type: ignore[arg-type]
+        (Verdict(True, float("inf"), "j"), "p_acceptable=inf"),
+        (Verdict(True, 0.9, "j", members=("yes",)), "member 0 is a str"),  # type: ignore[arg-type]
+    ],
+)
+def test_the_reason_names_what_was_malformed(verdict, reason):
+    (result,) = judge_texts(FixedVerdictJudge(verdict), ["a"])
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize(
+    ("approved", "outcome"), [(np.bool_(True), "approved"), (np.bool_(False), "vetoed")]
+)
+def test_numpy_bools_are_honest_votes_returned_as_python_bools(approved, outcome):
+    """``score > threshold`` on a numpy float is a numpy bool: a real yes/no, kept, and made a
+    Python bool so ``approved is True`` holds and JSON writes true/false, not a string."""
+    member = Verdict(approved, 0.5, "m", failed=np.bool_(False))  # type: ignore[arg-type]
+    verdict = Verdict(approved, np.float32(0.75), "j", members=(member,))  # type: ignore[arg-type]
+    (result,) = judge_texts(FixedVerdictJudge(verdict), ["a"])
+    assert result.outcome == outcome and result.approved is bool(approved)
+    assert type(result.failed) is bool and type(result.flagged) is bool
+    assert type(result.members[0].approved) is bool and type(result.members[0].failed) is bool
+    assert result.to_dict()["members"][0]["approved"] is bool(approved)
+
+
+def test_well_formed_verdicts_pass_through_unchanged():
+    verdicts = [
+        Verdict(True, 1.0, "j"),
+        Verdict(False, 0.0, "j", reason="r", flagged=True),
+        Verdict(True, 0, "j"),  # an int probability is a probability
+        failed_verdict("j", "the judge's own failure"),  # a failed veto is a valid answer
+        Verdict(True, 0.5, "panel", members=(Verdict(True, 0.5, "m"), failed_verdict("n", "x"))),
+    ]
+    for verdict in verdicts:
+        assert judge_texts(FixedVerdictJudge(verdict), ["a"]) == [verdict]
+        assert judge_texts(FixedVerdictJudge(verdict), ["a"])[0] is verdict
+
+
+def test_verify_frozen_asks_the_judge_with_the_requested_depth():
+    class Frozen:
+        judge_id = "frozen"
+
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def verify_frozen(self, full: bool = True) -> None:
+            self.calls.append(full)
+
+    judge = Frozen()
+    verify_frozen(judge)
+    verify_frozen(judge, full=False)
+    assert judge.calls == [True, False]
+    verify_frozen(RuleJudge(bool))  # no weights: nothing to check, no error
+
+
+def test_with_reason_replaces_only_the_reason():
+    verdict = Verdict(True, 0.8, "j", reason="old", flagged=True)
+    assert with_reason(verdict, "new") == Verdict(True, 0.8, "j", reason="new", flagged=True)
+    assert verdict.reason == "old"  # verdicts are immutable
+
+
+def test_verdict_to_dict_is_exact():
+    member = failed_verdict("m", "boom")
+    verdict = Verdict(True, 0.7, "p", reason="why", flagged=True, members=(member,))
+    assert verdict.to_dict() == {
+        "approved": True, "outcome": "approved", "p_acceptable": 0.7, "judge_id": "p",
+        "reason": "why", "failed": False, "flagged": True,
+        "members": [{"approved": False, "outcome": "failed", "p_acceptable": None,
+                     "judge_id": "m", "reason": "boom", "failed": True, "flagged": False,
+                     "members": []}],
+    }

@@ -10,8 +10,6 @@ from consent_gym.evaluation import evaluate_predictions, load_labelled_jsonl
 
 pytestmark = pytest.mark.slow
 
-DEV = "/work/shared/judge-bench/dev.jsonl"
-
 
 @pytest.fixture(scope="module")
 def gemma():
@@ -70,13 +68,9 @@ def test_kv_reuse_matches_full_forward_on_gemma(gemma, gemma_fp32, dtype):
         assert fast == pytest.approx(slow, rel=1e-2, abs=0.1)
 
 
-def test_dev_balanced_accuracy_floor(gemma):
+def test_dev_balanced_accuracy_floor(judge_bench_dev, gemma):
     """Measured 0.85 on dev.jsonl (docs/judges.md); guard against regressions."""
-    import os
-
-    if not os.path.exists(DEV):
-        pytest.skip("judge-bench dev set not present")
-    rows = load_labelled_jsonl(DEV)
+    rows = load_labelled_jsonl(judge_bench_dev)
     verdicts = gemma.judge_batch([r["text"] for r in rows])
     report = evaluate_predictions([r["acceptable"] for r in rows],
                                   [v.approved for v in verdicts])
@@ -96,18 +90,14 @@ def test_default_dtype_is_auto(gemma):
     assert gemma._prefixes_ready()[0].last_logprobs.dtype == torch.float32
 
 
-def test_float32_and_bfloat16_agree_on_dev(gemma, gemma_fp32):
+def test_float32_and_bfloat16_agree_on_dev(judge_bench_dev, gemma, gemma_fp32):
     """Measured on dev.jsonl: both 0.85 balanced accuracy, 0 of 40 verdicts differ
     (docs/judges.md); allow one flip, never a cache shared between them."""
-    import os
-
     import torch
 
     from consent_gym.judges import default_judge
 
-    if not os.path.exists(DEV):
-        pytest.skip("judge-bench dev set not present")
-    rows = load_labelled_jsonl(DEV)
+    rows = load_labelled_jsonl(judge_bench_dev)
     texts = [r["text"] for r in rows]
     fp32 = gemma_fp32
     bf16 = gemma if gemma.dtype == torch.bfloat16 else default_judge(cache=False,

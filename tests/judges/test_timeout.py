@@ -53,3 +53,24 @@ def test_bad_timeout(timeout_s):
 def test_non_judge_is_rejected():
     with pytest.raises(TypeError, match="judge_batch"):
         TimeLimitedJudge(lambda texts: texts, 1.0)  # type: ignore[arg-type]
+
+
+def test_the_judge_runs_in_a_named_daemon_thread():
+    """A daemon thread, so a judge that never returns cannot keep the process alive at exit;
+    named after the judge, so a stack dump shows which judge hangs."""
+    seen: list[threading.Thread] = []
+    spy = RuleJudge(lambda text: seen.append(threading.current_thread()) or True, name="spy")
+    TimeLimitedJudge(spy, timeout_s=5).judge_batch(["a"])
+    (thread,) = seen
+    assert thread is not threading.main_thread()
+    assert thread.daemon is True and thread.name == "judge-rule:spy"
+
+
+def test_a_half_built_wrapper_has_no_judge_rather_than_recursing():
+    """Before __init__ (copy, unpickling) ``judge`` is missing: an AttributeError naming it,
+    not an endless __getattr__ recursion."""
+    bare = TimeLimitedJudge.__new__(TimeLimitedJudge)
+    with pytest.raises(AttributeError, match=r"^judge$"):
+        _ = bare.judge
+    with pytest.raises(AttributeError, match=r"^judge$"):
+        _ = bare.verify_frozen

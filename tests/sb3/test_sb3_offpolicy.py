@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 
 import numpy as np
@@ -12,6 +13,7 @@ from sb3_testenvs import RecordingJudge, make_marked, marker_judge
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
+from consent_gym import read_audit_log
 from consent_gym.judges import RuleJudge
 from consent_gym.sb3 import (
     ConsentCallback,
@@ -20,6 +22,7 @@ from consent_gym.sb3 import (
     consent_kwargs,
     make_consent_vec_env,
 )
+from tests.fakes import FsyncSpy
 
 
 def marked_venv(n_envs: int = 2, **kwargs) -> DummyVecEnv:
@@ -74,6 +77,26 @@ def test_block_never_samples_vetoed_transitions():
     assert len(stored) == buf.committed_steps > 0 and (stored[:, 0] == 0).all()
     stats = buf.stats
     assert stats.vetoed > 0 and buf.committed_steps == stats.used_steps - stats.vetoed_steps
+
+
+def test_audit_log_is_fsynced_before_judged_transitions_are_committed(tmp_path, monkeypatch):
+    """Durability: each flush syncs its verdicts before any of its transitions can be
+    sampled (a spy on os.fsync reads how many steps were committed at the sync)."""
+    path = tmp_path / "a.jsonl"
+    model = DQN("MlpPolicy", marked_venv(), learning_starts=10_000, seed=0, device="cpu",
+                **consent_kwargs(marker_judge(), mode="zero", audit_log=path, algo=DQN))
+    spy = FsyncSpy(path, snapshot=lambda: model.replay_buffer.committed_steps)
+    monkeypatch.setattr(os, "fsync", spy)
+    model.learn(200, callback=ConsentCallback())
+    records = list(read_audit_log(path))
+    steps = [r["steps_used"] for r in records]
+    assert len(spy.calls) >= 5 and spy.calls[-1][0] == len(records)
+    judged_before = 0
+    for judged, committed_at_sync in spy.calls:
+        # only the episodes of earlier flushes were committed when this flush synced
+        assert committed_at_sync == sum(steps[:judged_before])
+        judged_before = judged
+    assert model.replay_buffer.committed_steps == sum(steps)  # zero mode commits them all
 
 
 def test_zero_and_penalty_commit_edited_terminal_transitions():

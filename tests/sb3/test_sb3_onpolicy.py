@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import os
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from consent_gym.sb3 import (
     ConsentRolloutBuffer,
     consent_kwargs,
 )
+from tests.fakes import FsyncSpy
 
 GAMMA, LAM = 0.9, 0.8
 
@@ -379,6 +381,30 @@ def test_audit_log_holds_every_verdict(tmp_path):
     assert {r["judge_id"] for r in records} == {"rule:no-marker"}
     assert all(r["learner"] == "sb3-rollout:block" for r in records)
     json.dumps(records)
+
+
+def test_audit_log_is_fsynced_before_the_buffer_applies_the_veto(tmp_path, monkeypatch):
+    """Durability: the rollout's verdicts are on disk before they edit the rewards GAE uses
+    (a spy on os.fsync snapshots the buffer's rewards at the moment of the sync)."""
+    path = tmp_path / "a.jsonl"
+    model = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8, seed=0, device="cpu",
+                **consent_kwargs(marker_judge(), mode="zero", audit_log=path))
+    buf = model.rollout_buffer
+    spy = FsyncSpy(path, snapshot=lambda: (buf.rewards.copy(), buf.observations.copy()))
+    monkeypatch.setattr(os, "fsync", spy)
+    model.learn(32, callback=ConsentCallback())  # one rollout of 16 steps x 2 envs
+    ((records, (rewards_at_sync, observations)),) = spy.calls
+    bad = observations[:, :, 0] == 1.0  # MarkedEnv: bad steps pay 2, the rest 1
+    assert bad.any() and (~bad).any()
+    assert records == buf.stats.judged == len(list(read_audit_log(path)))
+    # at the sync every bad step still paid >= 2 (SB3 adds the bootstrap on time-outs) ...
+    assert (rewards_at_sync[bad] >= 2.0).all() and (rewards_at_sync[~bad] >= 1.0).all()
+    # ... and only afterwards did the veto zero them in the batch the update uses (the
+    # finished episodes; good steps untouched)
+    bad_in_batch = buf.observations[:, 0] == 1.0
+    assert bad_in_batch.any() and (~bad_in_batch).any()
+    assert (buf.rewards[bad_in_batch] == 0.0).all()
+    assert (buf.rewards[~bad_in_batch] >= 1.0).all()
 
 
 def test_failing_judge_vetoes_and_is_counted(approve_all):
