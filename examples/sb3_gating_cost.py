@@ -102,6 +102,7 @@ def run(setting: str, gated: bool, seed: int, eval_episodes: int,
     if gated:
         stats = model.rollout_buffer.stats
         result.update(judged=stats.judged, vetoed=stats.vetoed,
+                      skipped_updates=stats.skipped_updates,
                       held_back_at_end=model.rollout_buffer.engine.held_back_steps)
     if eval_episodes:
         result.update(evaluate(model, env_id, eval_episodes, seed))
