@@ -203,7 +203,13 @@ class RolloutConsent:
         done = np.asarray(_to_numpy(dones)[0], dtype=bool).reshape(self.num_envs)
         key = self.settings.info_key
         for e in np.flatnonzero(done):
-            record = sub_env_info(infos, int(e)).get(key)
+            info = sub_env_info(infos, int(e))
+            record = info.get(key)
+            final_info = info.get("final_info")
+            if record is None and isinstance(final_info, Mapping):
+                # Gymnasium's SAME_STEP autoreset: the ended episode's info is under
+                # "final_info", the top level holds the new episode's reset info.
+                record = final_info.get(key)
             if not isinstance(record, Mapping) or "text" not in record:
                 raise RuntimeError(_NOT_RECORDED.format(e=int(e), t=t, key=key))
             if not record.get("pending", False):

@@ -3,8 +3,8 @@
 Plain Stable-Baselines3 PPO learns the sidewalk shortcut here and runs pedestrians over.
 Gating it takes three changes, marked ``# consent 1/3`` .. ``3/3`` below:
 
-1. wrap each sub-env in ``ConsentWrapper(env, defer_rewards=False)`` (records and renders
-   every episode; rewards pass through undelayed);
+1. wrap each sub-env in ``ConsentRecorder(env)`` (records and renders every episode;
+   rewards pass through unchanged);
 2. give PPO the consent buffer: ``**consent_kwargs(judge, mode="zero")``;
 3. pass ``callback=ConsentCallback()`` to ``learn()``.
 
