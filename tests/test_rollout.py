@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium.vector import AutoresetMode
 
 from consent_gym import ConsentRecorder, RolloutConsent
@@ -33,4 +34,24 @@ def test_record_step_finds_records_under_final_info_with_same_step_autoreset(app
     lengths = [d.piece.steps for d in batch.decisions]
     assert sum(lengths) == len(batch) == int(batch.trainable.sum())
     assert consent.held_back_steps == 2 * T - len(batch)
+    envs.close()
+
+
+def test_next_step_autoreset_is_reported_with_the_fix(approve_all):
+    # NEXT_STEP: the step after an episode's end only resets; a loop that stores it hands
+    # the next episode one step more than the recorder saw.
+    envs = gym.make_vec("CartPole-v1", num_envs=1, vectorization_mode="sync",
+                        wrappers=[ConsentRecorder])
+    envs.reset(seed=0)
+    consent = RolloutConsent(approve_all, 1)
+    T = 40
+    starts = np.zeros((T, 1), dtype=bool)
+    done = np.zeros(1, dtype=bool)
+    for t in range(T):
+        starts[t] = done
+        _, _, term, trunc, infos = envs.step(np.zeros(1, dtype=int))
+        done = np.logical_or(term, trunc)
+        consent.record_step(t, done, infos)
+    with pytest.raises(RuntimeError, match=r"AutoresetMode\.SAME_STEP"):
+        consent.process({}, rewards=np.zeros((T, 1)), values=np.zeros((T, 1)), starts=starts)
     envs.close()
