@@ -341,7 +341,11 @@ class RolloutConsent:
                     raise RuntimeError(
                         f"sub-env {e}: ConsentRecorder recorded a {length}-step episode where "
                         f"the learner stepped {known}; ConsentRecorder must wrap each sub-env "
-                        f"directly (no wrapper outside it may reset or end episodes)."
+                        f"directly (no wrapper outside it may reset or end episodes), and a "
+                        f"Gymnasium vector env must autoreset in the same step (NEXT_STEP "
+                        f"adds a reset step that belongs to no episode): "
+                        f"gymnasium.make_vec(..., vector_kwargs={{'autoreset_mode': "
+                        f"gymnasium.vector.AutoresetMode.SAME_STEP}})."
                     )
                 if first == 0:
                     self._carry[e], self._carried[e] = {}, 0

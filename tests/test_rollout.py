@@ -193,3 +193,23 @@ def test_sub_env_info_reads_nested_vector_infos_and_refuses_others():
     assert sub_env_info(infos, 0) == {}
     with pytest.raises(TypeError, match="vector info dict"):
         sub_env_info(42, 0)
+
+
+def test_next_step_autoreset_is_reported_with_the_fix(approve_all):
+    # NEXT_STEP: the step after an episode's end only resets; a loop that stores it hands
+    # the next episode one step more than the recorder saw.
+    envs = gym.make_vec("CartPole-v1", num_envs=1, vectorization_mode="sync",
+                        wrappers=[ConsentRecorder])
+    envs.reset(seed=0)
+    consent = RolloutConsent(approve_all, 1)
+    T = 40
+    starts = np.zeros((T, 1), dtype=bool)
+    done = np.zeros(1, dtype=bool)
+    for t in range(T):
+        starts[t] = done
+        _, _, term, trunc, infos = envs.step(np.zeros(1, dtype=int))
+        done = np.logical_or(term, trunc)
+        consent.record_step(t, done, infos)
+    with pytest.raises(RuntimeError, match=r"AutoresetMode\.SAME_STEP"):
+        consent.process({}, rewards=np.zeros((T, 1)), values=np.zeros((T, 1)), starts=starts)
+    envs.close()

@@ -88,7 +88,7 @@ def test_compare_gates_arms_and_table():
     rows = [{"arm": "none", "mean_return_last20": 10.0, "wall_s": 1.0},
             {"arm": "none", "mean_return_last20": 20.0, "wall_s": 3.0}]
     text = compare_gates.table(rows, ["none"])
-    assert "| none | 15.0 (10.0, 20.0) | 2.0 (1.0, 3.0) |" in text
+    assert "| none | 15.0 (10.0, 20.0) | 2.00 (1.00, 3.00) |" in text  # small: 2 decimals
 
 
 @pytest.mark.slow
