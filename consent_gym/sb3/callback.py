@@ -95,11 +95,10 @@ class ConsentCallback(BaseCallback):
     Logged keys (SB3's logger, so TensorBoard shows them), after every rollout with a judge
     call:
 
-    - ``consent/judged_episodes``: pieces judged so far (episodes, and fragments of
-      episodes running across a rollout boundary);
+    - ``consent/judged_episodes``: episodes judged so far (each once, whole);
     - ``consent/veto_rate`` (this rollout) and ``consent/veto_rate_total``: vetoed
       (failed included) over judged;
-    - ``consent/vetoed_step_fraction``: share of the rollout's steps in vetoed pieces;
+    - ``consent/vetoed_step_fraction``: share of the judged episodes' steps in vetoed ones;
     - ``consent/judge_latency_s`` (the batch) and ``consent/judge_latency_ms_per_episode``;
     - ``consent/failures``: failed verdicts so far (each one vetoed, fail-closed);
     - ``consent/flagged``: verdicts flagged for a person (panel disagreements) so far;
