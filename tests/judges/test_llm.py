@@ -408,7 +408,7 @@ def test_bfloat16_scores_stay_close_to_float32(tiny_model_dir):
     # the bf16 judge's fast path (KV reuse, batching) still matches its own full forward,
     # and the log-softmax is taken in float32
     prefix = bf16._prefixes_ready()[0]
-    assert prefix.last_logprobs.dtype == torch.float32
+    assert bf16._target_logprobs(prefix.last_hidden, torch.tensor([5])).dtype == torch.float32
     seqs = [bf16._episode_ids(t) for t in TEXTS]
     with torch.inference_mode():
         fast = bf16._score_batch(prefix, seqs)
@@ -462,3 +462,54 @@ def test_native_bf16_on_cuda_asks_torch_without_emulation(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert native_bf16("cuda:0") is False
     assert native_bf16("mps") is False
+
+
+# ---------------------------------------------------------------- normaliser shortlist
+@pytest.fixture(scope="module")
+def shortlisted(tiny_model_dir):
+    return LLMJudge(str(tiny_model_dir), headers="general", cache=False, normalizer_tokens=40)
+
+
+def test_shortlist_holds_the_low_ids_and_single_ascii_characters(shortlisted):
+    ids = set(shortlisted._normalizer_ids.tolist())
+    assert set(range(40)) <= ids
+    vocab = shortlisted._lm_head.weight.shape[0]
+    assert len(ids) < vocab
+    for i in ids - set(range(40)):
+        piece = shortlisted.tokenizer.convert_ids_to_tokens(i).replace("\u2581", "")
+        assert len(piece.replace("\u0120", "")) <= 1
+    assert bool(shortlisted._in_normalizer[sorted(ids)].all())
+
+
+def test_shortlist_logprob_bounds_the_exact_one_and_kv_reuse_still_matches(
+        tiny_model_dir, shortlisted):
+    exact = LLMJudge(str(tiny_model_dir), headers="general", cache=False,
+                     normalizer_tokens=None)
+    hidden = torch.randn(6, exact._lm_head.weight.shape[1])
+    targets = torch.tensor([0, 3, 39, 41, 100, exact._lm_head.weight.shape[0] - 1])
+    with torch.inference_mode():
+        approx = shortlisted._target_logprobs(hidden, targets)
+        full = exact._target_logprobs(hidden, targets)
+    # a smaller normaliser: never below the exact log-prob, and never above 0
+    assert (approx >= full - 1e-5).all() and (approx <= 1e-6).all()
+    # the KV-reuse fast path equals a plain forward pass under the same normaliser
+    prefixes = shortlisted._prefixes_ready()
+    seqs = [shortlisted._episode_ids(t) for t in TEXTS]
+    with torch.inference_mode():
+        fast = shortlisted._score_batch(prefixes[0], seqs)
+    slow = [shortlisted._reference_score(prefixes[0].text, s) for s in seqs]
+    assert fast == pytest.approx(slow, abs=1e-4, rel=1e-4)
+    assert shortlisted.judge_id != exact.judge_id
+
+
+def test_a_shortlist_covering_the_vocabulary_is_the_exact_normaliser(tiny_model_dir, judge):
+    everything = LLMJudge(str(tiny_model_dir), headers="ensemble", batch_size=4, cache=False,
+                          normalizer_tokens=10**9)
+    assert everything._normalizer_ids is None
+    assert everything.score_texts(TEXTS) == pytest.approx(judge.score_texts(TEXTS), abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "many"])
+def test_bad_normalizer_tokens_is_rejected(tiny_model_dir, bad):
+    with pytest.raises(ValueError, match="normalizer_tokens"):
+        LLMJudge(str(tiny_model_dir), normalizer_tokens=bad)
