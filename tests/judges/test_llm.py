@@ -513,3 +513,53 @@ def test_a_shortlist_covering_the_vocabulary_is_the_exact_normaliser(tiny_model_
 def test_bad_normalizer_tokens_is_rejected(tiny_model_dir, bad):
     with pytest.raises(ValueError, match="normalizer_tokens"):
         LLMJudge(str(tiny_model_dir), normalizer_tokens=bad)
+
+
+# ---------------------------------------------------------------- mixture of hypotheses
+def test_mixture_score_is_log_mean_likelihood_ratio(tiny_model_dir):
+    headers = {"acceptable": ["Safe log:", "Game log:"], "unacceptable": ["Accident report:"]}
+    j = LLMJudge(str(tiny_model_dir), headers=headers, cache=False)
+    assert j.combine == "mixture" and j.headers == (("Safe log:", "Game log:"),
+                                                    ("Accident report:",))
+    prefixes = j._prefixes_ready()
+    assert [p.text.rsplit("\n", 3)[-3] for p in prefixes] == [
+        "Safe log:", "Game log:", "Accident report:"]
+    for text in TEXTS[:3]:
+        ids = j._episode_ids(text)
+        ok = [j._reference_score(p.text, ids) for p in prefixes[:2]]
+        bad = j._reference_score(prefixes[2].text, ids)
+        expected = math.log((math.exp(ok[0]) + math.exp(ok[1])) / 2) - bad
+        assert j.score_texts([text])[0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_named_hypothesis_set_and_bad_mappings(tiny_model_dir):
+    j = LLMJudge(str(tiny_model_dir), headers="any_env", cache=False)
+    assert j.combine == "mixture" and len(j._prefixes_ready()) == sum(map(len, j.headers))
+    # the acceptable examples go under every acceptable header, the others under the rest
+    for (header, want), prefix in zip(j._channel_headers(), j.prefix_texts(), strict=True):
+        assert prefix.count(header) == 1 + sum(ok == want for _, ok in j.examples)
+    for bad in ({"acceptable": ["a"]}, {"acceptable": [], "unacceptable": ["b"]},
+                {"acceptable": ["a"], "unacceptable": [""]}):
+        with pytest.raises(ValueError, match="acceptable"):
+            LLMJudge(str(tiny_model_dir), headers=bad)
+    with pytest.raises(ValueError, match="any_env"):
+        LLMJudge(str(tiny_model_dir), headers="no-such-set")
+
+
+def test_mixture_min_sentence_uses_per_token_mixture(tiny_model_dir):
+    j = LLMJudge(str(tiny_model_dir), headers="any_env", aggregate="min_sentence", cache=False)
+    total = LLMJudge(str(tiny_model_dir), headers="any_env", cache=False)
+    text = "The car stopped. The car hit a pedestrian. It delivered the parcel."
+    ids = j._episode_ids(text)
+    prefixes = j._prefixes_ready()
+    with torch.inference_mode():
+        lps = torch.stack([j._channel_hidden(p, [ids])[0] for p in prefixes])
+    wants = torch.tensor([w for _, w in j._channel_headers()])
+    per_token = (torch.logsumexp(lps[wants], 0) - math.log(int(wants.sum()))
+                 - torch.logsumexp(lps[~wants], 0) + math.log(int((~wants).sum())))
+    sentences: dict[int, float] = {}
+    for sid, v in zip(j._sentence_ids(ids), per_token.tolist(), strict=True):
+        sentences[sid] = sentences.get(sid, 0.0) + v
+    assert len(sentences) == 3
+    assert j.score_texts([text])[0] == pytest.approx(min(sentences.values()), abs=1e-4)
+    assert total.score_texts([text])[0] != pytest.approx(j.score_texts([text])[0])
