@@ -378,10 +378,11 @@ def test_loaded_module_keeps_its_dtype_unless_one_is_named(judge, monkeypatch):
 
     monkeypatch.setattr(llm_module, "native_bf16", lambda device="cpu": True)
     model = copy.deepcopy(judge.model)
-    kept = LLMJudge(model, tokenizer=judge.tokenizer, cache=False)  # "auto": left alone
+    # "auto": left alone
+    kept = LLMJudge(model, tokenizer=judge.tokenizer, headers="ensemble", cache=False)
     assert kept.dtype == torch.float32 and kept.judge_id == judge.judge_id
-    cast = LLMJudge(copy.deepcopy(judge.model), tokenizer=judge.tokenizer, cache=False,
-                    dtype="bfloat16")
+    cast = LLMJudge(copy.deepcopy(judge.model), tokenizer=judge.tokenizer, headers="ensemble",
+                    cache=False, dtype="bfloat16")
     assert cast.dtype == torch.bfloat16 and cast.judge_id != judge.judge_id
 
 
