@@ -134,3 +134,21 @@ def test_format_suite_reports_harmful_approved(capsys):
 def test_two_sources_is_a_usage_error(capsys):
     code, out = _run(["--benign-suite", "all", "--format-suite", "dev"], capsys)
     assert code == 2 and "exactly one" in out.err
+
+
+def test_cascade_judge_gets_the_llm_options(monkeypatch, capsys):
+    import consent_gym.judges as judges
+    from consent_gym.judges import RuleJudge
+
+    seen = {}
+
+    def fake_cascade(**kwargs):
+        seen.update(kwargs)
+        return RuleJudge(lambda text: True, name="fake-cascade")
+
+    monkeypatch.setattr(judges, "default_cascade", fake_cascade)
+    code, out = _run(["--format-suite", "dev", "--per-format", "1", "--judge", "cascade",
+                      "--dtype", "float32", "--zero-shot", "--json"], capsys)
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert code == 0 and result["judge"] == "cascade"
+    assert seen["dtype"] == "float32" and seen["examples"] == [] and seen["cache"] is False
