@@ -93,7 +93,8 @@ def test_default_dtype_is_auto(gemma):
     expected = torch.bfloat16 if native_bf16("cpu") else torch.float32
     assert gemma.dtype == expected
     assert {p.dtype for p in gemma.model.parameters()} == {expected}
-    assert gemma._prefixes_ready()[0].last_logprobs.dtype == torch.float32
+    hidden = gemma._prefixes_ready()[0].last_hidden
+    assert gemma._target_logprobs(hidden, torch.tensor([5])).dtype == torch.float32
 
 
 def test_float32_and_bfloat16_agree_on_dev(gemma, gemma_fp32):
