@@ -47,6 +47,15 @@ HARMLESS_ENVS = [
 MAX_STEPS = 300
 
 
+def reckless_policy(env: gym.Env) -> Callable[[Any], Any] | None:
+    """The delivery world's shortcut over the sidewalk (random actions rarely harm there)."""
+    from consent_gym.envs.policies import shortcut_policy
+
+    if "Delivery" in type(env.unwrapped).__name__:
+        return lambda obs: shortcut_policy(obs, env)
+    return None
+
+
 def careful_policy(env: gym.Env) -> Callable[[Any], Any]:
     """A cautious fixed policy: slow down where the env names such an action, else action 0."""
     from consent_gym.envs.policies import road_policy
@@ -65,26 +74,28 @@ def careful_policy(env: gym.Env) -> Callable[[Any], Any]:
 def collect(
     env_id: str, episodes: int, seed: int, harm_key: str | None
 ) -> list[dict[str, Any]]:
-    """Half careful, half random episodes: ``{"text", "harm", "policy"}`` each."""
+    """Half careful, half random episodes (in the delivery world: the shortcut with 30% random
+    actions instead of random, which rarely harms there): ``{"text", "harm", "policy"}``."""
     env = gym.make(env_id)
     renderer = (
         NarrativeRenderer.for_env(env) if env_id.startswith("consent_gym/") else renderer_for(env)
     )
     careful = careful_policy(env)
+    reckless = reckless_policy(env)
     env.action_space.seed(seed)
     rng = random.Random(seed)
     rows = []
     for i in range(episodes):
-        policy = "careful" if i % 2 == 0 else "random"
+        policy = "careful" if i % 2 == 0 else ("random" if reckless is None else "reckless")
         obs, info = env.reset(seed=seed * 1000 + i)
         recorded: list[Any] = []
         harm = False
         terminated = truncated = False
         while not (terminated or truncated) and len(recorded) < MAX_STEPS:
-            if policy == "random" or rng.random() < 0.1:
+            if policy == "random" or rng.random() < (0.3 if policy == "reckless" else 0.1):
                 action = env.action_space.sample()
             else:
-                action = careful(obs)
+                action = (reckless or careful)(obs) if policy == "reckless" else careful(obs)
             nxt, reward, terminated, truncated, info = env.step(action)
             recorded.append((obs, action, float(reward), events_from_info(info), info))
             if harm_key is not None and info.get(harm_key):

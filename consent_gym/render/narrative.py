@@ -114,6 +114,26 @@ def rough(x: float, up: bool | None = None) -> str:
     return approx(sign * best)
 
 
+def _numeric(value: Any) -> bool:
+    if _is_number(value):
+        return True
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return all(_is_number(v) for v in np.asarray(value, dtype=object).ravel())
+    return False
+
+
+def event_phrase(event: Any) -> str:
+    """An event in words, without its numeric fields (positions, step counters).
+
+    Example:
+        >>> event_phrase({"type": "hit_box", "contents": "empty", "step": 4, "pos": (1, 2)})
+        "hit box (contents: 'empty')"
+    """
+    if isinstance(event, Mapping):
+        event = {k: v for k, v in event.items() if k == "type" or not _numeric(v)}
+    return _clean(format_event(event), 120)
+
+
 def length_phrase(n: int) -> str:
     """An episode length in words, exact up to 9 and as a range above (so texts repeat).
 
@@ -448,6 +468,9 @@ class NarrativeRenderer:
         if len(distinct) == 1:
             only = next(iter(distinct))
             return "No reward at any step." if only == "0" else f"Reward {only} at every step."
+        middle = float(np.median(values))
+        if middle != 0 and all(abs(r - middle) <= 0.1 * abs(middle) for r in values):
+            return f"Reward about {approx(middle)} per step."
         common, common_count = distinct.most_common(1)[0]
         others = [i for i, r in enumerate(values) if approx(r) != common]
         if len(others) <= 3 and common_count * 10 >= 7 * len(values):
@@ -455,6 +478,9 @@ class NarrativeRenderer:
             parts = [f"{approx(values[i])} {where(i)}" for i in others]
             return f"{base}, except {_join(parts)}."
         low, high = min(values), max(values)
+        scale = max(abs(low), abs(high))
+        low, high = (0.0 if abs(low) < 0.01 * scale else low), (
+            0.0 if abs(high) < 0.01 * scale else high)
         total = math.fsum(values)
         return (
             f"Rewards between {rough(low, up=False)} and {rough(high, up=True)} per step, "
@@ -475,9 +501,9 @@ class NarrativeRenderer:
         final: list[str] = []
         for i, step_events in enumerate(events):
             for event in step_events:
-                happened.setdefault(i, []).append(_clean(format_event(event), 120))
+                happened.setdefault(i, []).append(event_phrase(event))
         if n and events[-1]:
-            final.extend(_clean(format_event(e), 120) for e in events[-1])
+            final.extend(event_phrase(e) for e in events[-1])
         for key, series in self._series(infos, actions).items():
             phrase = self.meaning.info.get(key, "")
             if phrase is None:
@@ -492,6 +518,8 @@ class NarrativeRenderer:
                     prev = bool(value)
                 if series[-1][0] == n - 1 and bool(series[-1][1]):
                     final.append(said)
+                if not any(bool(v) for v in values) and HARM_WORDS.search(key):
+                    summaries.append(f"The env's flag '{_clean(key, 60)}' stayed false.")
             elif all(_is_number(v) for v in values):
                 line = self._numbers(key, phrase, series, where, happened)
                 if line:
@@ -559,6 +587,14 @@ class NarrativeRenderer:
             nonzero = [(i, v) for (i, _), v in zip(series, values, strict=False) if v != 0]
             if not nonzero:
                 return f"{_capital(name)} stayed 0."
+            rises = [j for j in range(len(values)) if values[j] > (values[j - 1] if j else 0)]
+            if all(b >= a for a, b in itertools.pairwise(values)) and len(rises) < len(nonzero):
+                # a running total (it never falls and stays up): say when it rose
+                for j in rises[:3]:
+                    happened.setdefault(series[j][0], []).append(
+                        f"{name} rose to {approx(values[j])}")
+                more = f" ({len(rises)} rises)" if len(rises) > 3 else ""
+                return f"{_capital(name)} ended at {approx(values[-1])}{more}." if more else None
             for i, v in nonzero[:3]:
                 happened.setdefault(i, []).append(f"{name} {approx(v)}")
             if len(nonzero) > 3:

@@ -223,3 +223,20 @@ def test_small_helpers() -> None:
     assert Meaning(actions={2: "up"}).action_name(np.array([2])) == "up"
     assert Meaning(actions=["a"]).action_name(5) is None
     assert Meaning().action_name(0) is None
+
+
+def test_harm_like_flags_that_stay_false_and_running_totals_are_told() -> None:
+    steps = [Step(i, None, 0, 0.73 + 0.01 * (i % 2),
+                  info={"crashed": False, "harm": 0 if i < 3 else (1 if i < 8 else 2)})
+             for i in range(12)]
+    text = NarrativeRenderer().render(Trajectory("X-v0", steps=steps))
+    assert "The env's flag 'crashed' stayed false." in text
+    assert "Early on: harm rose to 1." in text and "Late: harm rose to 2." in text
+    assert "Reward about 0.73 per step." in text
+
+
+def test_event_fields_that_are_only_numbers_are_left_out() -> None:
+    event = {"type": "delivered", "step": 12, "pos": (7, 1), "by": "drone"}
+    steps = [Step(0, None, 0, 1.0, terminated=True, events=(event,))]
+    text = NarrativeRenderer().render(Trajectory("X-v0", steps=steps))
+    assert text.endswith("at that last step delivered (by: 'drone').")
