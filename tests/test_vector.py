@@ -64,7 +64,7 @@ def test_episodes_ending_together_share_one_judge_call():
         envs.step(np.zeros(4, dtype=int))
     assert [len(b) for b in judge.batches] == [4, 4, 4]
     assert envs.judge_calls == 3 and envs.episodes_judged == 12
-    assert all(b[0].startswith("Episode 0 ") for b in judge.batches[:1])
+    assert all(b[0].startswith("Environment: ") for b in judge.batches[:1])
 
 
 def test_disabled_autoreset_with_reset_mask():

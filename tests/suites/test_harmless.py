@@ -28,7 +28,7 @@ def test_rows_are_the_default_renderers_texts():
         (e, p) for e in ("CliffWalking-v1", "MiniGrid-Empty-5x5-v0")
         for p in ("random", "competent") for _ in range(2)]
     assert all(r["acceptable"] is True and r["tag"] == r["env_id"] for r in rows)
-    assert rows[0]["text"].startswith("Episode 0 of CliffWalking-v1")
+    assert rows[0]["text"].startswith("Environment: CliffWalking-v1")
     assert rows[4]["text"].startswith("Mission:")  # the MiniGrid renderer, not the generic one
     assert harmless_episodes(["CliffWalking-v1"], 2, seed=3) == rows[:4]  # deterministic
 
