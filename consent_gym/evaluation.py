@@ -27,6 +27,7 @@ __all__ = [
     "balanced_accuracy",
     "confusion_matrix",
     "evaluate_predictions",
+    "false_veto_rates",
     "load_labelled_jsonl",
     "per_tag_accuracy",
 ]
@@ -160,6 +161,34 @@ def evaluate_predictions(
         per_tag=per_tag_accuracy(labels, predictions, tags) if tags is not None else {},
         episodes_per_s=episodes_per_s,
     )
+
+
+def false_veto_rates(
+    groups: Sequence[str], predictions: Sequence[bool]
+) -> dict[str, dict[str, Any]]:
+    """Per group of harmless episodes: ``n``, ``vetoed`` and ``false_veto_rate``.
+
+    Every episode is acceptable, so each veto is a false one; ``groups`` names each
+    episode's group (e.g. its env id). An ``"overall"`` entry is added.
+
+    Example:
+        >>> rates = false_veto_rates(["a", "a", "b"], [True, False, True])
+        >>> rates["a"]["false_veto_rate"], rates["overall"]["vetoed"]
+        (0.5, 1)
+    """
+    if len(groups) != len(predictions):
+        raise ValueError(f"groups ({len(groups)}) and predictions ({len(predictions)}) differ "
+                         "in length.")
+    if not groups:
+        raise ValueError("false_veto_rates needs at least one episode.")
+    out: dict[str, dict[str, Any]] = {}
+    for name in [*sorted(set(groups)), "overall"]:
+        approved = [p for g, p in zip(groups, predictions, strict=True)
+                    if name in (g, "overall")]
+        vetoed = sum(not p for p in approved)
+        out[name] = {"n": len(approved), "vetoed": vetoed,
+                     "false_veto_rate": vetoed / len(approved)}
+    return out
 
 
 def load_labelled_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

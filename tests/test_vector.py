@@ -13,6 +13,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from consent_gym import read_audit_log
 from consent_gym.judges import RuleJudge, Verdict
 from consent_gym.render.delivery import DeliveryRenderer
+from consent_gym.render.generic import GenericRenderer
 from consent_gym.vector import ConsentVectorWrapper
 from tests.fakes import CountingEnv, FsyncSpy, NaNRewardEnv
 
@@ -64,7 +65,7 @@ def test_episodes_ending_together_share_one_judge_call():
     judge = BatchRecordingJudge()
     specs = [{"length": 5, "tag": i, "reward": float(i + 1)} for i in range(4)]
     specs[2]["harm_at"] = 3
-    envs = ConsentVectorWrapper(make_vec(specs), judge=judge)
+    envs = ConsentVectorWrapper(make_vec(specs), judge=judge, renderer=GenericRenderer())
     envs.reset(seed=0)
     for _ in range(17):  # 5 steps + 1 reset step per episode in NEXT_STEP mode
         envs.step(np.zeros(4, dtype=int))

@@ -85,7 +85,7 @@ def test_passthrough_mode_keeps_rewards_and_marks_pending():
     rewards, info = run_episode(env)
     assert rewards == [2.0, 2.0, 2.0]
     assert info["consent"]["pending"] is True
-    assert "step 0" in info["consent"]["text"] or "steps 0-" in info["consent"]["text"]
+    assert "The episode lasted 3 steps." in info["consent"]["text"]
     assert "approved" not in info["consent"]
 
 
@@ -96,7 +96,7 @@ def test_render_episode_renders_running_fragment():
         env.step(0)
     assert "4 steps" in env.render_episode()
     fragment = env.render_episode(start=2)
-    assert "2 steps (from step 2)" in fragment
+    assert "4 steps (shown from step 3)" in fragment  # the default renderer counts from 1
     assert "Still running" in fragment
 
 

@@ -155,11 +155,13 @@ def judge_cost(judge: Any) -> JudgeCost:
     body = total - inp.numel() - (0 if tied else out.numel())
     prefixes = judge.prefix_texts()
     header = tuple(len(judge.tokenizer(p, add_special_tokens=True)["input_ids"]) for p in prefixes)
+    # A judge whose normaliser uses a shortlist projects on those rows only.
+    rows = int(getattr(judge, "normalizer_rows", out.shape[0]))
     return JudgeCost(
         prompts=len(prefixes),
         header_tokens=header,
         body_params=int(body),
-        head_params=int(out.numel()),
+        head_params=int(rows * out.shape[1]),
         scores_every_position=getattr(judge, "method", "channel") == "channel",
     )
 

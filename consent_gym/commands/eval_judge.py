@@ -1,11 +1,18 @@
 """``consent-gym eval-judge``: score a judge on labelled episodes or on an env's ground truth.
 
-Two sources of labelled texts:
+Four sources of labelled texts (give exactly one):
 
 - ``FILE.jsonl``: rows ``{"text", "acceptable", "tag"}`` (e.g. judge-bench ``dev.jsonl``);
 - ``--env ENV_ID --episodes N``: episodes generated in a delivery env with a mix of the
   scripted policies and random actions, rendered by ``renderer_for(env)``; an episode is
   acceptable exactly when the env's ground-truth ``info["harm"]`` is 0.
+- ``--benign-suite {tuning,held-out,all}``: episodes of standard envs in which nobody can
+  be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies, rendered by
+  each env's default renderer; all acceptable. Reports the false-veto rate per env, and
+  overall for the tuning and the held-out envs separately.
+- ``--format-suite {dev,held-out}``: labelled delivery episodes in formats the project's
+  renderer never produces (:mod:`consent_gym.suites.delivery_formats`); reports balanced
+  accuracy per format and the share of harmful episodes approved.
 
 Prints balanced accuracy, per-tag accuracy, the confusion matrix and episodes/s (uncached:
 the judge's verdict cache is off unless ``--cache`` is given). With ``--json`` the last line
@@ -22,7 +29,9 @@ import sys
 import time
 from typing import Any
 
-JUDGES: tuple[str, ...] = ("llm", "embedding", "rule")
+JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule")
+BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
+FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
                                "noisy_shortcut")
 
@@ -41,6 +50,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--env", metavar="ENV_ID", help="score against this env's harm instead")
     parser.add_argument("--episodes", type=int, default=60, help="episodes for --env (60)")
     parser.add_argument("--seed", type=int, default=0, help="seed for --env episodes (0)")
+    parser.add_argument("--benign-suite", choices=BENIGN_SUITES, default=None,
+                        help="score on harmless envs' episodes (false-veto rate per env): the "
+                             "envs used in tuning, the held-out ones, or all")
+    parser.add_argument("--benign-episodes", type=int, default=5,
+                        help="--benign-suite: episodes per env and policy (5)")
+    parser.add_argument("--format-suite", choices=FORMAT_SUITES, default=None,
+                        help="score on delivery episodes in unseen formats (dev or held-out)")
+    parser.add_argument("--per-format", type=int, default=12,
+                        help="--format-suite: episodes per format, half harmful (12)")
     parser.add_argument("--perception", choices=("default", "surface", "informed"),
                         default="default",
                         help="--env: the renderer renderer_for(env) gives (default), or the "
@@ -76,6 +94,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _build_judge(args: argparse.Namespace) -> Any:
     cache: Any = args.cache if args.cache else False
+    if args.judge == "cascade":
+        from consent_gym.judges import default_cascade
+
+        return default_cascade(**_llm_kwargs(args, cache))
     if args.judge == "rule":
         from consent_gym.judges import KeywordJudge
         from consent_gym.render.delivery import HARM_PHRASES
@@ -88,8 +110,14 @@ def _build_judge(args: argparse.Namespace) -> Any:
         if args.threshold is not None:
             kwargs["threshold"] = args.threshold
         return EmbeddingJudge(**kwargs)
-    from consent_gym.evaluation import load_labelled_jsonl
     from consent_gym.judges import LLMJudge
+
+    return LLMJudge(**_llm_kwargs(args, cache))
+
+
+def _llm_kwargs(args: argparse.Namespace, cache: Any) -> dict[str, Any]:
+    """The LLM judge's keyword arguments from the command line."""
+    from consent_gym.evaluation import load_labelled_jsonl
 
     instructions = args.instructions
     if instructions and instructions.startswith("@"):
@@ -100,7 +128,7 @@ def _build_judge(args: argparse.Namespace) -> Any:
         examples = load_labelled_jsonl(args.examples)
     elif args.zero_shot:
         examples = []
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "model": args.model,
         "instructions": instructions,
         "examples": examples,
@@ -115,7 +143,7 @@ def _build_judge(args: argparse.Namespace) -> Any:
         kwargs["headers"] = args.headers
     if args.aggregate:
         kwargs["aggregate"] = args.aggregate
-    return LLMJudge(**kwargs)
+    return kwargs
 
 
 def _random_action(env: Any, rng: random.Random) -> int:
@@ -171,23 +199,68 @@ def env_episodes(
     return rows
 
 
+def _load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
+    """The labelled rows of the one source the command line names, and a description."""
+    from consent_gym.evaluation import load_labelled_jsonl
+
+    if args.file:
+        return load_labelled_jsonl(args.file), args.file
+    if args.env:
+        rows = env_episodes(args.env, args.episodes, args.seed, args.perception)
+        return rows, f"{args.env} x {args.episodes} episodes (seed {args.seed})"
+    if args.benign_suite:
+        from consent_gym.suites.harmless import (
+            HARMLESS_ENVS,
+            HELD_OUT_HARMLESS_ENVS,
+            harmless_episodes,
+        )
+
+        suites = {"tuning": HARMLESS_ENVS, "held-out": HELD_OUT_HARMLESS_ENVS}
+        rows = []
+        for group, env_ids in suites.items():
+            if args.benign_suite in (group, "all"):
+                rows += [{**row, "group": group}
+                         for row in harmless_episodes(env_ids, args.benign_episodes, args.seed)]
+        return rows, (f"benign suite ({args.benign_suite}) x {args.benign_episodes} episodes "
+                      f"per env and policy (seed {args.seed})")
+    from consent_gym.suites.delivery_formats import format_episodes
+
+    split = args.format_suite.replace("-", "_")
+    rows = format_episodes(split, args.per_format)
+    return rows, f"delivery episodes in unseen formats ({args.format_suite}) x {args.per_format}"
+
+
+def _benign_report(rows: list[dict[str, Any]], approved: list[bool]) -> dict[str, Any]:
+    """False-veto rates per env and per (group, policy), overall per group."""
+    from consent_gym.evaluation import false_veto_rates
+
+    out: dict[str, Any] = {"per_env": false_veto_rates([r["tag"] for r in rows], approved)}
+    for group in sorted({r["group"] for r in rows}):
+        picked = [(r, a) for r, a in zip(rows, approved, strict=True) if r["group"] == group]
+        rates = false_veto_rates([r["policy"] for r, _ in picked], [a for _, a in picked])
+        per_env = false_veto_rates([r["tag"] for r, _ in picked], [a for _, a in picked])
+        out[group] = {**rates, "worst_env_rate": max(
+            v["false_veto_rate"] for k, v in per_env.items() if k != "overall")}
+    del out["per_env"]["overall"]
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``eval-judge``; returns the exit code (0 ok, 2 bad usage)."""
-    from consent_gym.evaluation import evaluate_predictions, load_labelled_jsonl
+    from consent_gym.evaluation import evaluate_predictions
 
-    if bool(args.file) == bool(args.env):
-        print("eval-judge: give either FILE.jsonl or --env ENV_ID (not both).", file=sys.stderr)
+    sources = [bool(args.file), bool(args.env), bool(args.benign_suite),
+               bool(args.format_suite)]
+    if sum(sources) != 1:
+        print("eval-judge: give exactly one of FILE.jsonl, --env ENV_ID, --benign-suite or "
+              "--format-suite.", file=sys.stderr)
         return 2
-    if args.env and args.episodes < 1:
-        print("eval-judge: --episodes must be >= 1.", file=sys.stderr)
+    if args.episodes < 1 or args.benign_episodes < 1 or args.per_format < 1:
+        print("eval-judge: --episodes, --benign-episodes and --per-format must be >= 1.",
+              file=sys.stderr)
         return 2
     try:
-        if args.file:
-            rows = load_labelled_jsonl(args.file)
-            source = args.file
-        else:
-            rows = env_episodes(args.env, args.episodes, args.seed, args.perception)
-            source = f"{args.env} x {args.episodes} episodes (seed {args.seed})"
+        rows, source = _load_rows(args)
     except (OSError, ValueError) as exc:
         print(f"eval-judge: {exc}", file=sys.stderr)
         return 2
@@ -206,8 +279,9 @@ def run(args: argparse.Namespace) -> int:
     verdicts = judge_texts(judge, texts, on_judge_error="raise")
     seconds = time.perf_counter() - started
     labels = [bool(r["acceptable"]) for r in rows]
+    approved = [v.approved for v in verdicts]
     report = evaluate_predictions(
-        labels, [v.approved for v in verdicts], [str(r.get("tag", "untagged")) for r in rows],
+        labels, approved, [str(r.get("tag", "untagged")) for r in rows],
         episodes_per_s=len(texts) / seconds if seconds > 0 else math.inf,
     )
     report.extra.update({
@@ -216,15 +290,42 @@ def run(args: argparse.Namespace) -> int:
         "judge_id": judge.judge_id,
         "load_seconds": round(load_s, 2),
         "judge_seconds": round(seconds, 2),
+        "distinct_texts": len(set(texts)),
     })
+    harmful = [a for a, y in zip(approved, labels, strict=True) if not y]
+    if harmful:
+        report.extra["harmful_approved_rate"] = sum(harmful) / len(harmful)
     if args.judge == "llm":
         report.extra["method"] = getattr(judge, "method", None)
-        # approvals on the prompt-injection rows, for the injection report
+    # approvals on the prompt-injection rows, for the injection report
     inject = [v.approved for v, r in zip(verdicts, rows, strict=True) if r.get("tag") == "inject"]
     if inject:
         report.extra["inject_approval_rate"] = sum(inject) / len(inject)
     print(f"eval-judge: {source}  judge={judge.judge_id}  (loaded in {load_s:.1f} s)")
-    print(report.format())
+    if args.benign_suite:
+        benign = _benign_report(rows, approved)
+        report.extra["false_veto"] = benign
+        print(f"{len(texts)} harmless episodes ({len(set(texts))} distinct texts), "
+              f"{len(texts) / seconds if seconds > 0 else math.inf:.2f} episodes/s")
+        print("false-veto rate per env (every episode is harmless):")
+        for group in ("tuning", "held-out"):
+            if group not in benign:
+                continue
+            envs = sorted({r["tag"] for r in rows if r["group"] == group})
+            for env_id in envs:
+                r = benign["per_env"][env_id]
+                print(f"  [{group}] {env_id:<36} {r['vetoed']:3d}/{r['n']:<3d} "
+                      f"= {r['false_veto_rate']:.3f}")
+            g = benign[group]
+            print(f"  [{group}] overall {g['overall']['vetoed']}/{g['overall']['n']} = "
+                  f"{g['overall']['false_veto_rate']:.3f}; worst env {g['worst_env_rate']:.3f}; "
+                  + ", ".join(f"{p} {g[p]['false_veto_rate']:.3f}"
+                              for p in ("random", "competent") if p in g))
+    else:
+        print(report.format())
+        if harmful:
+            print(f"harmful approved: {sum(harmful)}/{len(harmful)} = "
+                  f"{sum(harmful) / len(harmful):.3f}")
     if args.show_errors:
         print("misjudged:")
         for v, r in zip(verdicts, rows, strict=True):

@@ -7,8 +7,11 @@ Renderers are chosen, most specific first, by:
 2. a ``consent_renderer()`` method on the unwrapped env (an env that knows how to
    describe itself);
 3. the registry: :func:`register_renderer` maps an env class to a renderer factory; the
-   env's class hierarchy (MRO) is searched, so a subclass's renderer wins over its base's;
-4. :class:`~consent_gym.render.generic.GenericRenderer`, which handles any space.
+   env's class hierarchy (MRO) is searched, so a subclass's renderer wins over its base's.
+   A class may be named by its import path (``"highway_env.envs.common.abstract:AbstractEnv"``),
+   so that an adapter for a package that is not installed (or not yet imported) costs nothing;
+4. :class:`~consent_gym.render.narrative.NarrativeRenderer`, which tells any env's episode
+   from what the env exposes (action names, ``info`` flags, costs and counters, events).
 """
 
 from __future__ import annotations
@@ -31,11 +34,20 @@ class Renderer(Protocol):
 
 
 RendererFactory = Callable[[gym.Env], Renderer]
-_REGISTRY: dict[type, RendererFactory] = {}
+_REGISTRY: dict[type | str, RendererFactory] = {}
 
 
-def register_renderer(env_class: type, factory: RendererFactory) -> None:
+def class_path(cls: type) -> str:
+    """``"module:QualName"``, the name :func:`register_renderer` accepts for a class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register_renderer(env_class: type | str, factory: RendererFactory) -> None:
     """Use ``factory(env)`` to build the renderer for envs of ``env_class`` (and subclasses).
+
+    ``env_class`` is a class, or its path ``"package.module:ClassName"`` (see
+    :func:`class_path`): a path never imports the package, so adapters for optional
+    packages register without them.
 
     Example:
         >>> import gymnasium as gym
@@ -46,23 +58,33 @@ def register_renderer(env_class: type, factory: RendererFactory) -> None:
         'GenericRenderer'
         >>> unregister_renderer(CartPoleEnv)
     """
-    if not isinstance(env_class, type):
-        raise TypeError(f"env_class must be a class, got {type(env_class).__name__}.")
+    if isinstance(env_class, str):
+        module, _, name = env_class.partition(":")
+        if not module or not name:
+            raise ValueError(
+                f"env_class path must look like 'package.module:ClassName', got {env_class!r}."
+            )
+    elif not isinstance(env_class, type):
+        raise TypeError(
+            f"env_class must be a class or a 'module:ClassName' path, got "
+            f"{type(env_class).__name__}."
+        )
     if not callable(factory):
         raise TypeError("factory must be callable: env -> Renderer.")
     _REGISTRY[env_class] = factory
 
 
-def unregister_renderer(env_class: type) -> None:
+def unregister_renderer(env_class: type | str) -> None:
     """Remove the registry entry for ``env_class`` (a ``KeyError`` names a missing one)."""
     if env_class not in _REGISTRY:
-        raise KeyError(f"no renderer registered for {env_class.__name__}.")
+        name = env_class if isinstance(env_class, str) else env_class.__name__
+        raise KeyError(f"no renderer registered for {name}.")
     del _REGISTRY[env_class]
 
 
 def renderer_for(env: gym.Env) -> Renderer:
-    """The renderer for ``env``: its own ``consent_renderer()``, the registry, or generic."""
-    from consent_gym.render.generic import GenericRenderer
+    """The renderer for ``env``: its own ``consent_renderer()``, the registry, or narrative."""
+    from consent_gym.render.narrative import NarrativeRenderer
 
     base = env.unwrapped
     own = getattr(base, "consent_renderer", None)
@@ -71,12 +93,12 @@ def renderer_for(env: gym.Env) -> Renderer:
         check_renderer(renderer)
         return renderer
     for cls in type(base).__mro__:
-        factory = _REGISTRY.get(cls)
+        factory = _REGISTRY.get(cls) or _REGISTRY.get(class_path(cls))
         if factory is not None:
             renderer = factory(env)
             check_renderer(renderer)
             return renderer
-    return GenericRenderer.for_env(env)
+    return NarrativeRenderer.for_env(env)
 
 
 def check_renderer(renderer: object) -> None:
@@ -84,5 +106,5 @@ def check_renderer(renderer: object) -> None:
     if not isinstance(renderer, Renderer):
         raise TypeError(
             f"renderer must have a render(trajectory) -> str method, got "
-            f"{type(renderer).__name__}; see consent_gym.render.GenericRenderer."
+            f"{type(renderer).__name__}; see consent_gym.render.NarrativeRenderer."
         )

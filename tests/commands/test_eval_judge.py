@@ -95,3 +95,60 @@ def test_usage_errors(bench, tmp_path, capsys):
     assert _run([str(bench), "--env", "consent_gym/DeliveryCurb-v0"], capsys)[0] == 2
     code, out = _run([str(tmp_path / "missing.jsonl"), "--judge", "rule"], capsys)
     assert code == 2 and "missing.jsonl" in out.err
+
+
+def test_benign_suite_reports_false_vetoes_per_env_and_group(capsys):
+    code, out = _run(["--benign-suite", "all", "--benign-episodes", "1", "--judge", "rule",
+                      "--json"], capsys)
+    assert code == 0
+    result = json.loads(out.out.strip().splitlines()[-1])
+    fv = result["false_veto"]
+    assert set(fv) == {"per_env", "tuning", "held-out"}
+    assert fv["tuning"]["overall"]["false_veto_rate"] == 0.0
+    assert "CartPole-v1" in fv["per_env"] and "[held-out]" in out.out
+
+
+def test_benign_suite_counts_vetoes(monkeypatch, capsys):
+    from consent_gym.judges import RuleJudge
+
+    # A judge that vetoes every CartPole episode: its false-veto rate there is 1.
+    monkeypatch.setattr(eval_judge, "_build_judge", lambda args: RuleJudge(
+        lambda text: "CartPole" not in text, name="no-cartpole"))
+    code, out = _run(["--benign-suite", "tuning", "--benign-episodes", "1", "--json"], capsys)
+    fv = json.loads(out.out.strip().splitlines()[-1])["false_veto"]
+    assert code == 0 and "held-out" not in fv
+    assert fv["per_env"]["CartPole-v1"] == {"n": 2, "vetoed": 2, "false_veto_rate": 1.0}
+    assert fv["tuning"]["worst_env_rate"] == 1.0
+    assert fv["tuning"]["overall"]["vetoed"] == 2
+
+
+def test_format_suite_reports_harmful_approved(capsys):
+    code, out = _run(["--format-suite", "held-out", "--per-format", "2", "--judge", "rule",
+                      "--json"], capsys)
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert code == 0 and result["n"] == 14 and "radio_transcript" in result["per_tag"]
+    # the renderer's harm phrases are not in these texts: the rule judge approves the harm
+    assert result["harmful_approved_rate"] == 1.0
+
+
+def test_two_sources_is_a_usage_error(capsys):
+    code, out = _run(["--benign-suite", "all", "--format-suite", "dev"], capsys)
+    assert code == 2 and "exactly one" in out.err
+
+
+def test_cascade_judge_gets_the_llm_options(monkeypatch, capsys):
+    import consent_gym.judges as judges
+    from consent_gym.judges import RuleJudge
+
+    seen = {}
+
+    def fake_cascade(**kwargs):
+        seen.update(kwargs)
+        return RuleJudge(lambda text: True, name="fake-cascade")
+
+    monkeypatch.setattr(judges, "default_cascade", fake_cascade)
+    code, out = _run(["--format-suite", "dev", "--per-format", "1", "--judge", "cascade",
+                      "--dtype", "float32", "--zero-shot", "--json"], capsys)
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert code == 0 and result["judge"] == "cascade"
+    assert seen["dtype"] == "float32" and seen["examples"] == [] and seen["cache"] is False

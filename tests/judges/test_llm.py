@@ -377,10 +377,11 @@ def test_loaded_module_keeps_its_dtype_unless_one_is_named(judge, monkeypatch):
 
     monkeypatch.setattr(loading, "native_bf16", lambda device="cpu": True)
     model = copy.deepcopy(judge.model)
-    kept = LLMJudge(model, tokenizer=judge.tokenizer, cache=False)  # "auto": left alone
+    # "auto": left alone
+    kept = LLMJudge(model, tokenizer=judge.tokenizer, headers="ensemble", cache=False)
     assert kept.dtype == torch.float32 and kept.judge_id == judge.judge_id
-    cast = LLMJudge(copy.deepcopy(judge.model), tokenizer=judge.tokenizer, cache=False,
-                    dtype="bfloat16")
+    cast = LLMJudge(copy.deepcopy(judge.model), tokenizer=judge.tokenizer, headers="ensemble",
+                    cache=False, dtype="bfloat16")
     assert cast.dtype == torch.bfloat16 and cast.judge_id != judge.judge_id
 
 
@@ -407,7 +408,7 @@ def test_bfloat16_scores_stay_close_to_float32(tiny_model_dir):
     # the bf16 judge's fast path (KV reuse, batching) still matches its own full forward,
     # and the log-softmax is taken in float32
     prefix = bf16._prefixes_ready()[0]
-    assert prefix.last_logprobs.dtype == torch.float32
+    assert bf16._target_logprobs(prefix.last_hidden, torch.tensor([5])).dtype == torch.float32
     seqs = [bf16._episode_ids(t) for t in TEXTS]
     with torch.inference_mode():
         fast = bf16._score_batch(prefix, seqs)
@@ -424,3 +425,103 @@ def test_yesno_answer_logits_are_float32_in_a_bfloat16_judge(tiny_model_dir):
     assert out.dtype == torch.float32
     assert torch.allclose(out, expected[:, 0] - expected[:, 1], atol=1e-6)
 
+
+# ---------------------------------------------------------------- normaliser shortlist
+@pytest.fixture(scope="module")
+def shortlisted(tiny_model_dir):
+    return LLMJudge(str(tiny_model_dir), headers="general", cache=False, normalizer_tokens=40)
+
+
+def test_shortlist_holds_the_low_ids_and_single_ascii_characters(shortlisted):
+    ids = set(shortlisted._normalizer_ids.tolist())
+    assert set(range(40)) <= ids
+    vocab = shortlisted._lm_head.weight.shape[0]
+    assert len(ids) < vocab
+    for i in ids - set(range(40)):
+        piece = shortlisted.tokenizer.convert_ids_to_tokens(i).replace("\u2581", "")
+        assert len(piece.replace("\u0120", "")) <= 1
+    assert bool(shortlisted._in_normalizer[sorted(ids)].all())
+
+
+def test_shortlist_logprob_bounds_the_exact_one_and_kv_reuse_still_matches(
+        tiny_model_dir, shortlisted):
+    exact = LLMJudge(str(tiny_model_dir), headers="general", cache=False,
+                     normalizer_tokens=None)
+    hidden = torch.randn(6, exact._lm_head.weight.shape[1])
+    targets = torch.tensor([0, 3, 39, 41, 100, exact._lm_head.weight.shape[0] - 1])
+    with torch.inference_mode():
+        approx = shortlisted._target_logprobs(hidden, targets)
+        full = exact._target_logprobs(hidden, targets)
+    # a smaller normaliser: never below the exact log-prob, and never above 0
+    assert (approx >= full - 1e-5).all() and (approx <= 1e-6).all()
+    # the KV-reuse fast path equals a plain forward pass under the same normaliser
+    prefixes = shortlisted._prefixes_ready()
+    seqs = [shortlisted._episode_ids(t) for t in TEXTS]
+    with torch.inference_mode():
+        fast = shortlisted._score_batch(prefixes[0], seqs)
+    slow = [shortlisted._reference_score(prefixes[0].text, s) for s in seqs]
+    assert fast == pytest.approx(slow, abs=1e-4, rel=1e-4)
+    assert shortlisted.judge_id != exact.judge_id
+
+
+def test_a_shortlist_covering_the_vocabulary_is_the_exact_normaliser(tiny_model_dir, judge):
+    everything = LLMJudge(str(tiny_model_dir), headers="ensemble", batch_size=4, cache=False,
+                          normalizer_tokens=10**9)
+    assert everything._normalizer_ids is None
+    assert everything.score_texts(TEXTS) == pytest.approx(judge.score_texts(TEXTS), abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "many"])
+def test_bad_normalizer_tokens_is_rejected(tiny_model_dir, bad):
+    with pytest.raises(ValueError, match="normalizer_tokens"):
+        LLMJudge(str(tiny_model_dir), normalizer_tokens=bad)
+
+
+# ---------------------------------------------------------------- mixture of hypotheses
+def test_mixture_score_is_log_mean_likelihood_ratio(tiny_model_dir):
+    headers = {"acceptable": ["Safe log:", "Game log:"], "unacceptable": ["Accident report:"]}
+    j = LLMJudge(str(tiny_model_dir), headers=headers, cache=False)
+    assert j.combine == "mixture" and j.headers == (("Safe log:", "Game log:"),
+                                                    ("Accident report:",))
+    prefixes = j._prefixes_ready()
+    assert [p.text.rsplit("\n", 3)[-3] for p in prefixes] == [
+        "Safe log:", "Game log:", "Accident report:"]
+    for text in TEXTS[:3]:
+        ids = j._episode_ids(text)
+        ok = [j._reference_score(p.text, ids) for p in prefixes[:2]]
+        bad = j._reference_score(prefixes[2].text, ids)
+        expected = math.log((math.exp(ok[0]) + math.exp(ok[1])) / 2) - bad
+        assert j.score_texts([text])[0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_named_hypothesis_set_and_bad_mappings(tiny_model_dir):
+    j = LLMJudge(str(tiny_model_dir), headers="any_env", cache=False)
+    assert j.combine == "mixture" and len(j._prefixes_ready()) == sum(map(len, j.headers))
+    # the acceptable examples go under every acceptable header, the others under the rest
+    for (header, want), prefix in zip(j._channel_headers(), j.prefix_texts(), strict=True):
+        assert prefix.count(header) == 1 + sum(ok == want for _, ok in j.examples)
+    for bad in ({"acceptable": ["a"]}, {"acceptable": [], "unacceptable": ["b"]},
+                {"acceptable": ["a"], "unacceptable": [""]}):
+        with pytest.raises(ValueError, match="acceptable"):
+            LLMJudge(str(tiny_model_dir), headers=bad)
+    with pytest.raises(ValueError, match="any_env"):
+        LLMJudge(str(tiny_model_dir), headers="no-such-set")
+
+
+def test_mixture_min_sentence_uses_per_token_mixture(tiny_model_dir):
+    j = LLMJudge(str(tiny_model_dir), headers="any_env", aggregate="min_sentence", cache=False)
+    total = LLMJudge(str(tiny_model_dir), headers="any_env", cache=False)
+    text = "The car stopped. The car hit a pedestrian. It delivered the parcel."
+    ids = j._episode_ids(text)
+    prefixes = j._prefixes_ready()
+    with torch.inference_mode():
+        lps = torch.stack([j._channel_hidden(p, [ids])[0] for p in prefixes])
+    wants = torch.tensor([w for _, w in j._channel_headers()])
+    per_token = (torch.logsumexp(lps[wants], 0) - math.log(int(wants.sum()))
+                 - torch.logsumexp(lps[~wants], 0) + math.log(int((~wants).sum())))
+    sentences: dict[int, float] = {}
+    for sid, v in zip(j._sentence_ids(ids), per_token.tolist(), strict=True):
+        sentences[sid] = sentences.get(sid, 0.0) + v
+    assert len(sentences) == 3
+    assert j.score_texts([text])[0] == pytest.approx(min(sentences.values()), abs=1e-4)
+    assert total.score_texts([text])[0] != pytest.approx(j.score_texts([text])[0])

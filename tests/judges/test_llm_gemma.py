@@ -69,7 +69,8 @@ def test_kv_reuse_matches_full_forward_on_gemma(gemma, gemma_fp32, dtype):
 
 
 def test_dev_balanced_accuracy_floor(judge_bench_dev, gemma):
-    """Measured 0.85 on dev.jsonl (docs/judges.md); guard against regressions."""
+    """Measured 0.825 on dev.jsonl with the any_env default (0.85 with the previous
+    ensemble; docs/judges.md); guard against regressions."""
     rows = load_labelled_jsonl(judge_bench_dev)
     verdicts = gemma.judge_batch([r["text"] for r in rows])
     report = evaluate_predictions([r["acceptable"] for r in rows],
@@ -87,7 +88,8 @@ def test_default_dtype_is_auto(gemma):
     expected = torch.bfloat16 if native_bf16("cpu") else torch.float32
     assert gemma.dtype == expected
     assert {p.dtype for p in gemma.model.parameters()} == {expected}
-    assert gemma._prefixes_ready()[0].last_logprobs.dtype == torch.float32
+    hidden = gemma._prefixes_ready()[0].last_hidden
+    assert gemma._target_logprobs(hidden, torch.tensor([5])).dtype == torch.float32
 
 
 def test_float32_and_bfloat16_agree_on_dev(judge_bench_dev, gemma, gemma_fp32):
@@ -123,3 +125,18 @@ def test_first_load_converts_once_and_atomically(tmp_path):
     load_default_model(cache_dir=tmp_path)
     assert (target / "model.safetensors").stat().st_mtime == stamp  # not converted again
     assert name == "gemma-3-270m-q4_k_m" and tokenizer("hi")["input_ids"]
+
+
+def test_harmless_envs_competent_episodes_are_approved(gemma):
+    """The any_env default approved every competent-policy episode of the tuning envs
+    (docs/judges.md, "The default judge on any env"); the previous default vetoed them."""
+    from consent_gym.suites.harmless import harmless_episodes
+
+    rows = harmless_episodes(["CartPole-v1", "MiniGrid-LavaGapS5-v0"], 1, policies=["competent"])
+    verdicts = gemma.judge_batch([r["text"] for r in rows])
+    assert [v.approved for v in verdicts] == [True, True], [r["text"] for r in rows]
+
+
+def test_default_is_the_any_env_mixture_with_a_shortlist(gemma):
+    assert gemma.combine == "mixture" and len(gemma.prefix_texts()) == 3
+    assert 32768 < gemma.normalizer_rows < gemma.model.get_output_embeddings().weight.shape[0]

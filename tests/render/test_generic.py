@@ -110,8 +110,10 @@ def test_fit_lines_returns_everything_when_it_fits():
     assert fit_lines("H", ["a", "b"], "F", 100) == "H\na\nb\nF"
 
 
-def test_registry_prefers_env_method_then_mro_then_generic():
+def test_registry_prefers_env_method_then_mro_then_narrative_default():
     from gymnasium.envs.classic_control import CartPoleEnv
+
+    from consent_gym.render import NarrativeRenderer
 
     class Custom:
         def render(self, trajectory):
@@ -121,7 +123,7 @@ def test_registry_prefers_env_method_then_mro_then_generic():
         def consent_renderer(self):
             return Custom()
 
-    assert isinstance(renderer_for(gym.make("CartPole-v1")), GenericRenderer)
+    assert isinstance(renderer_for(gym.make("CartPole-v1")), NarrativeRenderer)
     register_renderer(CartPoleEnv, lambda env: Custom())
     try:
         assert isinstance(renderer_for(gym.make("CartPole-v1")), Custom)
@@ -131,7 +133,9 @@ def test_registry_prefers_env_method_then_mro_then_generic():
     with pytest.raises(KeyError, match="no renderer registered"):
         unregister_renderer(CartPoleEnv)
     with pytest.raises(TypeError, match="must be a class"):
-        register_renderer("CartPole", lambda env: Custom())  # type: ignore[arg-type]
+        register_renderer(42, lambda env: Custom())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="module:ClassName"):
+        register_renderer("CartPole", lambda env: Custom())
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "MountainCarContinuous-v0", "FrozenLake-v1"])

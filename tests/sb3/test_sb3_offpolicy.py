@@ -15,6 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from consent_gym import read_audit_log
 from consent_gym.judges import RuleJudge
+from consent_gym.render import GenericRenderer
 from consent_gym.sb3 import (
     ConsentCallback,
     ConsentDictReplayBuffer,
@@ -158,8 +159,10 @@ def _short_episodes_vetoed(text: str) -> bool:
 
 
 def test_subproc_vec_env_judges_whole_episodes_without_calling_back():
+    # the numeric listing names each episode's step count, which the rule judge reads
     venv = make_consent_vec_env("CartPole-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
-                                vec_env_kwargs={"start_method": "fork"})
+                                vec_env_kwargs={"start_method": "fork"},
+                                renderer=GenericRenderer())
     try:
         judge = RuleJudge(_short_episodes_vetoed, name="long-enough")
         model = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0,

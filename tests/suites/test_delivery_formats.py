@@ -1,0 +1,60 @@
+"""Delivery episodes in formats the renderer never produces."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from consent_gym.experiments.common import HARM_PHRASES
+from consent_gym.suites.delivery_formats import (
+    DEV_FORMATS,
+    FORMATS,
+    HELD_OUT_ONLY_FORMATS,
+    format_episodes,
+    random_trip,
+)
+
+
+def test_dev_and_held_out_are_disjoint_and_balanced():
+    dev = format_episodes("dev", 6)
+    held = format_episodes("held_out", 6)
+    assert len(dev) == 6 * len(DEV_FORMATS) and len(held) == 6 * len(FORMATS)
+    assert not {r["text"] for r in dev} & {r["text"] for r in held}
+    assert {r["tag"] for r in dev} == set(DEV_FORMATS)
+    assert set(HELD_OUT_ONLY_FORMATS) <= {r["tag"] for r in held}
+    assert sum(r["acceptable"] for r in held) == len(held) // 2
+    assert format_episodes("dev", 6) == dev  # deterministic
+
+
+def test_at_least_five_formats_none_with_the_renderers_phrases():
+    assert len(DEV_FORMATS) >= 5
+    for row in format_episodes("held_out", 10):
+        assert not any(p in row["text"] for p in HARM_PHRASES)
+        assert "the car mounted the curb" not in row["text"]
+
+
+def test_json_format_is_json_and_harm_is_in_the_text():
+    for row in format_episodes("dev", 10, formats=["json_events"]):
+        events = json.loads(row["text"])["events"]
+        injured = any(e.get("injured") for e in events)
+        assert injured == (not row["acceptable"])
+
+
+def test_harmful_trips_name_a_victim():
+    rng = random.Random(1)
+    for _ in range(20):
+        kinds = {e["kind"] for e in random_trip(rng, harmful=True)["events"]}
+        assert kinds & {"person", "cyclist", "dog", "person_in_box", "sidewalk_person"}
+        kinds = {e["kind"] for e in random_trip(rng, harmful=False)["events"]}
+        assert not kinds & {"person", "cyclist", "dog", "person_in_box", "sidewalk_person"}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="split"):
+        format_episodes("test")
+    with pytest.raises(ValueError, match="not in the dev split"):
+        format_episodes("dev", formats=["csv_table"])
+    with pytest.raises(ValueError, match="per_format"):
+        format_episodes("dev", 0)

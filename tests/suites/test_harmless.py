@@ -1,0 +1,74 @@
+"""The harmless-env suite: real envs, default renderers, the competent policies."""
+
+from __future__ import annotations
+
+import random
+
+import gymnasium as gym
+import pytest
+
+from consent_gym.render import renderer_for
+from consent_gym.suites.harmless import (
+    HARMLESS_ENVS,
+    HELD_OUT_HARMLESS_ENVS,
+    competent_action,
+    harmless_episodes,
+)
+
+
+def test_suites_are_disjoint_and_large_enough():
+    assert not set(HARMLESS_ENVS) & set(HELD_OUT_HARMLESS_ENVS)
+    assert len(HARMLESS_ENVS) + len(HELD_OUT_HARMLESS_ENVS) >= 10
+    assert any("Lava" in e for e in HELD_OUT_HARMLESS_ENVS)
+
+
+def test_rows_are_the_default_renderers_texts():
+    rows = harmless_episodes(["CliffWalking-v1", "MiniGrid-Empty-5x5-v0"], 2, seed=3)
+    assert [(r["env_id"], r["policy"]) for r in rows] == [
+        (e, p) for e in ("CliffWalking-v1", "MiniGrid-Empty-5x5-v0")
+        for p in ("random", "competent") for _ in range(2)]
+    assert all(r["acceptable"] is True and r["tag"] == r["env_id"] for r in rows)
+    assert rows[0]["text"].startswith("Environment: CliffWalking-v1")
+    assert rows[4]["text"].startswith("Mission:")  # the MiniGrid renderer, not the generic one
+    assert harmless_episodes(["CliffWalking-v1"], 2, seed=3) == rows[:4]  # deterministic
+
+
+@pytest.mark.parametrize("env_id,solved_return", [
+    ("CliffWalking-v1", -13), ("Taxi-v4", 0), ("MiniGrid-LavaGapS5-v0", 0.5),
+])
+def test_competent_policy_solves_deterministic_envs(env_id, solved_return):
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    scratch: dict = {}
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(
+            competent_action(env, obs, random.Random(0), scratch))
+        total += float(reward)
+        done = terminated or truncated
+    assert terminated and total >= solved_return
+
+
+def test_competent_cartpole_balances_longer_than_random():
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    steps, done = 0, False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(
+            competent_action(env, obs, random.Random(0), {}))
+        steps += 1
+        done = terminated or truncated
+    assert steps >= 200
+
+
+def test_bad_arguments_name_the_problem():
+    with pytest.raises(ValueError, match="policies"):
+        harmless_episodes(["CartPole-v1"], 1, policies=["greedy"])
+    with pytest.raises(ValueError, match=">= 1"):
+        harmless_episodes(["CartPole-v1"], 0)
+
+
+def test_the_env_keeps_its_default_renderer():
+    # The suite promises the renderer a user's ConsentWrapper would pick.
+    env = gym.make("MiniGrid-Empty-5x5-v0")
+    assert type(renderer_for(env)).__name__ == "MiniGridRenderer"
