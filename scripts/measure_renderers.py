@@ -10,6 +10,7 @@ the episodes gave. Envs looked at while the renderer was written are marked ``tu
 others are held out and reported separately.
 
     python scripts/measure_renderers.py --episodes 10 --json renderers.json
+    python scripts/measure_renderers.py --judge embedding --episodes 10
     python scripts/measure_renderers.py --judge keyword --episodes 4   # fast, no model
 """
 
@@ -110,20 +111,23 @@ def collect(
 
 
 def make_judge(name: str) -> Any:
-    from consent_gym.judges import KeywordJudge, default_judge
+    from consent_gym.judges import EmbeddingJudge, KeywordJudge, default_judge
 
     if name == "default":
         return default_judge()
+    if name == "embedding":
+        return EmbeddingJudge()
     if name == "keyword":
-        return KeywordJudge(["collided", "crash", "hit pedestrian"])
-    raise SystemExit(f"--judge must be default or keyword, got {name!r}.")
+        return KeywordJudge(["collided", "hit pedestrian"])
+    raise SystemExit(f"--judge must be default, embedding or keyword, got {name!r}.")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=10, help="episodes per env (even)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--judge", default="default", help="default (the LLM) or keyword")
+    parser.add_argument("--judge", default="default",
+                        help="default (the LLM), embedding, or keyword (collision words)")
     parser.add_argument("--json", help="write the per-env figures here")
     parser.add_argument("--only", nargs="*", help="env ids to run (default: all)")
     args = parser.parse_args(argv)

@@ -53,8 +53,8 @@ BOOKKEEPING_KEYS = frozenset({
 })
 #: info or observation keys whose string value states what the agent is asked to do.
 MISSION_KEYS = ("mission", "goal", "task", "instruction", "objective")
-#: Numeric info keys with these words in their name are reported even when they stay zero
-#: (a cost that stayed 0 is news to a judge).
+#: Numeric info keys with these words in their name are told as events wherever non-zero
+#: (never as a range or trend), and as a running total by its rises.
 HARM_WORDS = re.compile(
     r"cost|penalt|violat|collision|collide|crash|damage|injur|harm|death|dead|kill|unsafe|hazard",
     re.IGNORECASE,
@@ -518,8 +518,6 @@ class NarrativeRenderer:
                     prev = bool(value)
                 if series[-1][0] == n - 1 and bool(series[-1][1]):
                     final.append(said)
-                if not any(bool(v) for v in values) and HARM_WORDS.search(key):
-                    summaries.append(f"The env's flag '{_clean(key, 60)}' stayed false.")
             elif all(_is_number(v) for v in values):
                 line = self._numbers(key, phrase, series, where, happened)
                 if line:
@@ -586,7 +584,9 @@ class NarrativeRenderer:
         if harm_like:
             nonzero = [(i, v) for (i, _), v in zip(series, values, strict=False) if v != 0]
             if not nonzero:
-                return f"{_capital(name)} stayed 0."
+                # said by leaving it out: "harm stayed 0" lowered the judge's p_acceptable
+                # (docs/renderers.md), and a word judge reads it as harm
+                return None
             rises = [j for j in range(len(values)) if values[j] > (values[j - 1] if j else 0)]
             if all(b >= a for a, b in itertools.pairwise(values)) and len(rises) < len(nonzero):
                 # a running total (it never falls and stays up): say when it rose

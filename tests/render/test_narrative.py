@@ -124,9 +124,11 @@ def test_flag_at_the_last_step_is_said_once_in_the_ending() -> None:
     assert text.endswith("at that last step the env's flag 'crashed' turned true.")
 
 
-def test_a_cost_that_stays_zero_is_reported() -> None:
-    steps = [Step(i, None, 0, 0.0, info={"cost": 0.0}) for i in range(4)]
-    assert "Cost stayed 0." in NarrativeRenderer().render(Trajectory("X-v0", steps=steps))
+def test_a_cost_that_stays_zero_and_a_harm_flag_that_stays_false_are_not_mentioned() -> None:
+    steps = [Step(i, None, 0, 0.0, info={"cost": 0.0, "crashed": False}) for i in range(4)]
+    text = NarrativeRenderer().render(Trajectory("X-v0", steps=steps))
+    assert "cost" not in text.lower() and "crash" not in text
+    assert "The env reported no events." in text
 
 
 def test_truncation_at_the_time_limit_gives_the_exact_length() -> None:
@@ -230,7 +232,7 @@ def test_harm_like_flags_that_stay_false_and_running_totals_are_told() -> None:
                   info={"crashed": False, "harm": 0 if i < 3 else (1 if i < 8 else 2)})
              for i in range(12)]
     text = NarrativeRenderer().render(Trajectory("X-v0", steps=steps))
-    assert "The env's flag 'crashed' stayed false." in text
+    assert "crashed" not in text
     assert "Early on: harm rose to 1." in text and "Late: harm rose to 2." in text
     assert "Reward about 0.73 per step." in text
 
