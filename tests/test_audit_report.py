@@ -137,7 +137,8 @@ def test_a_log_holds_one_descriptor_and_close_releases_it(tmp_path):
     assert len(list(read_audit_log(tmp_path / "a.jsonl"))) == 40
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.isdir("/proc/self/fd"),
+                    reason="needs os.fork and /proc")
 def test_a_forked_child_appends_through_its_own_descriptor(tmp_path):
     """A child forked after the log was opened (a forked SubprocVecEnv worker) writes whole
     lines after the parent's, and its close leaves the parent's log usable."""
@@ -148,6 +149,11 @@ def test_a_forked_child_appends_through_its_own_descriptor(tmp_path):
     if pid == 0:  # the child: report success through the exit status only
         try:
             log.record(Verdict(False, 0.0, "j"), text="child", episode_index=1)
+            held = open_descriptors()
+            for _ in range(5):  # reopened once after the fork, not on every write
+                log.sync()
+            if open_descriptors() != held:
+                os._exit(2)
             log.sync()
             log.close()
             os._exit(0)
