@@ -195,6 +195,16 @@ def test_a_non_path_is_rejected_by_type_name():
         AuditLog(42)  # type: ignore[arg-type]
 
 
+def test_text_hash_accepts_lone_surrogates():
+    """Rendered text may carry a lone surrogate (from an env's bytes); hashing must not fail."""
+    import hashlib
+
+    from consent_gym.audit import text_sha256
+
+    text = "hit \ud800 box"
+    assert text_sha256(text) == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def test_repr_names_the_file(tmp_path):
     with AuditLog(tmp_path / "a.jsonl") as log:
         assert repr(log) == f"AuditLog({str(tmp_path / 'a.jsonl')!r})"
