@@ -213,17 +213,17 @@ def test_failed_verdicts_name_the_judge_and_what_it_returned():
 
     class Anonymous:  # no judge_id: the failure is attributed to its type
         def judge_batch(self, texts):
-            return None
+            return {"a": True}
 
-    (none,) = judge_texts(Anonymous(), ["a"])  # type: ignore[arg-type]
-    assert none.judge_id == "Anonymous"
-    assert "returned NoneType verdicts for 1 texts" in none.reason
+    (wrong,) = judge_texts(Anonymous(), ["a"])  # type: ignore[arg-type]
+    assert wrong.judge_id == "Anonymous"
+    assert "returned dict verdicts for 1 texts" in wrong.reason
 
 
 def test_check_judge_requires_a_callable_judge_batch():
     class NotCallable:
         judge_id = "x"
-        judge_batch = None
+        judge_batch = 42  # present (so the Protocol check passes) but not callable
 
     with pytest.raises(TypeError, match="judge_batch"):
         check_judge(NotCallable())
