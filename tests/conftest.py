@@ -35,7 +35,7 @@ def shared_path(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session scope: resolved (and skipped) before model fixtures
 def judge_bench_dev() -> Path:
     """The judge benchmark's labelled dev set (``judge-bench/dev.jsonl`` in shared/)."""
     return shared_path("judge-bench/dev.jsonl")

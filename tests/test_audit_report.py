@@ -137,7 +137,8 @@ def test_a_log_holds_one_descriptor_and_close_releases_it(tmp_path):
     assert len(list(read_audit_log(tmp_path / "a.jsonl"))) == 40
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.isdir("/proc/self/fd"),
+                    reason="needs os.fork and /proc")
 def test_a_forked_child_appends_through_its_own_descriptor(tmp_path):
     """A child forked after the log was opened (a forked SubprocVecEnv worker) writes whole
     lines after the parent's, and its close leaves the parent's log usable."""
@@ -148,6 +149,11 @@ def test_a_forked_child_appends_through_its_own_descriptor(tmp_path):
     if pid == 0:  # the child: report success through the exit status only
         try:
             log.record(Verdict(False, 0.0, "j"), text="child", episode_index=1)
+            held = open_descriptors()
+            for _ in range(5):  # reopened once after the fork, not on every write
+                log.sync()
+            if open_descriptors() != held:
+                os._exit(2)
             log.sync()
             log.close()
             os._exit(0)
@@ -187,6 +193,16 @@ def test_records_are_ascii_json_with_time_defaults_and_no_nan(tmp_path):
 def test_a_non_path_is_rejected_by_type_name():
     with pytest.raises(TypeError, match="got int"):
         AuditLog(42)  # type: ignore[arg-type]
+
+
+def test_text_hash_accepts_lone_surrogates():
+    """Rendered text may carry a lone surrogate (from an env's bytes); hashing must not fail."""
+    import hashlib
+
+    from consent_gym.audit import text_sha256
+
+    text = "hit \ud800 box"
+    assert text_sha256(text) == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def test_repr_names_the_file(tmp_path):

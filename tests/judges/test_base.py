@@ -197,3 +197,33 @@ def test_verdict_to_dict_is_exact():
                      "judge_id": "m", "reason": "boom", "failed": True, "flagged": False,
                      "members": []}],
     }
+
+
+def test_numpy_failed_and_flagged_flags_survive_normalising():
+    verdict = Verdict(np.bool_(False), float("nan"), "j", failed=np.bool_(True),  # type: ignore[arg-type]
+                      flagged=np.bool_(True))  # type: ignore[arg-type]
+    (result,) = judge_texts(FixedVerdictJudge(verdict), ["a"])
+    assert (result.outcome, result.failed, result.flagged) == ("failed", True, True)
+    assert type(result.failed) is bool and type(result.flagged) is bool
+
+
+def test_failed_verdicts_name_the_judge_and_what_it_returned():
+    (raised,) = judge_texts(RaisingJudge(), ["a"])
+    assert raised.judge_id == "raising"
+
+    class Anonymous:  # no judge_id: the failure is attributed to its type
+        def judge_batch(self, texts):
+            return {"a": True}
+
+    (wrong,) = judge_texts(Anonymous(), ["a"])  # type: ignore[arg-type]
+    assert wrong.judge_id == "Anonymous"
+    assert "returned dict verdicts for 1 texts" in wrong.reason
+
+
+def test_check_judge_requires_a_callable_judge_batch():
+    class NotCallable:
+        judge_id = "x"
+        judge_batch = 42  # present (so the Protocol check passes) but not callable
+
+    with pytest.raises(TypeError, match="judge_batch"):
+        check_judge(NotCallable())

@@ -107,6 +107,8 @@ def test_an_unsampled_element_is_left_to_the_full_check():
     fp.verify(full=False)  # not sampled, version and storage unchanged: passes
     with pytest.raises(FrozenJudgeError, match="full sha256 differs"):
         fp.verify(full=True)
+    with pytest.raises(FrozenJudgeError, match="full sha256 differs"):
+        fp.verify()  # the default is the full check
 
 
 def test_mode_gradients_and_parameter_set_are_part_of_frozen():
@@ -174,3 +176,16 @@ def test_half_precision_and_bool_tensors_are_fingerprinted(dtype, full):
     module.weight.data[0, 0] += 1.0
     with pytest.raises(FrozenJudgeError):
         fp.verify(full=full)
+
+
+def test_tensors_after_a_parameter_aliased_as_a_buffer_are_still_checked():
+    """A tensor registered twice (parameter and buffer) is hashed once; the tensors after
+    the alias are still fingerprinted."""
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 2)
+    module.register_buffer("alias", module.weight)
+    module.register_buffer("z_last", torch.ones(4))
+    fp = WeightFingerprint(module)
+    module.z_last.data[2] = 5.0
+    with pytest.raises(FrozenJudgeError):
+        fp.verify(full=False)
