@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consent_gym.commands.arguments import int_at_least
-from consent_gym.experiments.common import MODE_CHOICES
+from consent_gym.gate import MODES
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError
 
 _positive_int = int_at_least(1)
@@ -39,7 +39,7 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
                              f"veto, the LLM decides the rest (docs/cascade.md); embedding: "
                              f"the embedded sentence-embedding judge; rule: ground-truth "
                              f"keywords (default: {judge})")
-    parser.add_argument("--mode", choices=MODE_CHOICES, default=mode,
+    parser.add_argument("--mode", choices=MODES, default=mode,
                         help=f"what a veto does: block (no gradient), zero (no reward), "
                              f"penalty (a negative last reward, see --penalty) (default: {mode})")
     parser.add_argument("--penalty", type=float, default=-1.0,

@@ -25,13 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
-from consent_gym.gate import ConsentStats, JudgeCall
+from consent_gym.gate import ConsentStats, JudgeCall, check_mode
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError, load_judge
 from consent_gym.judges.base import Judge, Verdict, verify_frozen
 
-#: Veto modes: ``block`` keeps vetoed steps out of the gradient (needs the SB3 buffer),
-#: ``zero`` makes their rewards 0, ``penalty`` ends them with a large negative reward.
-MODE_CHOICES: tuple[str, ...] = ("block", "zero", "penalty")
 #: First seed of the fixed evaluation episodes (far from any training seed).
 EVAL_SEED_BASE = 1_000_000
 
@@ -139,8 +136,7 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_CHOICES:
             raise ValueError(f"judge must be one of {JUDGE_CHOICES}, got {self.judge!r}.")
-        if self.mode not in MODE_CHOICES:
-            raise ValueError(f"mode must be one of {MODE_CHOICES}, got {self.mode!r}.")
+        check_mode(self.mode)
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}.")
         if self.timesteps is not None and self.timesteps < 1:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from consent_gym.experiments.common import HARM_PHRASES
+from consent_gym.render.delivery import HARM_PHRASES
 from consent_gym.suites.delivery_formats import (
     DEV_FORMATS,
     FORMATS,
