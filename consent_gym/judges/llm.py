@@ -202,6 +202,24 @@ def parse_examples(examples: Iterable[Any] | None) -> list[tuple[str, bool]]:
     return out
 
 
+def cache_argument(module: Any) -> str:
+    """The name under which ``module.forward`` takes (and returns) its KV cache:
+    ``"cache"`` on current transformers, ``"past_key_values"`` before the rename.
+
+    Example:
+        >>> class New:
+        ...     def forward(self, input_ids=None, cache=None): ...
+        >>> cache_argument(New()), cache_argument(object())
+        ('cache', 'past_key_values')
+    """
+    import inspect
+
+    forward = getattr(module, "forward", None)
+    if forward is None:
+        return "past_key_values"
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
 def _log_mean_exp(rows: torch.Tensor) -> torch.Tensor:
     """``log(mean(exp(rows)))`` over the first dimension."""
     import torch
@@ -370,6 +388,9 @@ class LLMJudge(ScoringJudge):
         self.fingerprint = self._fingerprint.digest
 
         self._body = getattr(self.model, self.model.base_model_prefix)
+        # transformers renamed ``past_key_values`` to ``cache`` (the old name warns and is
+        # to be removed); older releases know only the old one.
+        self._cache_arg = cache_argument(self._body)
         lm_head = self.model.get_output_embeddings()
         if lm_head is None:
             raise ValueError(f"{self.model_name} has no output embeddings (not a causal LM).")
@@ -565,7 +586,7 @@ class LLMJudge(ScoringJudge):
         ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
         input_ids = torch.tensor([ids], device=self.device)
         out = self._body(input_ids=input_ids, use_cache=True)
-        return _Prefix(text=text, ids=ids, cache=out.past_key_values,
+        return _Prefix(text=text, ids=ids, cache=out[self._cache_arg],
                        last_hidden=out.last_hidden_state[0, -1:])
 
     def _prefixes_ready(self) -> list[_Prefix]:
@@ -599,7 +620,7 @@ class LLMJudge(ScoringJudge):
         positions = torch.arange(plen, plen + longest, device=self.device).expand(n, -1)
         hidden: torch.Tensor = self._body(
             input_ids=input_ids, attention_mask=mask, position_ids=positions,
-            past_key_values=cache, use_cache=True,
+            use_cache=True, **{self._cache_arg: cache},
         ).last_hidden_state
         return hidden
 
