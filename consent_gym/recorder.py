@@ -101,6 +101,8 @@ class ConsentRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         spec = env.spec
         self.env_id: str = spec.id if spec is not None else type(env.unwrapped).__name__
         self.episode_count = 0
+        #: Whether steps that do not end the episode pay 0 (a deferring subclass sets it).
+        self.withhold_running_rewards = False
         # The running episode as plain rows (cheap per step); None outside an episode.
         self._rows: list[StepRow] | None = None
         self._finished: Trajectory | None = None  # the last episode, once it ended
@@ -148,7 +150,9 @@ class ConsentRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         )
         self._last_obs = obs
         if not (terminated or truncated):
-            return obs, self.running_reward(reward_f), terminated, truncated, info
+            # The hot path: mid-episode rewards pass through unless a subclass withholds them.
+            return (obs, 0.0 if self.withhold_running_rewards else reward_f, terminated,
+                    truncated, info)
         if self.info_key in info:
             raise ValueError(
                 f"info already has the key {self.info_key!r}; pass another info_key= to "
@@ -164,10 +168,6 @@ class ConsentRecorder(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.episode_count += 1
         last_reward, info[self.info_key] = self.end_episode(trajectory, text, reward_f)
         return obs, last_reward, terminated, truncated, info
-
-    def running_reward(self, reward: float) -> float:
-        """The reward returned for a step that does not end the episode (unchanged here)."""
-        return reward
 
     def end_episode(
         self, trajectory: Trajectory, text: str, last_reward: float

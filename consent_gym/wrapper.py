@@ -142,6 +142,7 @@ class ConsentWrapper(ConsentRecorder):
         super().__init__(env, renderer, info_key=info_key, actor=actor)
         self.settings = settings
         self.reward_timing: RewardTiming = reward_timing
+        self.withhold_running_rewards = reward_timing == "deferred"
         self.last_verdict: Verdict | None = None
 
     @property
@@ -163,10 +164,6 @@ class ConsentWrapper(ConsentRecorder):
         """The audit log every verdict is appended to, if any."""
         return self.settings.audit_log
 
-    def running_reward(self, reward: float) -> float:
-        """A mid-episode step pays its reward as earned, or 0 when deferred."""
-        return reward if self.reward_timing == "as_earned" else 0.0
-
     def end_episode(
         self, trajectory: Trajectory, text: str, last_reward: float
     ) -> tuple[float, dict[str, Any]]:
@@ -176,10 +173,11 @@ class ConsentWrapper(ConsentRecorder):
                       steps=len(trajectory))
         (decision,) = decide(self.settings, [piece], learner="wrapper")
         self.last_verdict = decision.verdict
+        record = consent_record(decision, trajectory)
+        if decision.approved and self.reward_timing == "as_earned":
+            return last_reward, record  # the common case: nothing to add up
         rewards = trajectory.columns().rewards
-        return last_step_reward(decision, rewards, self.reward_timing), consent_record(
-            decision, trajectory
-        )
+        return last_step_reward(decision, rewards, self.reward_timing), record
 
     def close(self) -> None:
         """Close the env and the audit log this wrapper opened."""

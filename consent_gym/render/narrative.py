@@ -464,7 +464,8 @@ class NarrativeRenderer:
     @staticmethod
     def _rewards(rewards: Sequence[float], where: Position) -> str:
         values = [float(r) for r in rewards]
-        distinct = Counter(approx(r) for r in values)
+        text_of = {v: approx(v) for v in set(values)}  # rewards repeat: round each once
+        distinct = Counter(text_of[v] for v in values)
         if len(distinct) == 1:
             only = next(iter(distinct))
             return "No reward at any step." if only == "0" else f"Reward {only} at every step."
