@@ -271,12 +271,14 @@ class ConsentStats:
         hits_before = before[0] if before is not None else None
         self.cache_now = read_cache_stats(judge)
         n = len(verdicts)
-        vetoed = sum(not v.approved for v in verdicts)
-        failed = sum(v.failed for v in verdicts)
-        flagged = sum(v.flagged for v in verdicts)
-        steps = sum(p.steps for p in pieces)
-        vetoed_steps = sum(p.steps for p, v in zip(pieces, verdicts, strict=True)
-                           if not v.approved)
+        vetoed = failed = flagged = steps = vetoed_steps = 0
+        for piece, verdict in zip(pieces, verdicts, strict=True):  # one pass: every episode
+            steps += piece.steps
+            if not verdict.approved:
+                vetoed += 1
+                vetoed_steps += piece.steps
+            failed += verdict.failed
+            flagged += verdict.flagged
         if n:
             self.judge_calls += 1
             self.judge_seconds += seconds

@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import iterate
 
 from consent_gym.audit import AuditLog
-from consent_gym.gate import WRAPPER_MODES, ConsentSettings, Mode, Piece, decide
+from consent_gym.gate import WRAPPER_MODES, ConsentSettings, ConsentStats, Mode, Piece, decide
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.render.base import Renderer, check_renderer, renderer_for
 from consent_gym.render.generic import GenericRenderer
@@ -129,8 +129,8 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         self._last_obs: list[Any] = [None] * n
         self._resetting = np.zeros(n, dtype=bool)  # NEXT_STEP: the next step is a reset
         self.episode_count = 0
-        self.judge_calls = 0
-        self.episodes_judged = 0
+        #: What the decision step counted for this wrapper (judged, vetoed, judge time, ...).
+        self.stats = ConsentStats()
 
     def _default_renderer(self) -> Renderer:
         sub_envs = getattr(self.env, "envs", None)
@@ -152,6 +152,16 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
 
             self.settings.judge = default_judge()
         return self.settings.judge
+
+    @property
+    def judge_calls(self) -> int:
+        """Judge calls so far (one per step on which episodes ended)."""
+        return self.stats.judge_calls
+
+    @property
+    def episodes_judged(self) -> int:
+        """Episodes judged so far."""
+        return self.stats.judged
 
     @property
     def audit_log(self) -> AuditLog | None:
@@ -263,9 +273,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
                   env_index=i, steps=len(t))
             for i, t in zip(finished, done_trajectories, strict=True)
         ]
-        decisions = decide(self.settings, pieces, learner="vector-wrapper")
-        self.judge_calls += 1
-        self.episodes_judged += len(finished)
+        decisions = decide(self.settings, pieces, stats=self.stats, learner="vector-wrapper")
         records = np.full(self.num_envs, None, dtype=object)
         mask = np.zeros(self.num_envs, dtype=bool)
         for i, trajectory, decision in zip(finished, done_trajectories, decisions, strict=True):

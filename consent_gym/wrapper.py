@@ -10,7 +10,15 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from consent_gym.audit import AuditLog
-from consent_gym.gate import WRAPPER_MODES, ConsentSettings, Decision, Mode, Piece, decide
+from consent_gym.gate import (
+    WRAPPER_MODES,
+    ConsentSettings,
+    ConsentStats,
+    Decision,
+    Mode,
+    Piece,
+    decide,
+)
 from consent_gym.judges.base import Judge, OnJudgeError, Verdict
 from consent_gym.recorder import ConsentRecorder, episode_record
 from consent_gym.render.base import Renderer
@@ -144,6 +152,8 @@ class ConsentWrapper(ConsentRecorder):
         self.reward_timing: RewardTiming = reward_timing
         self.withhold_running_rewards = reward_timing == "deferred"
         self.last_verdict: Verdict | None = None
+        #: What the decision step counted for this wrapper (judged, vetoed, judge time, ...).
+        self.stats = ConsentStats()
 
     @property
     def judge(self) -> Judge:
@@ -171,7 +181,7 @@ class ConsentWrapper(ConsentRecorder):
         _ = self.judge  # loads the default judge on first use
         piece = Piece(text, trajectory.total_reward, self.env_id, trajectory.episode_index,
                       steps=len(trajectory))
-        (decision,) = decide(self.settings, [piece], learner="wrapper")
+        (decision,) = decide(self.settings, [piece], stats=self.stats, learner="wrapper")
         self.last_verdict = decision.verdict
         record = consent_record(decision, trajectory)
         if decision.approved and self.reward_timing == "as_earned":

@@ -408,3 +408,12 @@ def test_recorder_records_and_renders_without_judging():
     assert record["pending"] is True and "approved" not in record
     assert record["env_id"] == "CountingEnv" and record["length"] == 3
     assert record["episode_return"] == 3.0 and "hit pedestrian" in record["text"]
+
+
+def test_wrapper_counts_what_it_decided_in_consent_stats():
+    env = ConsentWrapper(CountingEnv(length=2, harm_at=1), judge=no_harm)
+    for seed in range(3):
+        run_episode(env, seed=seed)
+    stats = env.stats
+    assert (stats.judged, stats.vetoed, stats.judge_calls, stats.used_steps) == (3, 3, 3, 6)
+    assert stats.veto_rate == 1.0 and stats.judge_seconds >= 0.0
