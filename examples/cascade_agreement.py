@@ -7,7 +7,7 @@ uncertain bands, on two sets:
 - **selection set**: the distinct texts the LLM judged while gating PPO on DeliveryCurb
   (``runs/delivery-curb/results.json``, ``arms.gated.runs[*].verdicts``: text, episode
   count and the LLM's own verdict, recorded). The LLM verdicts are replayed, not recomputed.
-- **report set**: the labelled dev set ``/work/shared/judge-bench/dev.jsonl`` (40 rows),
+- **report set**: the labelled dev set ``../shared/judge-bench/dev.jsonl`` (40 rows),
   with the same LLM's verdicts read from a verdict cache filled by ONE earlier run of
   ``consent-gym eval-judge DEV --dtype bfloat16 --cache LLM_CACHE`` (the LLM only runs here
   if a text is missing from that cache).
@@ -28,7 +28,7 @@ cascade it then asks the LLM alone about every distinct text of that run (closed
 agreement; slow: about 2 s per text on one thread).
 
 Usage:
-    .venv/bin/consent-gym eval-judge /work/shared/judge-bench/dev.jsonl --dtype bfloat16 \
+    .venv/bin/consent-gym eval-judge ../shared/judge-bench/dev.jsonl --dtype bfloat16 \
         --cache /tmp/cascade/llm_dev.sqlite --threads 1 --json
     .venv/bin/python examples/cascade_agreement.py --llm-cache /tmp/cascade/llm_dev.sqlite \
         --out /tmp/cascade/cascade_agreement.json
@@ -394,7 +394,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--delivery", type=Path, default=ROOT / "runs/delivery-curb/results.json")
-    parser.add_argument("--dev", type=Path, default=Path("/work/shared/judge-bench/dev.jsonl"))
+    parser.add_argument("--dev", type=Path, default=Path("../shared/judge-bench/dev.jsonl"))
     parser.add_argument("--llm-cache", type=Path, default=Path("/tmp/cascade/llm_dev.sqlite"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/cascade/cascade_agreement.json"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
