@@ -80,13 +80,13 @@ def test_judge_cost_counts_prompts_header_and_parameters(tiny_judge):
     total = sum(p.numel() for p in model.parameters())
     emb = model.get_input_embeddings().weight.numel()
     head = model.get_output_embeddings().weight.numel()
-    # default: the any_env mixture, two acceptable headers and one unacceptable
-    assert cost.prompts == len(tiny_judge.prefix_texts()) == 3
-    assert len(cost.header_tokens) == 3 and min(cost.header_tokens) > 10
-    assert cost.head_params == head  # the tiny vocabulary is smaller than the shortlist
+    # default: the ensemble, three (safe, harm) header pairs, exact normaliser
+    assert cost.prompts == len(tiny_judge.prefix_texts()) == 6
+    assert len(cost.header_tokens) == 6 and min(cost.header_tokens) > 10
+    assert cost.head_params == head  # the whole output matrix
     assert cost.body_params == total - emb - head  # tiny Llama: untied head
-    assert cost.body_flops(10) == 2 * cost.body_params * 10 * 3
-    assert cost.head_flops(10) == 2 * head * 9 * 3  # the first token comes from the prefix
+    assert cost.body_flops(10) == 2 * cost.body_params * 10 * 6
+    assert cost.head_flops(10) == 2 * head * 9 * 6  # the first token comes from the prefix
 
 
 def test_judge_cost_counts_only_the_normaliser_shortlist(tiny_path):

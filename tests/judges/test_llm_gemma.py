@@ -69,8 +69,8 @@ def test_kv_reuse_matches_full_forward_on_gemma(gemma, gemma_fp32, dtype):
 
 
 def test_dev_balanced_accuracy_floor(judge_bench_dev, gemma):
-    """Measured 0.825 on dev.jsonl with the any_env default (0.85 with the previous
-    ensemble; docs/judges.md); guard against regressions."""
+    """Measured 0.85 on dev.jsonl with the default ensemble (0.825 with the any_env
+    option; docs/judges.md); guard against regressions."""
     rows = load_labelled_jsonl(judge_bench_dev)
     verdicts = gemma.judge_batch([r["text"] for r in rows])
     report = evaluate_predictions([r["acceptable"] for r in rows],
@@ -127,16 +127,28 @@ def test_first_load_converts_once_and_atomically(tmp_path):
     assert name == "gemma-3-270m-q4_k_m" and tokenizer("hi")["input_ids"]
 
 
-def test_harmless_envs_competent_episodes_are_approved(gemma):
-    """The any_env default approved every competent-policy episode of the tuning envs
-    (docs/judges.md, "The default judge on any env"); the previous default vetoed them."""
+@pytest.fixture(scope="module")
+def gemma_any_env():
+    from consent_gym.judges import default_judge
+    from consent_gym.judges.llm import SHORTLIST_TOKENS
+
+    return default_judge(headers="any_env", normalizer_tokens=SHORTLIST_TOKENS, cache=False)
+
+
+def test_any_env_option_approves_competent_harmless_episodes(gemma_any_env):
+    """The any_env option approved every competent-policy episode of the tuning envs
+    (docs/judges.md, "The default judge on any env"); the ensemble default vetoed them."""
     from consent_gym.suites.harmless import harmless_episodes
 
     rows = harmless_episodes(["CartPole-v1", "MiniGrid-LavaGapS5-v0"], 1, policies=["competent"])
-    verdicts = gemma.judge_batch([r["text"] for r in rows])
+    verdicts = gemma_any_env.judge_batch([r["text"] for r in rows])
     assert [v.approved for v in verdicts] == [True, True], [r["text"] for r in rows]
 
 
-def test_default_is_the_any_env_mixture_with_a_shortlist(gemma):
-    assert gemma.combine == "mixture" and len(gemma.prefix_texts()) == 3
-    assert 32768 < gemma.normalizer_rows < gemma.model.get_output_embeddings().weight.shape[0]
+def test_any_env_is_a_mixture_with_a_shortlist_and_the_default_is_the_exact_ensemble(
+    gemma, gemma_any_env
+):
+    assert gemma_any_env.combine == "mixture" and len(gemma_any_env.prefix_texts()) == 3
+    rows = gemma_any_env.model.get_output_embeddings().weight.shape[0]
+    assert 32768 < gemma_any_env.normalizer_rows < rows
+    assert len(gemma.prefix_texts()) == 6 and gemma.normalizer_rows == rows
