@@ -192,6 +192,7 @@ class RolloutConsent:
         self._carry: list[dict[str, list[Any]]] = [{} for _ in range(num_envs)]
         self._carried: list[int] = [0] * num_envs
         self._records: dict[tuple[int, int], Mapping[str, Any]] = {}
+        self._warned_carry = False  # the max_carry_steps warning is given once
 
     @property
     def held_back_steps(self) -> int:
@@ -370,7 +371,7 @@ class RolloutConsent:
                         del rows[:drop]
                     self._carried[e] = limit
                     self.stats.dropped_unjudged_steps += drop
-                    if drop and not getattr(self, "_warned_carry", False):
+                    if drop and not self._warned_carry:
                         self._warned_carry = True
                         warnings.warn(
                             f"sub-env {e}: an episode ran past max_carry_steps="

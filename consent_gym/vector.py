@@ -277,9 +277,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
         records = np.full(self.num_envs, None, dtype=object)
         mask = np.zeros(self.num_envs, dtype=bool)
         for i, trajectory, decision in zip(finished, done_trajectories, decisions, strict=True):
-            released[i] = last_step_reward(
-                decision, trajectory.columns().rewards, self.reward_timing
-            )
+            released[i] = last_step_reward(decision, trajectory, self.reward_timing)
             records[i], mask[i] = consent_record(decision, trajectory), True
             if self.autoreset_mode == AutoresetMode.NEXT_STEP:
                 self._resetting[i] = True

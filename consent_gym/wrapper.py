@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from math import fsum
 from typing import Any, Literal
 
@@ -42,28 +41,33 @@ def check_reward_timing(reward_timing: object) -> None:
 
 
 def last_step_reward(
-    decision: Decision, rewards: Sequence[float], reward_timing: RewardTiming
+    decision: Decision, trajectory: Trajectory, reward_timing: RewardTiming
 ) -> float:
     """The reward the episode's last step carries so that the episode sums to ``released``.
 
     ``"deferred"``: the earlier steps paid 0, so the last pays ``released``. ``"as_earned"``:
     the earlier steps paid their own rewards; an approved episode's last step pays its own
     reward too, a vetoed one's pays ``released`` minus what was already paid (a compensating
-    reward: the undiscounted return becomes exactly 0, or the penalty).
+    reward: the undiscounted return becomes exactly 0, or the penalty). Only that last case
+    reads the episode's rewards (the common, approved case costs nothing per step).
 
     Example:
         >>> from consent_gym.gate import Piece
         >>> from consent_gym.judges import Verdict
+        >>> episode = Trajectory.from_rows("Demo-v0", 0, [(0, 0, r, (), None) for r in (1, 2, 3.0)],
+        ...                                terminated=True)
         >>> vetoed = Decision(Piece("t", 6.0), Verdict(False, 0.0, "j"), released=0.0)
-        >>> last_step_reward(vetoed, [1.0, 2.0, 3.0], "as_earned")
+        >>> last_step_reward(vetoed, episode, "as_earned")
         -3.0
-        >>> last_step_reward(vetoed, [1.0, 2.0, 3.0], "deferred")
+        >>> last_step_reward(vetoed, episode, "deferred")
         0.0
     """
     if reward_timing == "deferred":
         return decision.released
     if decision.approved:
-        return rewards[-1]
+        last = trajectory.last_step
+        return last.reward if last is not None else 0.0
+    rewards = trajectory.columns().rewards
     return decision.released - fsum(rewards[i] for i in range(len(rewards) - 1))
 
 
@@ -183,11 +187,9 @@ class ConsentWrapper(ConsentRecorder):
                       steps=len(trajectory))
         (decision,) = decide(self.settings, [piece], stats=self.stats, learner="wrapper")
         self.last_verdict = decision.verdict
-        record = consent_record(decision, trajectory)
-        if decision.approved and self.reward_timing == "as_earned":
-            return last_reward, record  # the common case: nothing to add up
-        rewards = trajectory.columns().rewards
-        return last_step_reward(decision, rewards, self.reward_timing), record
+        return last_step_reward(decision, trajectory, self.reward_timing), consent_record(
+            decision, trajectory
+        )
 
     def close(self) -> None:
         """Close the env and the audit log this wrapper opened."""
