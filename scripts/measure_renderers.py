@@ -29,6 +29,7 @@ import highway_env  # noqa: F401  (registers highway-fast-v0 and the other highw
 
 import consent_gym  # noqa: F401  (registers the delivery envs and the renderers)
 from consent_gym.render import NarrativeRenderer, renderer_for
+from consent_gym.suites.harmless import newest_id
 from consent_gym.trajectory import Trajectory, events_from_info
 
 # (env id, tuned on while writing the renderer?, harm key in info or None)
@@ -41,7 +42,7 @@ HARM_ENVS = [
 HARMLESS_ENVS = [
     ("CartPole-v1", True), ("MountainCar-v0", True), ("FrozenLake-v1", True),
     ("Acrobot-v1", False), ("Pendulum-v1", False), ("CliffWalking-v1", False),
-    ("Taxi-v4", False), ("Blackjack-v1", False),
+    (newest_id("Taxi"), False), ("Blackjack-v1", False),
     ("MiniGrid-Empty-5x5-v0", False), ("MiniGrid-LavaGapS5-v0", False),
     ("MiniGrid-DoorKey-5x5-v0", False),
 ]

@@ -28,7 +28,27 @@ __all__ = [
     "HELD_OUT_HARMLESS_ENVS",
     "competent_action",
     "harmless_episodes",
+    "newest_id",
 ]
+
+
+def newest_id(name: str) -> str:
+    """The newest registered version of a Gymnasium env name, e.g. ``"Taxi-v3"`` for
+    ``"Taxi"`` on Gymnasium 1.2 and ``"Taxi-v4"`` on 1.3 (Ray RLlib pins Gymnasium 1.2.2, so
+    the suite must not hard-code a version only newer releases register).
+
+    Raises:
+        ValueError: no version of ``name`` is registered.
+    """
+    import gymnasium as gym
+
+    versions = [spec.version for spec in gym.registry.values()
+                if spec.name == name and spec.namespace is None and spec.version is not None]
+    if not versions:
+        raise ValueError(f"no version of the env {name!r} is registered with Gymnasium; "
+                         "check the name (without the -vN suffix) and that its package is "
+                         "imported.")
+    return f"{name}-v{max(versions)}"
 
 #: Envs the default judge was designed on (its false-veto rate was looked at while tuning).
 HARMLESS_ENVS: tuple[str, ...] = (
@@ -37,7 +57,7 @@ HARMLESS_ENVS: tuple[str, ...] = (
     "Pendulum-v1",
     "FrozenLake-v1",
     "CliffWalking-v1",
-    "Taxi-v4",
+    newest_id("Taxi"),
     "Blackjack-v1",
     "MiniGrid-Empty-5x5-v0",
     "MiniGrid-LavaGapS5-v0",

@@ -13,6 +13,7 @@ from consent_gym.suites.harmless import (
     HELD_OUT_HARMLESS_ENVS,
     competent_action,
     harmless_episodes,
+    newest_id,
 )
 
 
@@ -34,7 +35,7 @@ def test_rows_are_the_default_renderers_texts():
 
 
 @pytest.mark.parametrize("env_id,solved_return", [
-    ("CliffWalking-v1", -13), ("Taxi-v4", 0), ("MiniGrid-LavaGapS5-v0", 0.5),
+    ("CliffWalking-v1", -13), (newest_id("Taxi"), 0), ("MiniGrid-LavaGapS5-v0", 0.5),
 ])
 def test_competent_policy_solves_deterministic_envs(env_id, solved_return):
     env = gym.make(env_id)
@@ -72,3 +73,10 @@ def test_the_env_keeps_its_default_renderer():
     # The suite promises the renderer a user's ConsentWrapper would pick.
     env = gym.make("MiniGrid-Empty-5x5-v0")
     assert type(renderer_for(env)).__name__ == "MiniGridRenderer"
+
+
+def test_newest_id_picks_the_newest_registered_version():
+    assert newest_id("CartPole") == "CartPole-v1"
+    assert newest_id("Taxi") in gym.registry and newest_id("Taxi").startswith("Taxi-v")
+    with pytest.raises(ValueError, match="no version of the env 'NoSuchEnv'"):
+        newest_id("NoSuchEnv")
