@@ -197,7 +197,7 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
                 self._resetting[i] = False
         return obs, infos
 
-    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Step every sub-env; judge the episodes that ended, in one batch."""
         if any(rows is None for rows in self._rows):
             raise gym.error.ResetNeeded("ConsentVectorWrapper: call reset() before step().")

@@ -416,6 +416,7 @@ class DeliveryEnv(MiniGridEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
+        obs: Any
         obs, _ = super().reset(seed=seed, options=options)
         return obs, {"events": [], "harm": 0}
 
