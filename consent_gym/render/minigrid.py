@@ -270,7 +270,11 @@ class MiniGridRenderer:
                     return f"opened {_name(kind, color)}{found}", ""
             return None, "other"
         if action == "done":
-            return "declared it was done", ""
+            # In most MiniGrid envs "done" changes nothing; told once per use, a random
+            # policy's dozen presses read like a list of incidents (docs/judges.md).
+            if after is None and step.terminated:
+                return "declared it was done", ""
+            return None, "other"
         return None, "other"
 
     @staticmethod

@@ -144,6 +144,21 @@ def test_movement_is_collapsed_and_counted() -> None:
         "something 1 time." in text
 
 
+def test_done_that_changes_nothing_is_counted_not_told() -> None:
+    env = gym.make("MiniGrid-Empty-8x8-v0")
+    rec = Recorder(env, 0)
+    done, forward = int(Actions.done), int(Actions.forward)
+    rec.act([done, forward, done, done])
+    text = MiniGridRenderer().render(rec.traj)
+    assert "declared" not in text
+    assert "Steps 1-4: the agent moved forward 1 time and did nothing visible 3 times." in text
+    # An env whose "done" ends the episode: that press is told.
+    rec.traj.steps[-1].terminated = True
+    text = MiniGridRenderer().render(rec.traj)
+    assert text.endswith("Step 4: the agent declared it was done. The episode ended at step 4 "
+                         "with reward 0.00.")
+
+
 def test_bare_images_and_flat_observations() -> None:
     traj, _ = solve_doorkey(0)
     images = Trajectory("x", steps=[
