@@ -47,6 +47,11 @@ class TrainArm:
     seconds: float
     update_seconds: float
     judge_seconds: float = 0.0
+    #: Seed of the run (both arms of one repeat share it).
+    seed: int = 0
+    #: Mean return of the learned policy (deterministic) over evaluation episodes of the
+    #: plain env, ungated: what the agent learned, whatever the judge let it see.
+    mean_return: float = float("nan")
 
     @property
     def rollout_seconds(self) -> float:
@@ -85,6 +90,19 @@ class TrainBench:
                 / statistics.median(a.seconds for a in self.ungated))
 
     @property
+    def mean_returns(self) -> tuple[float, float]:
+        """(ungated, gated) mean of the arms' evaluation returns."""
+        return (statistics.fmean(a.mean_return for a in self.ungated),
+                statistics.fmean(a.mean_return for a in self.gated))
+
+    @property
+    def return_ratio(self) -> float | None:
+        """Gated over ungated mean evaluation return; ``None`` when the ungated mean is not
+        positive (a ratio of negative returns says nothing)."""
+        ungated, gated = self.mean_returns
+        return gated / ungated if ungated > 0 else None
+
+    @property
     def judge_share(self) -> float:
         """The judge's share of the gated wall time (medians over repeats)."""
         return (statistics.median(a.judge_seconds for a in self.gated)
@@ -95,8 +113,10 @@ class TrainBench:
         for key in ("ungated", "gated"):
             out[key] = [{**asdict(a), "rollout_seconds": a.rollout_seconds}
                         for a in getattr(self, key)]
+        ungated, gated = self.mean_returns
         return {"gated_over_ungated": self.gated_over_ungated, "judge_share": self.judge_share,
-                **out}
+                "mean_return_ungated": ungated, "mean_return_gated": gated,
+                "return_ratio": self.return_ratio, **out}
 
 
 def _timed_learn(model: Any, timesteps: int, callback: Any) -> tuple[float, float]:
@@ -118,6 +138,19 @@ def _timed_learn(model: Any, timesteps: int, callback: Any) -> tuple[float, floa
     return seconds, spent[0]
 
 
+def _evaluate(model: Any, env_id: str, seed: int, episodes: int) -> float:
+    """Mean return of ``model``'s deterministic policy over ``episodes`` of the plain env."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
+    try:
+        mean, _ = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True)
+    finally:
+        env.close()
+    return float(mean)
+
+
 def bench_train(
     judge: Any = None,
     timesteps: int = 10_240,
@@ -128,10 +161,12 @@ def bench_train(
     n_envs: int | None = None,
     ppo_kwargs: dict[str, Any] | None = None,
     warm_from_seed: int | None = None,
+    eval_episodes: int = 10,
 ) -> TrainBench:
     """Wall time of gated vs ungated PPO for the same timesteps, and where it goes.
 
-    Arms alternate (ungated, gated, ungated, gated, ...), same seed, the env's tuned
+    Arms alternate (ungated, gated, ungated, gated, ...); repeat ``r`` runs both arms with
+    seed ``seed + r``; the env's tuned
     ``PPO_KWARGS`` and ``N_ENVS`` (``consent_gym.envs.training``). The gated arm is the
     SB3 integration: ``make_consent_vec_env`` + ``consent_kwargs(judge, mode=mode)`` +
     ``ConsentCallback``. Each gated repeat starts with an empty verdict cache (when the
@@ -149,14 +184,18 @@ def bench_train(
         judge: Any judge; ``None`` loads the default LLM judge.
         timesteps: PPO timesteps per run.
         env_id: Gymnasium id.
-        repeats: Runs per arm.
-        seed: Seed of both arms.
+        repeats: Runs per arm (repeat ``r`` with seed ``seed + r``).
+        seed: Seed of both arms' first repeat.
         mode: Veto mode of the gated arm.
         n_envs: Sub-envs (default ``N_ENVS``).
         ppo_kwargs: PPO keyword arguments (default ``PPO_KWARGS``).
         warm_from_seed: Before each timed gated run, fill its fresh verdict cache with one
             untimed gated run of this seed (a frozen judge's earlier verdicts, as in a
             sweep over seeds that shares a cache file); ``None``: start cold.
+        eval_episodes: After each run (untimed), the learned deterministic policy plays
+            this many episodes of the plain env; their mean return is the arm's
+            ``mean_return``, so a judge that vetoes what the agent needs shows as a lower
+            gated return.
     """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -167,8 +206,9 @@ def bench_train(
     from consent_gym.judges.cache import VerdictCache
     from consent_gym.sb3 import ConsentCallback, consent_kwargs, make_consent_vec_env
 
-    if timesteps < 1 or repeats < 1:
-        raise ValueError(f"timesteps and repeats must be >= 1, got {timesteps}, {repeats}.")
+    if timesteps < 1 or repeats < 1 or eval_episodes < 1:
+        raise ValueError(f"timesteps, repeats and eval_episodes must be >= 1, got {timesteps}, "
+                         f"{repeats}, {eval_episodes}.")
     if judge is None:
         from consent_gym.judges import default_judge
 
@@ -200,10 +240,13 @@ def bench_train(
     counting = _CountingJudge(judge)
     log = PieceLog()
     model: Any = None
-    for _ in range(repeats):
-        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
-        model = PPO("MlpPolicy", venv, seed=seed, **kwargs)
-        ungated.append(TrainArm(False, *_timed_learn(model, timesteps, None)))
+    for repeat in range(repeats):
+        run_seed = seed + repeat
+        venv = make_vec_env(env_id, n_envs=n_envs, seed=run_seed)
+        model = PPO("MlpPolicy", venv, seed=run_seed, **kwargs)
+        timed = _timed_learn(model, timesteps, None)
+        ungated.append(TrainArm(False, *timed, seed=run_seed,
+                                mean_return=_evaluate(model, env_id, run_seed, eval_episodes)))
         venv.close()
 
         parts: list[Any] = [judge, getattr(judge, "first", None), getattr(judge, "second", None)]
@@ -218,11 +261,12 @@ def bench_train(
             venv.close()
         counting.calls, counting.seconds = [], 0.0
         log = PieceLog()
-        venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed)
+        venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=run_seed)
         gate = consent_kwargs(counting, mode=veto_mode)
-        model = PPO("MlpPolicy", venv, seed=seed, **kwargs, **gate)
+        model = PPO("MlpPolicy", venv, seed=run_seed, **kwargs, **gate)
         seconds, update = _timed_learn(model, timesteps, CallbackList([ConsentCallback(), log]))
-        gated.append(TrainArm(True, seconds, update, counting.seconds))
+        gated.append(TrainArm(True, seconds, update, counting.seconds, seed=run_seed,
+                              mean_return=_evaluate(model, env_id, run_seed, eval_episodes)))
         venv.close()
 
     seen: set[str] = set()

@@ -65,7 +65,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train = kinds.add_parser("train", help="wall time of gated vs ungated PPO on DeliveryCurb")
     train.add_argument("--timesteps", type=int, default=10_240, help="PPO timesteps per run")
     train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the first repeat (repeat r uses seed + r)")
+    train.add_argument("--eval-episodes", type=int, default=10,
+                       help="episodes of the plain env that each learned policy plays")
     train.add_argument("--env", default="consent_gym/DeliveryCurb-v0", help="env id")
     train.add_argument("--warm-from-seed", type=int, default=None, metavar="SEED",
                        help="start the timed gated run with the verdicts of an untimed gated "
@@ -193,8 +196,9 @@ def _seconds(value: float | None) -> str:
 def _run_train(args: argparse.Namespace) -> int:
     from consent_gym.benchmarks.train import bench_train
 
-    if args.timesteps < 1 or args.repeats < 1:
-        raise SystemExit("consent-gym bench train: --timesteps and --repeats must be >= 1")
+    if args.timesteps < 1 or args.repeats < 1 or args.eval_episodes < 1:
+        raise SystemExit("consent-gym bench train: --timesteps, --repeats and --eval-episodes "
+                         "must be >= 1")
     print(f"Loading the {args.judge} judge ({_load_note()}) ...", flush=True)
     from consent_gym.judge_registry import load_judge
 
@@ -202,11 +206,17 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",
           flush=True)
     r = bench_train(judge, timesteps=args.timesteps, env_id=args.env, repeats=args.repeats,
-                    seed=args.seed, warm_from_seed=args.warm_from_seed)
-    print(f"{'arm':8} {'wall s':>8} {'update s':>9} {'judge s':>8} {'rollout s':>10}")
+                    seed=args.seed, warm_from_seed=args.warm_from_seed,
+                    eval_episodes=args.eval_episodes)
+    print(f"{'arm':8} {'seed':>5} {'wall s':>8} {'update s':>9} {'judge s':>8} "
+          f"{'rollout s':>10} {'return':>8}")
     for arm in (*r.ungated, *r.gated):
-        print(f"{'gated' if arm.gated else 'ungated':8} {arm.seconds:8.1f} "
-              f"{arm.update_seconds:9.1f} {arm.judge_seconds:8.1f} {arm.rollout_seconds:10.1f}")
+        print(f"{'gated' if arm.gated else 'ungated':8} {arm.seed:5d} {arm.seconds:8.1f} "
+              f"{arm.update_seconds:9.1f} {arm.judge_seconds:8.1f} {arm.rollout_seconds:10.1f} "
+              f"{arm.mean_return:8.1f}")
+    ratio = "n/a" if r.return_ratio is None else f"{r.return_ratio:.3f}"
+    print(f"mean evaluation return: ungated {r.mean_returns[0]:.1f}, gated "
+          f"{r.mean_returns[1]:.1f} (gated/ungated {ratio})")
     hit = "unknown" if r.cache_hit_rate is None else f"{r.cache_hit_rate:.3f}"
     if r.warm_from_seed is not None:
         hit += f" (cache warmed by a run of seed {r.warm_from_seed})"

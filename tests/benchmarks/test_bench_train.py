@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consent_gym.benchmarks.train import bench_train
-from consent_gym.judges import KeywordJudge, LLMJudge, VerdictCache
+from consent_gym.judges import KeywordJudge, LLMJudge, RuleJudge, VerdictCache
 from tests.judges.tiny_models import build_tiny_model
 
 TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
@@ -32,6 +32,22 @@ def test_bench_train_rule_judge_checks_batching_and_duplicates():
     d = result.to_dict()
     assert d["gated_over_ungated"] == pytest.approx(gated.seconds / ungated.seconds)
     assert 0 <= d["judge_share"] < 1
+    assert d["mean_return_ungated"] == ungated.mean_return
+
+
+def test_bench_train_evaluates_each_arm_and_seeds_repeats_apart():
+    veto_all = RuleJudge(lambda text: False, name="veto-all")
+    ppo = {**TINY_PPO, "learning_rate": 3e-3, "n_epochs": 4}
+    vetoed = bench_train(veto_all, timesteps=4 * 32 * 2, env_id="CartPole-v1", n_envs=2,
+                         repeats=2, seed=5, ppo_kwargs=ppo, eval_episodes=3)
+    assert [a.seed for a in vetoed.ungated] == [a.seed for a in vetoed.gated] == [5, 6]
+    # CartPole pays at least 8 per episode: every return is a real evaluation.
+    assert all(a.mean_return >= 8 for a in (*vetoed.ungated, *vetoed.gated))
+    assert vetoed.veto_rate == 1.0
+    ungated, gated = vetoed.mean_returns
+    assert vetoed.return_ratio == pytest.approx(gated / ungated)
+    with pytest.raises(ValueError, match="eval_episodes"):
+        bench_train(veto_all, timesteps=64, eval_episodes=0)
 
 
 def test_bench_train_reads_the_llm_cache_hit_rate(tiny_judge):
