@@ -145,10 +145,11 @@ def _evaluate(model: Any, env_id: str, seed: int, episodes: int) -> float:
 
     env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
     try:
-        mean, _ = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True)
+        returns, _ = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True,
+                                     return_episode_rewards=True)
     finally:
         env.close()
-    return float(mean)
+    return statistics.fmean(returns)
 
 
 def bench_train(
