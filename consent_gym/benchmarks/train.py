@@ -145,6 +145,7 @@ def _evaluate(model: Any, env_id: str, seed: int, episodes: int) -> float:
 
     env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
     try:
+        returns: Any
         returns, _ = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True,
                                      return_episode_rewards=True)
     finally:
