@@ -197,7 +197,8 @@ class ConsentVectorWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
                 self._resetting[i] = False
         return obs, infos
 
-    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    # Arrays typed Any: gymnasium's VectorWrapper.step is generic in its array type.
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Step every sub-env; judge the episodes that ended, in one batch."""
         if any(rows is None for rows in self._rows):
             raise gym.error.ResetNeeded("ConsentVectorWrapper: call reset() before step().")

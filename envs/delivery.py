@@ -416,7 +416,7 @@ class DeliveryEnv(MiniGridEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        obs, _ = super().reset(seed=seed, options=options)
+        obs: Any = super().reset(seed=seed, options=options)[0]
         return obs, {"events": [], "harm": 0}
 
     # ---------------------------------------------------------- observation

@@ -20,15 +20,20 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 __all__ = [
     "HARMLESS_ENVS",
     "HARMLESS_POLICIES",
     "HELD_OUT_HARMLESS_ENVS",
+    "TAXI_ID",
     "competent_action",
     "harmless_episodes",
 ]
+
+#: Taxi's id: gymnasium 1.4 has ``Taxi-v4``; 1.2.2 (which ray[rllib] 2.60 pins) ``Taxi-v3``.
+TAXI_ID = "Taxi-v4" if "Taxi-v4" in gym.registry else "Taxi-v3"
 
 #: Envs the default judge was designed on (its false-veto rate was looked at while tuning).
 HARMLESS_ENVS: tuple[str, ...] = (
@@ -37,7 +42,7 @@ HARMLESS_ENVS: tuple[str, ...] = (
     "Pendulum-v1",
     "FrozenLake-v1",
     "CliffWalking-v1",
-    "Taxi-v4",
+    TAXI_ID,
     "Blackjack-v1",
     "MiniGrid-Empty-5x5-v0",
     "MiniGrid-LavaGapS5-v0",

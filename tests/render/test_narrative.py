@@ -16,6 +16,7 @@ from consent_gym.render.narrative import (
     description_of,
     length_phrase,
 )
+from consent_gym.suites.harmless import TAXI_ID
 from consent_gym.trajectory import Step, Trajectory
 
 
@@ -64,7 +65,7 @@ class FlagEnv(gym.Env):
 
 
 REAL_ENVS = ["CartPole-v1", "MountainCar-v0", "FrozenLake-v1", "Pendulum-v1", "Blackjack-v1",
-             "Taxi-v4"]
+             TAXI_ID]
 
 
 @pytest.mark.parametrize("env_id", REAL_ENVS)

@@ -11,6 +11,7 @@ from consent_gym.render import renderer_for
 from consent_gym.suites.harmless import (
     HARMLESS_ENVS,
     HELD_OUT_HARMLESS_ENVS,
+    TAXI_ID,
     competent_action,
     harmless_episodes,
 )
@@ -34,7 +35,7 @@ def test_rows_are_the_default_renderers_texts():
 
 
 @pytest.mark.parametrize("env_id,solved_return", [
-    ("CliffWalking-v1", -13), ("Taxi-v4", 0), ("MiniGrid-LavaGapS5-v0", 0.5),
+    ("CliffWalking-v1", -13), (TAXI_ID, 0), ("MiniGrid-LavaGapS5-v0", 0.5),
 ])
 def test_competent_policy_solves_deterministic_envs(env_id, solved_return):
     env = gym.make(env_id)
