@@ -32,8 +32,8 @@ from consent_gym.rllib.episodes import BATCH_MODE_HINT, gate_episodes
 #: The MetricsLogger key under which the EnvRunners log (``result["env_runners"]["consent"]``).
 METRICS_KEY = "consent"
 #: Counts summed over all EnvRunners for the whole run (``reduce="lifetime_sum"``).
-LIFETIME_COUNTS = ("episodes_judged", "episodes_vetoed", "episodes_failed", "steps_judged",
-                   "steps_vetoed", "judge_calls", "judge_seconds", "cache_hits")
+LIFETIME_COUNTS = ("episodes_judged", "episodes_vetoed", "episodes_failed", "episodes_flagged",
+                   "steps_judged", "steps_vetoed", "judge_calls", "judge_seconds", "cache_hits")
 
 
 def check_batch_mode(config: Any) -> None:
@@ -172,7 +172,7 @@ class ConsentCallback(RLlibCallback):
         judge = self.judge_for(env_runner)
         verify_frozen(judge, full=False)
         stats = self.stats
-        before = (stats.judged, stats.vetoed, stats.failed, stats.used_steps,
+        before = (stats.judged, stats.vetoed, stats.failed, stats.flagged, stats.used_steps,
                   stats.vetoed_steps, stats.judge_calls, stats.judge_seconds)
         hits_before = stats.cache_now[0] if stats.cache_now is not None else None
         index = getattr(env_runner, "worker_index", 0)
@@ -182,7 +182,7 @@ class ConsentCallback(RLlibCallback):
         samples[:] = kept  # the list sample() returns: vetoed episodes edited or gone
         if metrics_logger is None:
             return
-        after = (stats.judged, stats.vetoed, stats.failed, stats.used_steps,
+        after = (stats.judged, stats.vetoed, stats.failed, stats.flagged, stats.used_steps,
                  stats.vetoed_steps, stats.judge_calls, stats.judge_seconds)
         deltas = dict(zip(LIFETIME_COUNTS, (a - b for a, b in zip(after, before, strict=True)),
                           strict=False))
