@@ -36,6 +36,16 @@ LIFETIME_COUNTS = ("episodes_judged", "episodes_vetoed", "episodes_failed", "epi
                    "steps_judged", "steps_vetoed", "judge_calls", "judge_seconds", "cache_hits")
 
 
+def lifetime_counts(stats: ConsentStats) -> dict[str, float]:
+    """The :data:`LIFETIME_COUNTS` (but ``cache_hits``) as ``stats`` holds them now."""
+    return {
+        "episodes_judged": stats.judged, "episodes_vetoed": stats.vetoed,
+        "episodes_failed": stats.failed, "episodes_flagged": stats.flagged,
+        "steps_judged": stats.used_steps, "steps_vetoed": stats.vetoed_steps,
+        "judge_calls": stats.judge_calls, "judge_seconds": stats.judge_seconds,
+    }
+
+
 def check_batch_mode(config: Any) -> None:
     """Raise a ``ValueError`` naming the fix unless ``config`` samples whole episodes."""
     batch_mode = getattr(config, "batch_mode", None)
@@ -140,7 +150,7 @@ class ConsentCallback(RLlibCallback):
             consent[rate] = float(consent.get(vetoed, 0) or 0) / n if n else float("nan")
 
     # ------------------------------------------------------------------ EnvRunner side
-    def judge_for(self, env_runner: Any) -> Judge:
+    def ensure_judge(self) -> Judge:
         """This EnvRunner's judge, built (and fully frozen-checked) on first use."""
         judge = self.settings.judge
         if judge is None:
@@ -169,11 +179,10 @@ class ConsentCallback(RLlibCallback):
                 "(SingleAgentEnvRunner); multi-agent envs and the old API stack are not "
                 "supported."
             )
-        judge = self.judge_for(env_runner)
+        judge = self.ensure_judge()
         verify_frozen(judge, full=False)
         stats = self.stats
-        before = (stats.judged, stats.vetoed, stats.failed, stats.flagged, stats.used_steps,
-                  stats.vetoed_steps, stats.judge_calls, stats.judge_seconds)
+        before = lifetime_counts(stats)
         hits_before = stats.cache_now[0] if stats.cache_now is not None else None
         index = getattr(env_runner, "worker_index", 0)
         start = time.perf_counter()
@@ -182,10 +191,7 @@ class ConsentCallback(RLlibCallback):
         samples[:] = kept  # the list sample() returns: vetoed episodes edited or gone
         if metrics_logger is None:
             return
-        after = (stats.judged, stats.vetoed, stats.failed, stats.flagged, stats.used_steps,
-                 stats.vetoed_steps, stats.judge_calls, stats.judge_seconds)
-        deltas = dict(zip(LIFETIME_COUNTS, (a - b for a, b in zip(after, before, strict=True)),
-                          strict=False))
+        deltas = {name: lifetime_counts(stats)[name] - value for name, value in before.items()}
         if stats.cache_now is not None:
             start_hits = stats.cache_start[0] if stats.cache_start is not None else 0.0
             deltas["cache_hits"] = stats.cache_now[0] - (
