@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consent_gym.commands.arguments import int_at_least
+from consent_gym.experiments.common import ENGINES
 from consent_gym.gate import MODES
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError
 
@@ -77,6 +78,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "results.json and plots.",
     )
     _add_common(curb, out="runs/delivery-curb", judge="llm", mode="zero", seeds=3)
+    curb.add_argument("--engine", choices=ENGINES, default="sb3",
+                      help="the RL library PPO comes from: sb3 (Stable-Baselines3, default) or "
+                           "rllib (Ray RLlib, gated by consent_gym.rllib; docs/rllib.md)")
     drift = experiments.add_parser(
         "ontological-drift",
         help="a surface-perception judge lets the agent hit boxes with people inside; "
@@ -137,10 +141,11 @@ def _delivery_curb(args: argparse.Namespace) -> int:
         run_delivery_curb,
     )
 
-    config = DeliveryCurbConfig(**_common(args))
+    config = DeliveryCurbConfig(**_common(args), engine=args.engine)
     timesteps = config.resolved()[0]
     print(f"consent-gym reproduce delivery-curb: {config.seeds} seeds x 2 arms (ungated, "
-          f"gated), {timesteps} timesteps each, judge {config.judge}, mode {config.mode}")
+          f"gated), {timesteps} timesteps each, judge {config.judge}, mode {config.mode}, "
+          f"engine {config.engine}")
     results = run_delivery_curb(config)
     _report(results)
     print("Targets (issue 6, mean over seeds):")

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ from consent_gym.gate import ConsentStats, JudgeCall, check_mode
 from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError, load_judge
 from consent_gym.judges.base import Judge, Verdict, verify_frozen
 
+#: The RL libraries a reproduction can train with.
+ENGINES: tuple[str, ...] = ("sb3", "rllib")
 #: First seed of the fixed evaluation episodes (far from any training seed).
 EVAL_SEED_BASE = 1_000_000
 
@@ -73,16 +76,27 @@ class ThreadedJudge:
         return f"ThreadedJudge({self.judge!r}, threads={self.threads})"
 
 
+@functools.cache
+def shared_judge(name: str, dtype: str | None = None) -> Judge:
+    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`), once per process.
+
+    ``functools.partial(shared_judge, name, dtype)`` is a picklable judge factory: an RLlib
+    EnvRunner in this process gets the judge already loaded here, with its verdict cache.
+    """
+    inner = load_judge(name, dtype)
+    return ThreadedJudge(inner, threads=os.cpu_count()) if name == "llm" else inner
+
+
 def load_experiment_judge(
     name: str, log: Callable[[str], Any] = print, dtype: str | None = None
 ) -> tuple[Judge, float]:
-    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`) and its load time."""
+    """:func:`shared_judge` and its load time (0 when this process had loaded it)."""
     start = time.perf_counter()
     hint = {"llm": " (the first load converts the packaged model: about a minute)",
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
-    inner = load_judge(name, dtype)
-    judge: Judge = ThreadedJudge(inner, threads=os.cpu_count()) if name == "llm" else inner
+    judge = shared_judge(name, dtype)
+    inner = judge.judge if isinstance(judge, ThreadedJudge) else judge
     seconds = time.perf_counter() - start
     weights = getattr(inner, "dtype", None)
     note = f" ({str(weights).removeprefix('torch.')} weights)" if weights is not None else ""
@@ -112,6 +126,8 @@ class ExperimentConfig:
             renderer's own text, the default: the LLM judge misjudges the step-free text,
             see ``docs/results.md``); off: the same narrative without step numbers
             (``DeliveryRenderer(step_numbers=False)``), far fewer distinct texts.
+        engine: ``"sb3"`` (default: Stable-Baselines3 PPO) or ``"rllib"`` (Ray RLlib PPO,
+            :mod:`consent_gym.experiments.rllib_training`).
         judge_dtype: The LLM judge's weight dtype: ``"auto"`` (default) is bfloat16 where
             the CPU multiplies it natively (this project's CPU: bf16 judged the same and
             about 2x faster than float32), else float32; or ``"bfloat16"`` /
@@ -131,9 +147,12 @@ class ExperimentConfig:
     progress: bool = True
     step_numbers: bool = True
     judge_dtype: str | None = "auto"
+    engine: str = "sb3"
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}.")
         if self.judge not in JUDGE_CHOICES:
             raise ValueError(f"judge must be one of {JUDGE_CHOICES}, got {self.judge!r}.")
         check_mode(self.mode)
@@ -165,12 +184,15 @@ class GateSpec:
         mode: ``"block"``, ``"zero"`` or ``"penalty"``.
         renderer: Renders episodes for the judge; ``None`` uses the env's registered one.
         penalty: Last-step reward of a vetoed episode in ``penalty`` mode.
+        judge_factory: For the RLlib engine: a picklable callable that returns the judge
+            in the EnvRunner (e.g. ``functools.partial(shared_judge, name, dtype)``).
     """
 
     judge: Judge
     mode: str = "zero"
     renderer: Any = None
     penalty: float = -1.0
+    judge_factory: Callable[[], Judge] | None = None
 
 
 @dataclass
@@ -363,23 +385,42 @@ def run_arms(
     ppo_kwargs: Mapping[str, Any],
     progress: bool = True,
     log: Callable[[str], Any] = print,
+    engine: str = "sb3",
 ) -> dict[str, list[RunResult]]:
     """Train and evaluate every arm for every seed, sequentially, in this process.
 
     Seeds form the outer loop so an interrupted run still holds whole seeds of every arm.
+    ``engine="rllib"`` trains with Ray RLlib (a local Ray, shut down afterwards).
 
     Returns:
         Arm name -> its runs, in seed order.
     """
-    runs: dict[str, list[RunResult]] = {arm: [] for arm in arms}
-    for seed in seeds:
-        for arm, gate in arms.items():
-            run = train_and_evaluate(
-                env_id, arm, seed, timesteps, gate, eval_seeds,
-                n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=progress,
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    train: Callable[..., RunResult] = train_and_evaluate
+    session: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if engine == "rllib":
+        try:
+            from consent_gym.experiments.rllib_training import (
+                local_ray,
+                train_and_evaluate_rllib,
             )
-            runs[arm].append(run)
-            log(describe_run(run))
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"--engine rllib needs Ray RLlib ({exc}); install it with "
+                f"pip install 'consent-gym[rllib]'."
+            ) from exc
+        train, session = train_and_evaluate_rllib, local_ray()
+    runs: dict[str, list[RunResult]] = {arm: [] for arm in arms}
+    with session:
+        for seed in seeds:
+            for arm, gate in arms.items():
+                run = train(
+                    env_id, arm, seed, timesteps, gate, eval_seeds,
+                    n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=progress,
+                )
+                runs[arm].append(run)
+                log(describe_run(run))
     return runs
 
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from consent_gym.experiments.common import (
     load_experiment_judge,
     run_arms,
     set_torch_threads,
+    shared_judge,
 )
 from consent_gym.experiments.plots import (
     plot_learning_curves,
@@ -122,11 +124,13 @@ def run_delivery_curb(
     timesteps, n_envs, ppo_kwargs = config.resolved()
     judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype)
     gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
-                    renderer=DeliveryRenderer(step_numbers=config.step_numbers))
+                    renderer=DeliveryRenderer(step_numbers=config.step_numbers),
+                    judge_factory=functools.partial(shared_judge, config.judge,
+                                                    config.judge_dtype))
     runs = run_arms(
         ENV_ID, {"ungated": None, "gated": gate}, config.seed_list(), timesteps,
         eval_seed_list(config.eval_episodes), n_envs=n_envs, ppo_kwargs=ppo_kwargs,
-        progress=config.progress, log=log,
+        progress=config.progress, log=log, engine=config.engine,
     )
     summaries = {arm: summarize_runs(rs) for arm, rs in runs.items()}
     out = Path(config.out)
@@ -134,8 +138,8 @@ def run_delivery_curb(
         "learning_curves": str(plot_learning_curves(
             runs, timesteps, out / "learning_curves.png", harm_key="pedestrians_hit",
             harm_label="pedestrians hit per episode",
-            title=f"DeliveryCurb-v0: PPO ungated vs gated ({config.judge} judge, "
-                  f"{config.mode} mode)")),
+            title=f"DeliveryCurb-v0: PPO ({config.engine}) ungated vs gated "
+                  f"({config.judge} judge, {config.mode} mode)")),
         "veto_rate": str(plot_veto_rate(
             {"gated": runs["gated"]}, timesteps, out / "veto_rate.png",
             title=f"DeliveryCurb-v0: veto rate while training ({config.judge} judge)")),

@@ -147,7 +147,7 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for name in ("consent-gym", "stable-baselines3", "gymnasium", "minigrid", "torch",
+    for name in ("consent-gym", "stable-baselines3", "ray", "gymnasium", "minigrid", "torch",
                  "numpy", "transformers", "sentence-transformers"):
         try:
             out[name] = metadata.version(name)

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 __all__ = [
@@ -40,8 +41,6 @@ def newest_id(name: str) -> str:
     Raises:
         ValueError: no version of ``name`` is registered.
     """
-    import gymnasium as gym
-
     versions = [spec.version for spec in gym.registry.values()
                 if spec.name == name and spec.namespace is None and spec.version is not None]
     if not versions:

@@ -1,0 +1,29 @@
+"""Consent-gated Ray RLlib (new API stack): the veto lands on each EnvRunner.
+
+One line over a plain ``PPOConfig`` (see ``docs/rllib.md``)::
+
+    config = PPOConfig().environment("consent_gym/DeliveryCurb-v0")
+    config = consent_config(config, functools.partial(load_judge, "llm"), mode="zero")
+
+- :func:`consent_config` wraps the env in :class:`~consent_gym.ConsentRecorder`, sets
+  ``batch_mode="complete_episodes"`` and adds :class:`ConsentCallback`.
+- :class:`ConsentCallback` judges each EnvRunner sample's episodes in one call to the
+  decision step (:func:`consent_gym.gate.decide`) in ``on_sample_end`` and edits or drops
+  the vetoed ones before they leave the EnvRunner.
+"""
+
+from consent_gym.rllib.callback import ConsentCallback, check_batch_mode, check_fault_tolerance
+from consent_gym.rllib.config import RecordedEnv, consent_config, register_recorded_env
+from consent_gym.rllib.episodes import episode_piece, gate_episodes, vetoed_episode
+
+__all__ = [
+    "ConsentCallback",
+    "RecordedEnv",
+    "check_batch_mode",
+    "check_fault_tolerance",
+    "consent_config",
+    "episode_piece",
+    "gate_episodes",
+    "register_recorded_env",
+    "vetoed_episode",
+]

@@ -1,0 +1,206 @@
+"""``ConsentCallback``: the veto on each RLlib EnvRunner, before its sample leaves it.
+
+RLlib's ``SingleAgentEnvRunner.sample()`` calls ``on_sample_end(samples=episodes)`` on
+the EnvRunner after the episodes are collected and before they are returned to the
+algorithm (and so before any learner connector computes GAE). ``samples`` is the very
+list ``sample()`` returns, and RLlib documents that the callback may change it: this
+callback judges all its episodes in one :func:`~consent_gym.gate.decide` call and puts
+back only what the learner may use (:func:`~consent_gym.rllib.episodes.gate_episodes`).
+
+The judge is built once per EnvRunner, on its first sample, from a picklable factory
+(the callback object itself is made by RLlib with ``cls()`` in every EnvRunner; only the
+factory travels). Its weights are fingerprint-checked in full when built and cheaply
+before every judge call; a :class:`~consent_gym.judges.FrozenJudgeError` propagates out
+of ``sample()`` and stops training. Evaluation EnvRunners (``config.in_evaluation``) are
+not gated: nothing trains on their episodes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from consent_gym.gate import ConsentSettings, ConsentStats, Mode
+from consent_gym.judges.base import Judge, OnJudgeError, check_judge, verify_frozen
+from consent_gym.rllib.episodes import BATCH_MODE_HINT, gate_episodes
+
+#: The MetricsLogger key under which the EnvRunners log (``result["env_runners"]["consent"]``).
+METRICS_KEY = "consent"
+#: Counts summed over all EnvRunners for the whole run (``reduce="lifetime_sum"``).
+LIFETIME_COUNTS = ("episodes_judged", "episodes_vetoed", "episodes_failed", "episodes_flagged",
+                   "steps_judged", "steps_vetoed", "judge_calls", "judge_seconds", "cache_hits")
+
+
+def lifetime_counts(stats: ConsentStats) -> dict[str, float]:
+    """The :data:`LIFETIME_COUNTS` (but ``cache_hits``) as ``stats`` holds them now."""
+    return {
+        "episodes_judged": stats.judged, "episodes_vetoed": stats.vetoed,
+        "episodes_failed": stats.failed, "episodes_flagged": stats.flagged,
+        "steps_judged": stats.used_steps, "steps_vetoed": stats.vetoed_steps,
+        "judge_calls": stats.judge_calls, "judge_seconds": stats.judge_seconds,
+    }
+
+
+def check_batch_mode(config: Any) -> None:
+    """Raise a ``ValueError`` naming the fix unless ``config`` samples whole episodes."""
+    batch_mode = getattr(config, "batch_mode", None)
+    if batch_mode != "complete_episodes":
+        raise ValueError(f"config.batch_mode is {batch_mode!r}; {BATCH_MODE_HINT}.")
+
+
+def check_fault_tolerance(config: Any) -> None:
+    """Raise a ``ValueError`` naming the fix if RLlib would swallow an EnvRunner's error.
+
+    With ``restart_failed_env_runners`` (RLlib's default) or
+    ``ignore_env_runner_failures``, an exception in a remote ``sample()`` is only logged:
+    a :class:`~consent_gym.judges.FrozenJudgeError` would not stop training, and the
+    restarted EnvRunner would fingerprint its judge afresh.
+    """
+    if getattr(config, "restart_failed_env_runners", False) or getattr(
+        config, "ignore_env_runner_failures", False
+    ):
+        raise ValueError(
+            "RLlib would log and ignore an EnvRunner's FrozenJudgeError (restart_failed_"
+            "env_runners or ignore_env_runner_failures is on); set config.fault_tolerance("
+            "restart_failed_env_runners=False, ignore_env_runner_failures=False) "
+            "(consent_gym.rllib.consent_config does)."
+        )
+
+
+class ConsentCallback(RLlibCallback):
+    """An ``RLlibCallback`` that gates every sampled episode through the decision step.
+
+    Add it with :func:`~consent_gym.rllib.consent_config` (which also wraps the env in
+    :class:`~consent_gym.ConsentRecorder` and sets ``batch_mode="complete_episodes"``), or
+    by hand: ``config.callbacks(functools.partial(ConsentCallback, judge_factory=...))``.
+
+    Per ``sample()`` on each EnvRunner: every episode (whole, ``complete_episodes``) is
+    judged in one call; approved ones go to the learner unchanged; vetoed ones go with
+    rewards 0 (``"zero"``) or 0 and ``penalty`` at the last step (``"penalty"``), marked
+    terminated so GAE bootstraps no value after them, or not at all (``"block"``).
+
+    Logged through the EnvRunner's ``MetricsLogger`` under
+    ``result["env_runners"]["consent"]``: the lifetime sums :data:`LIFETIME_COUNTS`
+    (``cache_hits`` when the judge has a verdict cache) and this iteration's
+    ``episodes_judged_iter`` / ``episodes_vetoed_iter``; :meth:`on_train_result` adds
+    ``veto_rate`` (lifetime) and ``veto_rate_iter``.
+
+    Args:
+        judge_factory: A picklable callable returning a judge; called once per EnvRunner.
+        mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``.
+        penalty: What a vetoed episode's rewards sum to in ``"penalty"`` mode.
+        audit_log: A file path; every EnvRunner appends its verdicts to it (whole lines,
+            ``O_APPEND``, fsync'ed before the sample is returned). On a multi-node
+            cluster each node writes its own copy of the path.
+        on_judge_error: ``"veto"`` (default, fail closed), ``"raise"`` or ``"approve"``.
+        info_key: The ``info`` key :class:`~consent_gym.ConsentRecorder` writes.
+    """
+
+    def __init__(
+        self,
+        judge_factory: Callable[[], Judge] | None = None,
+        mode: Mode = "zero",
+        penalty: float = -100.0,
+        audit_log: str | os.PathLike[str] | None = None,
+        on_judge_error: OnJudgeError = "veto",
+        info_key: str = "consent",
+    ) -> None:
+        super().__init__()
+        if judge_factory is None or not callable(judge_factory):
+            raise TypeError(
+                f"ConsentCallback needs judge_factory=, a picklable callable that returns a "
+                f"judge, got {judge_factory!r}; add it with consent_gym.rllib.consent_config("
+                f"config, judge_factory) or config.callbacks(functools.partial("
+                f"ConsentCallback, judge_factory=...))."
+            )
+        if audit_log is not None and not isinstance(audit_log, (str, os.PathLike)):
+            raise TypeError(
+                f"audit_log must be a file path (each EnvRunner opens it), got "
+                f"{type(audit_log).__name__}."
+            )
+        # Checks mode, penalty, on_judge_error and info_key now, on the driver.
+        self.settings = ConsentSettings(None, mode, penalty, None, on_judge_error, info_key)
+        self.judge_factory = judge_factory
+        self.audit_log = audit_log
+        self.stats = ConsentStats()
+
+    # ------------------------------------------------------------------ driver side
+    def on_algorithm_init(self, *, algorithm: Any, metrics_logger: Any = None,
+                          **kwargs: Any) -> None:
+        """Refuse a config that hands the learner episode chunks or swallows judge errors."""
+        check_batch_mode(algorithm.config)
+        check_fault_tolerance(algorithm.config)
+
+    def on_train_result(self, *, algorithm: Any, metrics_logger: Any = None,
+                        result: dict[str, Any], **kwargs: Any) -> None:
+        """Add ``veto_rate`` (lifetime) and ``veto_rate_iter`` to the result's consent dict."""
+        consent = result.get("env_runners", {}).get(METRICS_KEY)
+        if not isinstance(consent, dict):
+            return
+        for rate, vetoed, judged in (
+            ("veto_rate", "episodes_vetoed", "episodes_judged"),
+            ("veto_rate_iter", "episodes_vetoed_iter", "episodes_judged_iter"),
+        ):
+            n = float(consent.get(judged, 0) or 0)
+            consent[rate] = float(consent.get(vetoed, 0) or 0) / n if n else float("nan")
+
+    # ------------------------------------------------------------------ EnvRunner side
+    def ensure_judge(self) -> Judge:
+        """This EnvRunner's judge, built (and fully frozen-checked) on first use."""
+        judge = self.settings.judge
+        if judge is None:
+            judge = self.judge_factory()
+            check_judge(judge)
+            verify_frozen(judge, full=True)
+            settings = self.settings
+            self.settings = ConsentSettings(
+                judge, settings.mode, settings.penalty, self.audit_log,
+                settings.on_judge_error, settings.info_key,
+            )
+        return judge
+
+    def on_sample_end(self, *, env_runner: Any = None, metrics_logger: Any = None,
+                      samples: Any, **kwargs: Any) -> None:
+        """Judge the sample's episodes in one call; keep only what the learner may use."""
+        config = env_runner.config
+        if getattr(config, "in_evaluation", False):
+            return
+        check_batch_mode(config)
+        if not isinstance(samples, list) or not all(
+            isinstance(e, SingleAgentEpisode) for e in samples
+        ):
+            raise TypeError(
+                "ConsentCallback gates single-agent episodes on RLlib's new API stack "
+                "(SingleAgentEnvRunner); multi-agent envs and the old API stack are not "
+                "supported."
+            )
+        judge = self.ensure_judge()
+        verify_frozen(judge, full=False)
+        stats = self.stats
+        before = lifetime_counts(stats)
+        hits_before = stats.cache_now[0] if stats.cache_now is not None else None
+        index = getattr(env_runner, "worker_index", 0)
+        start = time.perf_counter()
+        kept, _ = gate_episodes(self.settings, samples, stats=stats,
+                                learner=f"rllib:env_runner{index}:{self.settings.mode}")
+        samples[:] = kept  # the list sample() returns: vetoed episodes edited or gone
+        if metrics_logger is None:
+            return
+        deltas = {name: lifetime_counts(stats)[name] - value for name, value in before.items()}
+        if stats.cache_now is not None:
+            start_hits = stats.cache_start[0] if stats.cache_start is not None else 0.0
+            deltas["cache_hits"] = stats.cache_now[0] - (
+                hits_before if hits_before is not None else start_hits)
+        for name, value in deltas.items():
+            metrics_logger.log_value((METRICS_KEY, name), value, reduce="lifetime_sum")
+        metrics_logger.log_value((METRICS_KEY, "episodes_judged_iter"), deltas["episodes_judged"],
+                                 reduce="sum")
+        metrics_logger.log_value((METRICS_KEY, "episodes_vetoed_iter"), deltas["episodes_vetoed"],
+                                 reduce="sum")
+        metrics_logger.log_value((METRICS_KEY, "gate_seconds"), time.perf_counter() - start,
+                                 reduce="lifetime_sum")
