@@ -74,14 +74,16 @@ class ThreadedJudge:
 
 
 def load_experiment_judge(
-    name: str, log: Callable[[str], Any] = print, dtype: str | None = None
+    name: str, log: Callable[[str], Any] = print, dtype: str | None = None,
+    served: dict[str, Any] | None = None,
 ) -> tuple[Judge, float]:
-    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`) and its load time."""
+    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`) and its load time;
+    ``served``: the served judge's options (:func:`load_judge`)."""
     start = time.perf_counter()
     hint = {"llm": " (the first load converts the packaged model: about a minute)",
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
-    inner = load_judge(name, dtype)
+    inner = load_judge(name, dtype, served=served)
     judge: Judge = ThreadedJudge(inner, threads=os.cpu_count()) if name == "llm" else inner
     seconds = time.perf_counter() - start
     weights = getattr(inner, "dtype", None)
@@ -98,7 +100,7 @@ class ExperimentConfig:
         out: Folder for ``results.json`` and the plots.
         timesteps: PPO training budget per run (``None``: the env's recommended budget).
         seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
-        judge: ``"llm"``, ``"cascade"``, ``"embedding"`` or ``"rule"`` (see
+        judge: ``"llm"``, ``"cascade"``, ``"embedding"``, ``"rule"`` or ``"served"`` (see
             :func:`load_judge`).
         mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``; ``docs/results.md``
             shows why ``block`` alone does not teach an agent to avoid harm.
@@ -117,6 +119,9 @@ class ExperimentConfig:
             about 2x faster than float32), else float32; or ``"bfloat16"`` /
             ``"float32"``.
         ppo_kwargs: Overrides of the env's recommended PPO settings.
+        served_judge: For ``judge="served"``: the
+            :class:`~consent_gym.judges.served.ServedJudge` options (``base_url``,
+            ``model``, ``lock``, ...).
     """
 
     out: Path = Path("runs/experiment")
@@ -132,6 +137,7 @@ class ExperimentConfig:
     step_numbers: bool = True
     judge_dtype: str | None = "auto"
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
+    served_judge: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_CHOICES:
