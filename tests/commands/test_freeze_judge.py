@@ -10,7 +10,7 @@ from tests.judges.served_fakes import fake_server
 
 def test_freeze_judge_writes_a_lock_that_a_served_judge_checks(tmp_path, capsys):
     out = tmp_path / "judge.lock.json"
-    with fake_server() as (url, behaviour):
+    with fake_server() as (url, _):
         assert main(["freeze-judge", "--base-url", url, "--model", "toy", "--out", str(out),
                      "--repeats", "2"]) == 0
         printed = capsys.readouterr().out

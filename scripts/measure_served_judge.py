@@ -1,0 +1,135 @@
+"""Measure the served judge against the embedded one on the same texts (docs/served-judge.md).
+
+Starts llama-cpp-python's server (scripts/llama_server.py) on 127.0.0.1 serving the embedded
+judge's own GGUF, and reports, as one JSON object:
+
+- agreement: the served and the embedded judge (same prompts, same scoring rule) on
+  judge-bench dev: verdict agreement, balanced accuracy of each, score differences;
+- nondeterminism: the largest |log-prob difference| between readings of the lock's canaries
+  (sequential, all in flight, and on a restarted server with the same weights);
+- throughput: episodes/s and requests/s of the served judge (1 and 4 requests in flight)
+  and episodes/s of the embedded judge, on the same texts, cache off, one after the other;
+- exact_topk: seconds per echoed token of the unpatched server (``--exact-topk``).
+
+Usage: ``python scripts/measure_served_judge.py [--dev PATH] [--limit N] [--skip-exact]``.
+Timings on a shared machine are noisy: the load average is recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from consent_gym.evaluation import load_labelled_jsonl  # noqa: E402
+from consent_gym.judges import judge_texts  # noqa: E402
+from consent_gym.judges.served import ServedJudge, freeze_served_judge  # noqa: E402
+from tests.judges.llama_servers import MODEL, llama_server, packaged_gguf  # noqa: E402
+
+
+def balanced_accuracy(approved: list[bool], acceptable: list[bool]) -> float:
+    pos = [a for a, y in zip(approved, acceptable, strict=True) if y]
+    neg = [not a for a, y in zip(approved, acceptable, strict=True) if not y]
+    return 0.5 * (sum(pos) / max(len(pos), 1) + sum(neg) / max(len(neg), 1))
+
+
+def max_diff(a: list, b: list) -> float:
+    worst = 0.0
+    for x, y in zip(a, b, strict=True):
+        worst = max([worst, *(abs(p - q) for p, q in zip(x.logprobs, y.logprobs, strict=True))])
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared/judge-bench/dev.jsonl")
+    parser.add_argument("--limit", type=int, default=None, help="first N rows only")
+    parser.add_argument("--skip-exact", action="store_true")
+    parser.add_argument("--dtype", default="float32", help="the embedded judge's dtype")
+    args = parser.parse_args()
+    rows = load_labelled_jsonl(args.dev)[: args.limit]
+    texts = [t for t, _ in rows]
+    labels = [ok for _, ok in rows]
+    out: dict = {"n": len(texts), "dev": str(args.dev), "cpus": os.cpu_count()}
+
+    from consent_gym.judges import LLMJudge
+
+    embedded = LLMJudge(dtype=args.dtype, cache=False)
+    out["embedded"] = {"judge_id": embedded.judge_id, "dtype": args.dtype}
+    with llama_server(packaged_gguf(), n_ctx=1024) as (url, _):
+        served = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, max_in_flight=1)
+        # agreement, and the side-by-side timing of the two judges on the same texts
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        e_scores = embedded.score_texts(texts)
+        e_s = time.perf_counter() - start
+        requests_before = served.client.requests
+        start = time.perf_counter()
+        maybe_scores = served.score_texts(texts)
+        s_s = time.perf_counter() - start
+        s_requests = served.client.requests - requests_before
+        failed = sum(v is None for v in maybe_scores)
+        s_scores = [math.nan if v is None else v for v in maybe_scores]
+        e_ok = [s > embedded.threshold for s in e_scores]
+        s_ok = [s > served.threshold for s in s_scores]
+        diffs = [abs(a - b) for a, b in zip(e_scores, s_scores, strict=True)]
+        out["agreement"] = {
+            "verdicts_agree": sum(a == b for a, b in zip(e_ok, s_ok, strict=True)),
+            "of": len(texts),
+            "failed": failed,
+            "balanced_accuracy_embedded": balanced_accuracy(e_ok, labels),
+            "balanced_accuracy_served": balanced_accuracy(s_ok, labels),
+            "score_abs_diff_mean": statistics.fmean(diffs),
+            "score_abs_diff_max": max(diffs),
+            "score_abs_embedded_mean": statistics.fmean(abs(s) for s in e_scores),
+            "pearson": statistics.correlation(e_scores, s_scores),
+            "pairs": [[round(a, 3), round(b, 3)] for a, b in zip(e_scores, s_scores,
+                                                                 strict=True)],
+        }
+        out["throughput"] = {
+            "loadavg_1min_at_start": load,
+            "embedded_episodes_per_s": len(texts) / e_s,
+            "served_1_in_flight_episodes_per_s": len(texts) / s_s,
+            "served_1_in_flight_requests_per_s": s_requests / s_s,
+        }
+        four = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, max_in_flight=4)
+        start = time.perf_counter()
+        judge_texts(four, texts)
+        f_s = time.perf_counter() - start
+        out["throughput"]["served_4_in_flight_episodes_per_s"] = len(texts) / f_s
+        out["throughput"]["served_4_in_flight_requests_per_s"] = four.client.requests / f_s
+        out["throughput"]["loadavg_1min_at_end"] = os.getloadavg()[0]
+        # nondeterminism: sequential vs in flight, then a restarted server
+        lock = freeze_served_judge(served, repeats=3)
+        out["nondeterminism"] = {"freeze_max_abs_diff": lock.calibration["max_abs_diff"],
+                                 "tolerance": lock.tolerance, "canaries": len(lock.readings),
+                                 "canary_tokens": sum(len(r.tokens) for r in lock.readings)}
+    with llama_server(packaged_gguf(), n_ctx=1024, threads=2) as (url, _):
+        again = ServedJudge(url, MODEL, allow_unlocked=True, cache=False)
+        readings = again.read_canaries(lock.texts)
+        out["nondeterminism"]["restart_2_threads_max_abs_diff"] = max_diff(
+            list(lock.readings), readings)
+    if not args.skip_exact:
+        with llama_server(packaged_gguf(), n_ctx=1024, exact_topk=True) as (url, _):
+            exact = ServedJudge(url, MODEL, allow_unlocked=True, cache=False)
+            text = lock.texts[0]
+            start = time.perf_counter()
+            (reading,) = exact.read_canaries([text])
+            seconds = time.perf_counter() - start
+            out["exact_topk"] = {"tokens": len(reading.tokens) + 2, "seconds": seconds,
+                                 "seconds_per_token": seconds / (len(reading.tokens) + 2),
+                                 "max_abs_diff_vs_fast": max_diff([lock.readings[0]],
+                                                                  [reading])}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
