@@ -33,35 +33,31 @@ SHORT = {"headers": "traffic", "examples": []}
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    with llama_server(packaged_gguf(), port) as (url, process):
-        yield url, port, process
+    with llama_server(packaged_gguf()) as (url, process):
+        yield url, process
 
 
-def test_channel_verdicts_and_a_lock_on_a_real_server(server, tmp_path):
-    url, _, _ = server
+@pytest.fixture(scope="module")
+def lock(server):
+    url, _ = server
+    judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT)
+    return freeze_served_judge(judge, repeats=2)
+
+
+def test_channel_verdicts_and_a_lock_on_a_real_server(server, lock, tmp_path):
+    url, _ = server
     judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT)
     safe, harm = judge_texts(judge, [SAFE, HARM])
     assert safe.p_acceptable > harm.p_acceptable and harm.outcome == "vetoed"
-    lock = freeze_served_judge(judge, repeats=2)
-    # llama.cpp on the CPU, one request at a time: the same log-probs every time
+    # llama.cpp on the CPU: the same log-probs one at a time and with all canaries in flight
     assert lock.calibration["max_abs_diff"] < 1e-4
     locked = ServedJudge(url, MODEL, lock=lock.save(tmp_path / "judge.lock.json"), **SHORT)
     assert [v.outcome for v in judge_texts(locked, [SAFE, HARM])] == [
         safe.outcome, harm.outcome]
 
 
-def test_a_server_with_one_tensor_changed_is_caught(server, tmp_path):
-    url, _, _ = server
-    judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT)
-    lock = freeze_served_judge(judge, repeats=2)
-    with llama_server(tampered_gguf(tmp_path / "tampered.gguf")) as (other, _), \
-            pytest.raises(FrozenJudgeError, match="no longer behaves as its lock"):
-        ServedJudge(other, MODEL, lock=lock, **SHORT)
-
-
 def test_real_faults_fail_closed(server):
-    url, _, _ = server
+    url, _ = server
     # a request that cannot finish in time
     slow = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, timeout_s=30.0, **SHORT)
     slow.client.timeout_s = 0.001
@@ -74,13 +70,23 @@ def test_real_faults_fail_closed(server):
     assert short.outcome != "failed"
 
 
-def test_server_killed_mid_batch_then_restarted_with_other_weights(tmp_path):
-    """Last in the module: it runs its own servers on one port."""
+def test_lock_readings_are_the_servers_prompt_logprobs(server):
+    url, _ = server
+    judge = ServedJudge(url, MODEL, allow_unlocked=True, **SHORT)
+    (reading,) = judge.read_canaries(["The quick brown fox jumps over the lazy dog."])
+    assert isinstance(reading, CanaryReading) and 8 <= len(reading.tokens) <= 12
+    assert all(v <= 0.0 for v in reading.logprobs)
+    assert "".join(reading.tokens) == " quick brown fox jumps over the lazy dog."[
+        -len("".join(reading.tokens)):]
+    assert JudgeLock(model=MODEL, kind="prompt", readings=(reading,), tolerance=0.01).digest
+
+
+def test_killed_mid_batch_then_restarted_with_one_tensor_changed(lock, tmp_path):
+    """Its own server on its own port: killed while a batch is in flight, then a server with
+    one tensor of the GGUF changed on the same port."""
     port = free_port()
     tampered = tampered_gguf(tmp_path / "tampered.gguf")
     with llama_server(packaged_gguf(), port) as (url, process):
-        judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT)
-        lock = freeze_served_judge(judge, repeats=2)
         locked = ServedJudge(url, MODEL, lock=lock, cache=False, retry=FAST_RETRY,
                              max_in_flight=2, **SHORT)
         texts = [f"{SAFE} Trip {i}." for i in range(6)]
@@ -99,14 +105,5 @@ def test_server_killed_mid_batch_then_restarted_with_other_weights(tmp_path):
         assert same_url == url
         with pytest.raises(FrozenJudgeError):  # the canary read with the batch catches it
             judge_texts(locked, [HARM])
-
-
-def test_lock_readings_are_the_servers_prompt_logprobs(server):
-    url, _, _ = server
-    judge = ServedJudge(url, MODEL, allow_unlocked=True, **SHORT)
-    (reading,) = judge.read_canaries(["The quick brown fox jumps over the lazy dog."])
-    assert isinstance(reading, CanaryReading) and 8 <= len(reading.tokens) <= 12
-    assert all(v <= 0.0 for v in reading.logprobs)
-    assert "".join(reading.tokens) == " quick brown fox jumps over the lazy dog."[
-        -len("".join(reading.tokens)):]
-    assert JudgeLock(model=MODEL, kind="prompt", readings=(reading,), tolerance=0.01).digest
+        with pytest.raises(FrozenJudgeError, match="no longer behaves as its lock"):
+            ServedJudge(same_url, MODEL, lock=lock, **SHORT)  # nor does a new judge start
