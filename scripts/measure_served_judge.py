@@ -11,7 +11,8 @@ judge's own GGUF, and reports, as one JSON object:
   and episodes/s of the embedded judge, on the same texts, cache off, one after the other;
 - exact_topk: seconds per echoed token of the unpatched server (``--exact-topk``).
 
-Usage: ``python scripts/measure_served_judge.py [--dev PATH] [--limit N] [--skip-exact]``.
+Usage: ``python scripts/measure_served_judge.py [--dev PATH] [--limit N] [--skip-exact]``
+(from a git worktree: ``CONSENT_GYM_SHARED=/path/to/shared``).
 Timings on a shared machine are noisy: the load average is recorded with them.
 """
 
@@ -50,14 +51,16 @@ def max_diff(a: list, b: list) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared/judge-bench/dev.jsonl")
+    shared = Path(os.environ.get("CONSENT_GYM_SHARED", ROOT.parent / "shared"))
+    parser.add_argument("--dev", type=Path, default=shared / "judge-bench/dev.jsonl",
+                        help="judge-bench dev (default: $CONSENT_GYM_SHARED or ../shared)")
     parser.add_argument("--limit", type=int, default=None, help="first N rows only")
     parser.add_argument("--skip-exact", action="store_true")
     parser.add_argument("--dtype", default="float32", help="the embedded judge's dtype")
     args = parser.parse_args()
     rows = load_labelled_jsonl(args.dev)[: args.limit]
-    texts = [t for t, _ in rows]
-    labels = [ok for _, ok in rows]
+    texts = [r["text"] for r in rows]
+    labels = [bool(r["acceptable"]) for r in rows]
     out: dict = {"n": len(texts), "dev": str(args.dev), "cpus": os.cpu_count()}
 
     from consent_gym.judges import LLMJudge
