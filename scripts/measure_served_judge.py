@@ -8,12 +8,14 @@ judge's own GGUF, and reports, as one JSON object:
 - nondeterminism: the largest |log-prob difference| between readings of the lock's canaries
   (sequential, all in flight, and on a restarted server with the same weights);
 - throughput: episodes/s and requests/s of the served judge (1 and 4 requests in flight)
-  and episodes/s of the embedded judge, on the same texts, cache off, one after the other;
+  and episodes/s of the embedded judge, on the same texts (the first few dev texts, marked
+  so no server-side prefix of an earlier pass is complete), cache off, one after the other;
 - exact_topk: seconds per echoed token of the unpatched server (``--exact-topk``).
 
 Usage: ``python scripts/measure_served_judge.py [--dev PATH] [--limit N] [--skip-exact]``
 (from a git worktree: ``CONSENT_GYM_SHARED=/path/to/shared``).
-Timings on a shared machine are noisy: the load average is recorded with them.
+Timings on a shared machine are noisy: the load average is recorded with them. One JSON
+line is printed per finished phase (each holds everything so far).
 """
 
 from __future__ import annotations
@@ -49,12 +51,19 @@ def max_diff(a: list, b: list) -> float:
     return worst
 
 
+def report(out: dict, phase: str) -> None:
+    """Print the figures so far (one JSON line per finished phase)."""
+    print(json.dumps({"phase": phase, **out}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = Path(os.environ.get("CONSENT_GYM_SHARED", ROOT.parent / "shared"))
     parser.add_argument("--dev", type=Path, default=shared / "judge-bench/dev.jsonl",
                         help="judge-bench dev (default: $CONSENT_GYM_SHARED or ../shared)")
     parser.add_argument("--limit", type=int, default=None, help="first N rows only")
+    parser.add_argument("--throughput-texts", type=int, default=6,
+                        help="texts timed for throughput, each judge on the same ones (6)")
     parser.add_argument("--skip-exact", action="store_true")
     parser.add_argument("--dtype", default="float32", help="the embedded judge's dtype")
     args = parser.parse_args()
@@ -69,16 +78,9 @@ def main() -> None:
     out["embedded"] = {"judge_id": embedded.judge_id, "dtype": args.dtype}
     with llama_server(packaged_gguf(), n_ctx=1024) as (url, _):
         served = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, max_in_flight=1)
-        # agreement, and the side-by-side timing of the two judges on the same texts
         load = os.getloadavg()[0]
-        start = time.perf_counter()
         e_scores = embedded.score_texts(texts)
-        e_s = time.perf_counter() - start
-        requests_before = served.client.requests
-        start = time.perf_counter()
         maybe_scores = served.score_texts(texts)
-        s_s = time.perf_counter() - start
-        s_requests = served.client.requests - requests_before
         failed = sum(v is None for v in maybe_scores)
         s_scores = [math.nan if v is None else v for v in maybe_scores]
         e_ok = [s > embedded.threshold for s in e_scores]
@@ -88,6 +90,7 @@ def main() -> None:
             "verdicts_agree": sum(a == b for a, b in zip(e_ok, s_ok, strict=True)),
             "of": len(texts),
             "failed": failed,
+            "loadavg_1min": load,
             "balanced_accuracy_embedded": balanced_accuracy(e_ok, labels),
             "balanced_accuracy_served": balanced_accuracy(s_ok, labels),
             "score_abs_diff_mean": statistics.fmean(diffs),
@@ -97,19 +100,24 @@ def main() -> None:
             "pairs": [[round(a, 3), round(b, 3)] for a, b in zip(e_scores, s_scores,
                                                                  strict=True)],
         }
-        out["throughput"] = {
-            "loadavg_1min_at_start": load,
-            "embedded_episodes_per_s": len(texts) / e_s,
-            "served_1_in_flight_episodes_per_s": len(texts) / s_s,
-            "served_1_in_flight_requests_per_s": s_requests / s_s,
-        }
+        report(out, "agreement")
+        # throughput: the same texts, each judge in turn, cache off
+        few = [f"{t} (timed)" for t in texts[: args.throughput_texts]]
         four = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, max_in_flight=4)
+        timing: dict = {"texts": len(few), "loadavg_1min_at_start": os.getloadavg()[0]}
         start = time.perf_counter()
-        judge_texts(four, texts)
-        f_s = time.perf_counter() - start
-        out["throughput"]["served_4_in_flight_episodes_per_s"] = len(texts) / f_s
-        out["throughput"]["served_4_in_flight_requests_per_s"] = four.client.requests / f_s
-        out["throughput"]["loadavg_1min_at_end"] = os.getloadavg()[0]
+        embedded.score_texts(few)
+        timing["embedded_episodes_per_s"] = len(few) / (time.perf_counter() - start)
+        for name, judge in (("served_1_in_flight", served), ("served_4_in_flight", four)):
+            before = judge.client.requests
+            start = time.perf_counter()
+            judge_texts(judge, [f"{t} {name}" for t in few])
+            seconds = time.perf_counter() - start
+            timing[f"{name}_episodes_per_s"] = len(few) / seconds
+            timing[f"{name}_requests_per_s"] = (judge.client.requests - before) / seconds
+        timing["loadavg_1min_at_end"] = os.getloadavg()[0]
+        out["throughput"] = timing
+        report(out, "throughput")
         # nondeterminism: sequential vs in flight, then a restarted server
         lock = freeze_served_judge(served, repeats=3)
         out["nondeterminism"] = {"freeze_max_abs_diff": lock.calibration["max_abs_diff"],
@@ -120,6 +128,7 @@ def main() -> None:
         readings = again.read_canaries(lock.texts)
         out["nondeterminism"]["restart_2_threads_max_abs_diff"] = max_diff(
             list(lock.readings), readings)
+    report(out, "nondeterminism")
     if not args.skip_exact:
         with llama_server(packaged_gguf(), n_ctx=1024, exact_topk=True) as (url, _):
             exact = ServedJudge(url, MODEL, allow_unlocked=True, cache=False)
@@ -131,7 +140,7 @@ def main() -> None:
                                  "seconds_per_token": seconds / (len(reading.tokens) + 2),
                                  "max_abs_diff_vs_fast": max_diff([lock.readings[0]],
                                                                   [reading])}
-    print(json.dumps(out, indent=1))
+        report(out, "exact_topk")
 
 
 if __name__ == "__main__":
