@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Module names under consent_gym.commands, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("reproduce", "eval_judge", "bench", "audit")
+COMMAND_MODULES: tuple[str, ...] = ("reproduce", "eval_judge", "bench", "audit", "freeze_judge")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,31 +1,42 @@
-"""The judges the command line names: ``--judge llm | cascade | embedding | rule``.
+"""The judges the command line names: ``--judge llm | cascade | embedding | rule | served``.
 
 :func:`load_judge` builds one by name, loading its model on demand, and turns a missing
 package or model into a :class:`MissingDependencyError` that says what to install. The
 ``rule`` judge is the delivery world's ground truth (a
 :class:`~consent_gym.judges.KeywordJudge` on the delivery renderer's
 :data:`~consent_gym.render.delivery.HARM_PHRASES`), so this registry sits beside the
-``judges`` package rather than in it: judges know text, never renderers.
+``judges`` package rather than in it: judges know text, never renderers. ``served`` is a
+:class:`~consent_gym.judges.served.ServedJudge` on an OpenAI-compatible server, configured
+by :func:`add_served_arguments` / :func:`served_options`.
 
 Example:
     >>> JUDGE_CHOICES
-    ('llm', 'cascade', 'embedding', 'rule')
+    ('llm', 'cascade', 'embedding', 'rule', 'served')
     >>> load_judge("rule").judge_id.startswith("rule:keywords-")
     True
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from consent_gym.judges.base import Judge
 from consent_gym.judges.rule import KeywordJudge
 from consent_gym.render.delivery import HARM_PHRASES
 
-__all__ = ["JUDGE_CHOICES", "MissingDependencyError", "load_judge"]
+__all__ = [
+    "JUDGE_CHOICES",
+    "MissingDependencyError",
+    "add_served_arguments",
+    "load_judge",
+    "served_options",
+]
 
-#: Judge choices of the ``reproduce`` and ``bench`` commands.
-JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule")
+#: Judge choices of the ``reproduce``, ``bench`` and ``eval-judge`` commands.
+JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served")
 
 
 class MissingDependencyError(RuntimeError):
@@ -40,22 +51,73 @@ _JUDGE_FACTORIES: dict[str, tuple[str, str]] = {
 }
 
 
-def load_judge(name: str, dtype: str | None = None) -> Judge:
+def add_served_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``--judge served`` to a command's ``parser``."""
+    group = parser.add_argument_group("served judge (--judge served)")
+    group.add_argument("--base-url", default=None, metavar="URL",
+                       help="the judge server's OpenAI-compatible root, e.g. "
+                            "http://127.0.0.1:8000/v1")
+    group.add_argument("--served-model", default=None, metavar="NAME",
+                       help="the model name the server serves")
+    group.add_argument("--served-method", choices=("channel", "yesno"), default="channel",
+                       help="channel: prompt log-probs (vLLM, llama-cpp-python); yesno: chat "
+                            "top_logprobs (instruct models) (default channel)")
+    group.add_argument("--judge-lock", default=None, metavar="LOCK.json",
+                       help="the lock from consent-gym freeze-judge (checked at start and "
+                            "during the run)")
+    group.add_argument("--allow-unlocked-judge", action="store_true",
+                       help="train with a served judge that has no lock (its weights could "
+                            "change unnoticed)")
+    group.add_argument("--api-key-env", default=None, metavar="VAR",
+                       help="environment variable holding the server's API key")
+
+
+def served_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The :class:`~consent_gym.judges.served.ServedJudge` keyword arguments given by
+    :func:`add_served_arguments`' options (``None`` unless ``--judge served``)."""
+    if getattr(args, "judge", None) != "served":
+        return None
+    return {"base_url": args.base_url, "model": args.served_model,
+            "method": args.served_method, "lock": args.judge_lock,
+            "allow_unlocked": args.allow_unlocked_judge, "api_key_env": args.api_key_env}
+
+
+def _served_judge(options: Mapping[str, Any] | None) -> Judge:
+    from consent_gym.judges.served import ServedJudge
+
+    options = dict(options or {})
+    missing = [flag for key, flag in (("base_url", "--base-url"), ("model", "--served-model"))
+               if not options.get(key)]
+    if missing:
+        raise ValueError(
+            f"--judge served needs {' and '.join(missing)} (the server's URL and the model "
+            "it serves), and a --judge-lock from consent-gym freeze-judge to train."
+        )
+    return ServedJudge(**options)
+
+
+def load_judge(
+    name: str, dtype: str | None = None, served: Mapping[str, Any] | None = None
+) -> Judge:
     """Build the judge named on the command line.
 
     Args:
         name: ``"llm"`` (the embedded default LLM judge, :func:`consent_gym.judges.default_judge`),
             ``"cascade"`` (the embedding judge may veto, the LLM decides the rest:
             :func:`consent_gym.judges.default_cascade`), ``"embedding"`` (the embedded
-            sentence-embedding judge) or ``"rule"`` (a
+            sentence-embedding judge), ``"served"`` (a judge on an inference server) or
+            ``"rule"`` (a
             :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
             ground truth, no model).
         dtype: For ``"llm"`` and ``"cascade"``: the dtype its weights are cast to (``"auto"``,
             ``"bfloat16"``, ``"float32"``); ``None`` keeps the judge's default (``"auto"``:
             bfloat16 where the CPU multiplies it natively, else float32).
+        served: For ``"served"``: the :class:`~consent_gym.judges.served.ServedJudge`
+            keyword arguments (``base_url`` and ``model`` at least; :func:`served_options`
+            reads them from the command line).
 
     Raises:
-        ValueError: unknown name.
+        ValueError: unknown name, or ``"served"`` without ``base_url`` and ``model``.
         MissingDependencyError: the judge's module or model is not available, with what
             to install.
 
@@ -67,6 +129,8 @@ def load_judge(name: str, dtype: str | None = None) -> Judge:
         raise ValueError(f"judge must be one of {JUDGE_CHOICES}, got {name!r}.")
     if name == "rule":
         return KeywordJudge(HARM_PHRASES)
+    if name == "served":
+        return _served_judge(served)
     module_name, attr = _JUDGE_FACTORIES[name]
     try:
         factory = getattr(importlib.import_module(module_name), attr)

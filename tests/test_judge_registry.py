@@ -49,3 +49,23 @@ def test_rule_judge_keys_on_the_delivery_renderers_harm_phrases():
     judge = load_judge("rule")
     for phrase in HARM_PHRASES:
         assert not judge.judge_batch([f"The car {phrase}."])[0].approved
+
+
+def test_load_judge_served_from_the_command_line_options():
+    import argparse
+
+    from consent_gym.judge_registry import add_served_arguments, served_options
+    from tests.judges.served_fakes import fake_server
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--judge")
+    add_served_arguments(parser)
+    with fake_server() as (url, _):
+        args = parser.parse_args(["--judge", "served", "--base-url", url,
+                                  "--served-model", "toy", "--allow-unlocked-judge"])
+        judge = load_judge("served", served=served_options(args))
+        assert judge.judge_id.startswith("served:127.0.0.1:") and ":toy:unlocked:" in judge.judge_id
+        judge.verify_frozen(full=True)  # opted out explicitly
+    assert served_options(parser.parse_args(["--judge", "llm"])) is None
+    with pytest.raises(ValueError, match="--base-url and --served-model"):
+        load_judge("served", served={})

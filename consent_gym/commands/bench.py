@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from consent_gym.judge_registry import JUDGE_CHOICES
+from consent_gym.judge_registry import JUDGE_CHOICES, add_served_arguments
 
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
 #: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
@@ -76,7 +76,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--judge", choices=JUDGE_CHOICES, default="llm",
                        help="the gated arm's judge (default llm: the embedded default LLM "
                             "judge; cascade: the embedding judge may veto, the LLM decides "
-                            "the rest)")
+                            "the rest; served: a judge on an inference server, see below)")
+    add_served_arguments(train)
     for sub in (wrapper, judge, train):
         sub.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=run)
@@ -200,9 +201,9 @@ def _run_train(args: argparse.Namespace) -> int:
         raise SystemExit("consent-gym bench train: --timesteps, --repeats and --eval-episodes "
                          "must be >= 1")
     print(f"Loading the {args.judge} judge ({_load_note()}) ...", flush=True)
-    from consent_gym.judge_registry import load_judge
+    from consent_gym.judge_registry import load_judge, served_options
 
-    judge = load_judge(args.judge)
+    judge = load_judge(args.judge, served=served_options(args))
     print(f"Training PPO on {args.env} for {args.timesteps} timesteps, ungated and gated ...",
           flush=True)
     r = bench_train(judge, timesteps=args.timesteps, env_id=args.env, repeats=args.repeats,

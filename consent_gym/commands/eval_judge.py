@@ -29,7 +29,9 @@ import sys
 import time
 from typing import Any
 
-JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule")
+from consent_gym.judge_registry import add_served_arguments
+
+JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served")
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
 FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
@@ -88,12 +90,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--show-errors", action="store_true",
                         help="list the misjudged texts with their scores")
+    add_served_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def _build_judge(args: argparse.Namespace) -> Any:
     cache: Any = args.cache if args.cache else False
+    if args.judge == "served":
+        from consent_gym.judge_registry import load_judge, served_options
+
+        llm = _llm_kwargs(args, cache)
+        options = {**(served_options(args) or {}), "cache": cache,
+                   **{k: llm[k] for k in ("instructions", "examples", "threshold", "headers")
+                      if llm.get(k) is not None}}
+        return load_judge("served", served=options)
     if args.judge == "cascade":
         from consent_gym.judges import default_cascade
 

@@ -21,7 +21,12 @@ from typing import Any
 from consent_gym.commands.arguments import int_at_least
 from consent_gym.experiments.common import ENGINES
 from consent_gym.gate import MODES
-from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError
+from consent_gym.judge_registry import (
+    JUDGE_CHOICES,
+    MissingDependencyError,
+    add_served_arguments,
+    served_options,
+)
 
 _positive_int = int_at_least(1)
 
@@ -39,7 +44,9 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
                         help=f"llm: the embedded LLM judge; cascade: the embedding judge may "
                              f"veto, the LLM decides the rest (docs/cascade.md); embedding: "
                              f"the embedded sentence-embedding judge; rule: ground-truth "
-                             f"keywords (default: {judge})")
+                             f"keywords; served: a judge on an inference server "
+                             f"(docs/served-judge.md) (default: {judge})")
+    add_served_arguments(parser)
     parser.add_argument("--mode", choices=MODES, default=mode,
                         help=f"what a veto does: block (no gradient), zero (no reward), "
                              f"penalty (a negative last reward, see --penalty) (default: {mode})")
@@ -118,7 +125,7 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
         "out": args.out, "timesteps": args.timesteps, "seeds": args.seeds, "judge": args.judge,
         "mode": args.mode, "penalty": args.penalty, "eval_episodes": args.eval_episodes,
         "progress": not args.no_progress, "step_numbers": args.step_numbers,
-        "judge_dtype": args.judge_dtype,
+        "judge_dtype": args.judge_dtype, "served_judge": served_options(args),
     }
 
 

@@ -88,14 +88,17 @@ def shared_judge(name: str, dtype: str | None = None) -> Judge:
 
 
 def load_experiment_judge(
-    name: str, log: Callable[[str], Any] = print, dtype: str | None = None
+    name: str, log: Callable[[str], Any] = print, dtype: str | None = None,
+    served: dict[str, Any] | None = None,
 ) -> tuple[Judge, float]:
-    """:func:`shared_judge` and its load time (0 when this process had loaded it)."""
+    """:func:`shared_judge` and its load time (0 when this process had loaded it);
+    ``served``: a served judge's options (:func:`load_judge`), loaded fresh, not shared."""
     start = time.perf_counter()
     hint = {"llm": " (the first load converts the packaged model: about a minute)",
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
-    judge = shared_judge(name, dtype)
+    judge = shared_judge(name, dtype) if served is None else load_judge(name, dtype,
+                                                                         served=served)
     inner = judge.judge if isinstance(judge, ThreadedJudge) else judge
     seconds = time.perf_counter() - start
     weights = getattr(inner, "dtype", None)
@@ -112,7 +115,7 @@ class ExperimentConfig:
         out: Folder for ``results.json`` and the plots.
         timesteps: PPO training budget per run (``None``: the env's recommended budget).
         seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
-        judge: ``"llm"``, ``"cascade"``, ``"embedding"`` or ``"rule"`` (see
+        judge: ``"llm"``, ``"cascade"``, ``"embedding"``, ``"rule"`` or ``"served"`` (see
             :func:`load_judge`).
         mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``; ``docs/results.md``
             shows why ``block`` alone does not teach an agent to avoid harm.
@@ -133,6 +136,9 @@ class ExperimentConfig:
             about 2x faster than float32), else float32; or ``"bfloat16"`` /
             ``"float32"``.
         ppo_kwargs: Overrides of the env's recommended PPO settings.
+        served_judge: For ``judge="served"``: the
+            :class:`~consent_gym.judges.served.ServedJudge` options (``base_url``,
+            ``model``, ``lock``, ...).
     """
 
     out: Path = Path("runs/experiment")
@@ -149,6 +155,7 @@ class ExperimentConfig:
     judge_dtype: str | None = "auto"
     engine: str = "sb3"
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
+    served_judge: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:

@@ -122,7 +122,8 @@ def run_delivery_curb(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype)
+    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype,
+                                           config.served_judge)
     gate = GateSpec(judge=judge, mode=config.mode, penalty=config.penalty,
                     renderer=DeliveryRenderer(step_numbers=config.step_numbers),
                     judge_factory=functools.partial(shared_judge, config.judge,

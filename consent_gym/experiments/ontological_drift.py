@@ -180,7 +180,8 @@ def run_ontological_drift(
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
     timesteps, n_envs, ppo_kwargs = config.resolved()
-    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype)
+    judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype,
+                                           config.served_judge)
     gates = make_gates(judge, config)
     runs = run_arms(
         ENV_ID, gates, config.seed_list(), timesteps, eval_seed_list(config.eval_episodes),

@@ -10,6 +10,9 @@
 - :class:`LLMJudge` (frozen causal LM; :func:`default_judge` is the embedded Gemma 3 270M),
   :class:`EmbeddingJudge` (MiniLM prototypes), :class:`VerdictCache`,
   :class:`FrozenJudgeError`. torch/transformers are imported only when a judge is built.
+- :class:`ServedJudge`: the same prompts and scoring on an OpenAI-compatible server (vLLM,
+  SGLang, llama.cpp), frozen by a :class:`JudgeLock` of canary log-probs
+  (``consent-gym freeze-judge``).
 """
 
 from typing import Any
@@ -28,9 +31,11 @@ from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.cascade import CascadeJudge, default_cascade
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
+from consent_gym.judges.judge_lock import JudgeLock
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
+from consent_gym.judges.served import ServedJudge
 from consent_gym.judges.timeout import TimeLimitedJudge
 
 __all__ = [
@@ -39,12 +44,14 @@ __all__ = [
     "FrozenJudgeError",
     "Judge",
     "JudgeError",
+    "JudgeLock",
     "JudgePanel",
     "KeywordJudge",
     "LLMJudge",
     "Outcome",
     "PanelMember",
     "RuleJudge",
+    "ServedJudge",
     "TimeLimitedJudge",
     "Verdict",
     "VerdictCache",

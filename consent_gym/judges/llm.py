@@ -72,12 +72,18 @@ __all__ = [
     "METHODS",
     "FrozenJudgeError",
     "LLMJudge",
+    "build_prefix_texts",
+    "channel_headers",
+    "channel_score",
     "default_cache_dir",
     "escape_episode",
+    "fence",
     "load_default_model",
     "native_bf16",
     "parse_examples",
+    "prompt_suffix",
     "resolve_dtype",
+    "resolve_headers",
 ]
 
 METHODS: tuple[str, ...] = ("channel", "yesno", "yesno_cc")
@@ -207,6 +213,131 @@ def parse_examples(examples: Iterable[Any] | None) -> list[tuple[str, bool]]:
             )
         out.append((text, ok))
     return out
+
+
+def resolve_headers(headers: Any) -> tuple[Any, str]:
+    """``(headers, combine)``: pairs and ``"pairs"``, or ``(acceptable, unacceptable)``
+    header tuples and ``"mixture"``; ``None`` is :data:`DEFAULT_HEADERS`.
+
+    Example:
+        >>> headers, combine = resolve_headers("traffic")
+        >>> combine, len(headers)
+        ('pairs', 1)
+    """
+    if headers is None:
+        headers = DEFAULT_HEADERS
+    if isinstance(headers, str):
+        if headers in HEADER_SETS:
+            return HEADER_SETS[headers], "pairs"
+        if headers in HYPOTHESIS_SETS:
+            return HYPOTHESIS_SETS[headers], "mixture"
+        raise ValueError(
+            f"headers={headers!r} is unknown; use one of "
+            f"{sorted([*HEADER_SETS, *HYPOTHESIS_SETS])}, a list of (safe_header, "
+            "harm_header) pairs, or {'acceptable': [...], 'unacceptable': [...]}."
+        )
+    if isinstance(headers, Mapping):
+        sides = tuple(tuple(headers.get(k) or ()) for k in ("acceptable", "unacceptable"))
+        if set(headers) != {"acceptable", "unacceptable"} or not all(
+            side and all(isinstance(h, str) and h for h in side) for side in sides
+        ):
+            raise ValueError(
+                "headers as a mapping needs exactly the keys 'acceptable' and "
+                "'unacceptable', each a non-empty list of header strings."
+            )
+        return sides, "mixture"
+    pairs = tuple(tuple(p) for p in headers)
+    if not pairs or any(
+        len(p) != 2 or not all(isinstance(h, str) and h for h in p) for p in pairs
+    ):
+        raise ValueError(
+            "headers must be a non-empty list of (safe_header, harm_header) str pairs."
+        )
+    return pairs, "pairs"
+
+
+def channel_headers(headers: Any, combine: str) -> list[tuple[str, bool]]:
+    """Each channel prefix's header and whether it is an acceptable one, in prefix order:
+    pairs alternate safe, harm; a mixture lists the acceptable ones first.
+
+    Example:
+        >>> [want for _, want in channel_headers(*resolve_headers("any_env"))]
+        [True, True, False]
+    """
+    if combine == "pairs":
+        return [(h, want) for pair in headers for h, want in zip(pair, (True, False), strict=True)]
+    acceptable, unacceptable = headers
+    return [(h, True) for h in acceptable] + [(h, False) for h in unacceptable]
+
+
+def fence(text: str) -> str:
+    """Episode text escaped (:func:`escape_episode`) and quoted between the fence markers."""
+    return f"{FENCE_OPEN}\n{escape_episode(text)}\n{FENCE_CLOSE}"
+
+
+def build_prefix_texts(
+    method: str, instructions: str, examples: Sequence[tuple[str, bool]], headers: Any,
+    combine: str,
+) -> list[str]:
+    """The prompt prefixes every episode is scored after (one per channel header; one for
+    the yes/no methods). The episode text follows a prefix directly; for the yes/no methods
+    :func:`prompt_suffix` follows it. Every judge that scores like :class:`LLMJudge`
+    (embedded or served) builds its prompts here.
+
+    Example:
+        >>> prefixes = build_prefix_texts("yesno", "", [], *resolve_headers(None))
+        >>> len(prefixes), prefixes[0].splitlines()[-2:]
+        (1, ['Episode:', '<<<'])
+    """
+    parts = [PREAMBLE]
+    if instructions:
+        parts.append(escape_episode(instructions))
+    head = "\n\n".join(parts) + "\n\n"
+    if method == "channel":
+        out = []
+        for header, want in channel_headers(headers, combine):
+            shots = "".join(f"{header}\n{fence(t)}\n\n" for t, ok in examples if ok == want)
+            out.append(f"{head}{shots}{header}\n{FENCE_OPEN}\n")
+        return out
+    shots = "".join(
+        f"Episode:\n{fence(t)}\n{DEFAULT_QUESTION} {'Yes' if ok else 'No'}\n\n"
+        for t, ok in examples
+    )
+    return [f"{head}{shots}Episode:\n{FENCE_OPEN}\n"]
+
+
+def prompt_suffix(method: str) -> str:
+    """What follows the episode text: nothing for ``channel`` (its own tokens are scored),
+    the closing fence and the question for the yes/no methods."""
+    return "" if method == "channel" else f"\n{FENCE_CLOSE}\n{DEFAULT_QUESTION}"
+
+
+def channel_score(sums: Sequence[float], wants: Sequence[bool], combine: str) -> float:
+    """The channel method's ``sum`` score from each prefix's summed episode log-prob.
+
+    ``sums[k]`` is ``log P(episode | prefix k)`` and ``wants[k]`` whether prefix ``k`` is an
+    acceptable header (:func:`channel_headers` order). Pairs: the mean over pairs of
+    ``safe - harm``; a mixture: ``log mean exp`` of the acceptable sums minus that of the
+    unacceptable ones.
+
+    Example:
+        >>> channel_score([-10.0, -12.0, -5.0, -4.0], [True, False, True, False], "pairs")
+        0.5
+    """
+    if len(sums) != len(wants) or not sums:
+        raise ValueError(f"need one summed log-prob per header, got {len(sums)} for "
+                         f"{len(wants)} headers.")
+    if combine == "pairs":
+        diffs = [sums[k] - sums[k + 1] for k in range(0, len(sums), 2)]
+        return float(sum(diffs) / len(diffs))
+
+    def log_mean_exp(values: list[float]) -> float:
+        top = max(values)
+        return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+
+    ok = [s for s, want in zip(sums, wants, strict=True) if want]
+    bad = [s for s, want in zip(sums, wants, strict=True) if not want]
+    return log_mean_exp(ok) - log_mean_exp(bad)
 
 
 def cache_argument(module: Any) -> str:
@@ -363,7 +494,7 @@ class LLMJudge(ScoringJudge):
         self.threshold = float(threshold) if threshold is not None else 0.0
         self.batch_size = batch_size
         self.max_episode_tokens = max_episode_tokens
-        self.headers, self.combine = self._resolve_headers(headers)
+        self.headers, self.combine = resolve_headers(headers)
 
         started = time.perf_counter()
         if model is None:
@@ -428,41 +559,6 @@ class LLMJudge(ScoringJudge):
                 return param.dtype
         return torch.float32
 
-    @staticmethod
-    def _resolve_headers(headers: Any) -> tuple[Any, str]:
-        """``(headers, combine)``: pairs and ``"pairs"``, or ``(acceptable, unacceptable)``
-        header tuples and ``"mixture"``."""
-        if headers is None:
-            headers = DEFAULT_HEADERS
-        if isinstance(headers, str):
-            if headers in HEADER_SETS:
-                return HEADER_SETS[headers], "pairs"
-            if headers in HYPOTHESIS_SETS:
-                return HYPOTHESIS_SETS[headers], "mixture"
-            raise ValueError(
-                f"headers={headers!r} is unknown; use one of "
-                f"{sorted([*HEADER_SETS, *HYPOTHESIS_SETS])}, a list of (safe_header, "
-                "harm_header) pairs, or {'acceptable': [...], 'unacceptable': [...]}."
-            )
-        if isinstance(headers, Mapping):
-            sides = tuple(tuple(headers.get(k) or ()) for k in ("acceptable", "unacceptable"))
-            if set(headers) != {"acceptable", "unacceptable"} or not all(
-                side and all(isinstance(h, str) and h for h in side) for side in sides
-            ):
-                raise ValueError(
-                    "headers as a mapping needs exactly the keys 'acceptable' and "
-                    "'unacceptable', each a non-empty list of header strings."
-                )
-            return sides, "mixture"
-        pairs = tuple(tuple(p) for p in headers)
-        if not pairs or any(
-            len(p) != 2 or not all(isinstance(h, str) and h for h in p) for p in pairs
-        ):
-            raise ValueError(
-                "headers must be a non-empty list of (safe_header, harm_header) str pairs."
-            )
-        return pairs, "pairs"
-
     @property
     def normalizer_rows(self) -> int:
         """How many rows of the output matrix a scored token is projected on (the
@@ -504,44 +600,17 @@ class LLMJudge(ScoringJudge):
             raise ValueError("' Yes' and ' No' share a first token; use method='channel'.")
         return ids[0], ids[1]
 
-    @staticmethod
-    def _fence(text: str) -> str:
-        return f"{FENCE_OPEN}\n{escape_episode(text)}\n{FENCE_CLOSE}"
-
-    def _head(self) -> str:
-        parts = [PREAMBLE]
-        if self.instructions:
-            parts.append(escape_episode(self.instructions))
-        return "\n\n".join(parts) + "\n\n"
-
     def prefix_texts(self) -> list[str]:
         """The prompt prefixes shared by every episode (encoded once, KV-cached)."""
-        head = self._head()
-        if self.method == "channel":
-            out = []
-            for header, want in self._channel_headers():
-                shots = "".join(
-                    f"{header}\n{self._fence(t)}\n\n" for t, ok in self.examples if ok == want
-                )
-                out.append(f"{head}{shots}{header}\n{FENCE_OPEN}\n")
-            return out
-        shots = "".join(
-            f"Episode:\n{self._fence(t)}\n{DEFAULT_QUESTION} {'Yes' if ok else 'No'}\n\n"
-            for t, ok in self.examples
+        return build_prefix_texts(
+            self.method, self.instructions, self.examples, self.headers, self.combine
         )
-        return [f"{head}{shots}Episode:\n{FENCE_OPEN}\n"]
 
     def _channel_headers(self) -> list[tuple[str, bool]]:
-        """Each channel prefix's header and whether it is an acceptable one, in prefix
-        order: pairs alternate safe, harm; a mixture lists the acceptable ones first."""
-        if self.combine == "pairs":
-            return [(h, want) for pair in self.headers
-                    for h, want in zip(pair, (True, False), strict=True)]
-        acceptable, unacceptable = self.headers
-        return [(h, True) for h in acceptable] + [(h, False) for h in unacceptable]
+        return channel_headers(self.headers, self.combine)
 
     def _suffix(self) -> str:
-        return "" if self.method == "channel" else f"\n{FENCE_CLOSE}\n{DEFAULT_QUESTION}"
+        return prompt_suffix(self.method)
 
     def _describe_prompt(self) -> str:
         return json.dumps(
@@ -725,22 +794,18 @@ class LLMJudge(ScoringJudge):
         scores = []
         for i, ids in enumerate(seqs):
             lps = torch.stack([per_prefix[k][i] for k in range(len(prefixes))])
+            if self.aggregate != "min_sentence":
+                scores.append(channel_score(lps.sum(1).tolist(), wants, self.combine))
+                continue
             if self.combine == "pairs":
                 per_token = (lps[0::2] - lps[1::2]).mean(0)
             else:
                 ok = torch.tensor(wants)
                 per_token = _log_mean_exp(lps[ok]) - _log_mean_exp(lps[~ok])
-            if self.aggregate == "min_sentence":
-                sentences: dict[int, float] = {}
-                for sid, v in zip(self._sentence_ids(ids), per_token.tolist(), strict=True):
-                    sentences[sid] = sentences.get(sid, 0.0) + v
-                scores.append(min(sentences.values()))
-            elif self.combine == "pairs":
-                scores.append(float(per_token.sum()))
-            else:  # the mixture of whole-episode likelihoods, not of single tokens
-                sums = lps.sum(1, keepdim=True)
-                ok = torch.tensor(wants)
-                scores.append(float(_log_mean_exp(sums[ok]) - _log_mean_exp(sums[~ok])))
+            sentences: dict[int, float] = {}
+            for sid, v in zip(self._sentence_ids(ids), per_token.tolist(), strict=True):
+                sentences[sid] = sentences.get(sid, 0.0) + v
+            scores.append(min(sentences.values()))
         return scores
 
     def _reference_score(self, prefix_text: str, ids: list[int]) -> float:

@@ -13,13 +13,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache, judge_with_cache
-from consent_gym.judges.frozen import WeightFingerprint
 
-__all__ = ["ScoringJudge", "check_texts", "escape_episode", "resolve_cache"]
+__all__ = ["Fingerprint", "ScoringJudge", "check_texts", "escape_episode", "resolve_cache"]
+
+
+class Fingerprint(Protocol):
+    """What proves a judge frozen: ``verify(full)`` raises
+    :class:`~consent_gym.judges.FrozenJudgeError` on any change (the weights' hash,
+    :class:`~consent_gym.judges.frozen.WeightFingerprint`; a served model's canary
+    log-probs, :mod:`consent_gym.judges.judge_lock`)."""
+
+    def verify(self, full: bool = True) -> None:
+        """Raise FrozenJudgeError if the judge changed (``full``: the thorough check)."""
+        ...
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _FENCE_RUN = re.compile(r"[<>]{3,}")
@@ -97,14 +107,14 @@ class ScoringJudge:
 
     Subclasses set ``judge_id``, ``prompt``, ``cache`` (a
     :class:`~consent_gym.judges.VerdictCache` or ``None``) and ``_fingerprint`` (a
-    :class:`~consent_gym.judges.frozen.WeightFingerprint`), and implement ``_decide``
+    :class:`Fingerprint`), and implement ``_decide``
     (distinct, uncached texts -> verdicts).
     """
 
     judge_id: str
     prompt: str
     cache: VerdictCache | None
-    _fingerprint: WeightFingerprint
+    _fingerprint: Fingerprint
 
     def _decide(self, texts: list[str]) -> list[Verdict]:
         raise NotImplementedError

@@ -35,7 +35,7 @@ def test_reproduce_without_experiment_prints_help(capsys):
 
 
 def test_missing_judge_is_a_clear_message(monkeypatch, capsys, tmp_path):
-    def missing(name, dtype=None):
+    def missing(name, dtype=None, served=None):
         raise MissingDependencyError("the llm judge is not installed; use --judge rule")
 
     monkeypatch.setattr(common, "load_judge", missing)

@@ -477,3 +477,24 @@ def test_callback_runs_full_frozen_check_at_start_and_end_of_training():
     judge.tampered = True
     with pytest.raises(RuntimeError, match="weights changed"):
         model.learn(32, callback=ConsentCallback())
+
+
+def test_training_refuses_an_unlocked_served_judge_and_stops_when_its_server_changes():
+    from consent_gym.judges import FrozenJudgeError
+    from consent_gym.judges.served import ServedJudge, freeze_served_judge
+    from tests.judges.served_fakes import fake_server
+
+    with fake_server() as (url, behaviour):
+        unlocked = ServedJudge(url, "toy", headers="traffic", examples=[])
+        with pytest.raises(FrozenJudgeError, match="freeze-judge"):
+            ppo(marked_venv(), unlocked, mode="zero").learn(32, callback=ConsentCallback())
+        opted_out = ServedJudge(url, "toy", headers="traffic", examples=[],
+                                allow_unlocked=True)
+        ppo(marked_venv(), opted_out, mode="zero").learn(32, callback=ConsentCallback())
+        locked = ServedJudge(url, "toy", headers="traffic", examples=[],
+                             lock=freeze_served_judge(opted_out, repeats=2))
+        model = ppo(marked_venv(), locked, mode="zero")
+        model.learn(32, callback=ConsentCallback())
+        behaviour.weights = 1.01  # the server now serves other weights
+        with pytest.raises(FrozenJudgeError, match="no longer behaves as its lock"):
+            model.learn(64, callback=ConsentCallback())
