@@ -71,7 +71,10 @@ def test_stats_read_cache_hits():
     judge, stats = Cached(), ConsentStats(history=True)
     judged(judge, stats, ["a", "b", "c"])
     judged(judge, stats, ["a", "b"])
+    judged(judge, stats, ["z"])  # a call with no hit adds none
+    assert [c.cache_hits for c in stats.calls] == [2, 1, 0]
     assert stats.totals()["cache_hits"] == 3
+    assert stats.totals()["seconds"] == stats.judge_seconds > 0
 
 
 

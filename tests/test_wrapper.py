@@ -94,7 +94,9 @@ def test_render_episode_renders_running_fragment():
     env.reset(seed=0)
     for _ in range(4):
         env.step(0)
-    assert "4 steps" in env.render_episode()
+    whole = env.render_episode()
+    assert "4 steps" in whole and "shown from" not in whole  # by default: from step 0
+    assert whole == env.renderer.render(env.trajectory)
     fragment = env.render_episode(start=2)
     assert "4 steps (shown from step 3)" in fragment  # the default renderer counts from 1
     assert "Still running" in fragment
@@ -133,6 +135,8 @@ def test_episode_indices_count_up_and_audit_log_records_each(tmp_path):
     assert [r["episode_index"] for r in records] == [0, 1, 2]
     assert all(r["outcome"] == "vetoed" and r["reward_released"] == 0.0 for r in records)
     assert records[0]["text_sha256"] == infos[0]["text_sha256"]
+    assert {(r["env_id"], r["learner"], r["steps_used"]) for r in records} == {
+        ("CountingEnv", "wrapper", 2)}
 
 
 def test_audit_log_is_fsynced_before_step_returns_the_released_reward(tmp_path, monkeypatch):
@@ -417,3 +421,31 @@ def test_wrapper_counts_what_it_decided_in_consent_stats():
     stats = env.stats
     assert (stats.judged, stats.vetoed, stats.judge_calls, stats.used_steps) == (3, 3, 3, 6)
     assert stats.veto_rate == 1.0 and stats.judge_seconds >= 0.0
+
+
+def test_without_a_judge_the_default_judge_is_loaded_at_the_first_episode_end(monkeypatch):
+    import consent_gym.judges
+
+    loaded = []
+
+    def fake_default_judge():
+        loaded.append(True)
+        return RuleJudge(lambda text: True, name="stand-in")
+
+    monkeypatch.setattr(consent_gym.judges, "default_judge", fake_default_judge)
+    env = ConsentWrapper(CountingEnv(length=2))
+    env.reset(seed=0)
+    env.step(0)
+    assert loaded == []  # nothing loaded before an episode needs judging
+    info = env.step(0)[4]
+    assert loaded == [True] and info["consent"]["judge_id"] == "rule:stand-in"
+
+
+def test_last_step_reward_of_an_approved_empty_episode_is_zero():
+    from consent_gym.gate import Decision, Piece
+    from consent_gym.trajectory import Trajectory
+    from consent_gym.wrapper import last_step_reward
+
+    empty = Trajectory("Demo-v0", steps=[])
+    approved = Decision(Piece("", 0.0), Verdict(True, 1.0, "j"), released=0.0)
+    assert last_step_reward(approved, empty, "as_earned") == 0.0  # no step earned anything
