@@ -336,18 +336,20 @@ class BareVectorEnv(gym.vector.VectorEnv):
     """A vector env built by hand, as a custom one would be: no ``envs`` list, no
     ``autoreset_mode`` in its metadata (so NEXT_STEP, Gymnasium's default), ``float32``
     rewards. Its one sub-env plays 3-step episodes paying ``REWARDS``; an episode
-    ``hit_pedestrian``\\ s at its second step when ``harm`` is true."""
+    ``hit_pedestrian``\\ s at its second step when ``harm`` is true. ``same_step``: it
+    declares SAME_STEP and resets within the step that ends an episode, without the
+    ``final_info`` Gymnasium's own vector envs add."""
 
     REWARDS = (0.1, 0.7, 0.3)  # sums that float32 storage would round
 
-    def __init__(self, spec=None, harm=(True, False)):
+    def __init__(self, spec=None, harm=(True, False), same_step=False):
         self.num_envs = 1
         self.single_observation_space = gym.spaces.Box(0, 10, shape=(1,), dtype=np.float32)
         self.single_action_space = gym.spaces.Discrete(2)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, 1)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, 1)
-        self.metadata = {}
-        self.spec = spec
+        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP} if same_step else {}
+        self.spec, self.same_step = spec, same_step
         self.harm, self.episode, self.t = harm, 0, 0
 
     def reset(self, *, seed=None, options=None):
@@ -355,7 +357,7 @@ class BareVectorEnv(gym.vector.VectorEnv):
         return np.zeros((1, 1), dtype=np.float32), {}
 
     def step(self, actions):
-        if self.t == len(self.REWARDS):  # NEXT_STEP: this step only resets
+        if self.t == len(self.REWARDS) and not self.same_step:  # NEXT_STEP: only resets
             self.t, self.episode = 0, self.episode + 1
             return (np.zeros((1, 1), np.float32), np.zeros(1, np.float32),
                     np.zeros(1, bool), np.zeros(1, bool), {})
@@ -364,9 +366,12 @@ class BareVectorEnv(gym.vector.VectorEnv):
         events = np.empty(1, dtype=object)  # Gymnasium's vector form of info["events"]
         events[0] = [{"type": "hit_pedestrian"}] if harm else []
         infos = {"events": events, "_events": np.array([True])}
-        return (np.full((1, 1), self.t, np.float32),
+        step = (np.full((1, 1), self.t, np.float32),
                 np.array([self.REWARDS[self.t - 1]], dtype=np.float32),
                 np.array([self.t == len(self.REWARDS)]), np.zeros(1, bool), infos)
+        if self.same_step and self.t == len(self.REWARDS):
+            self.t, self.episode = 0, self.episode + 1
+        return step
 
 
 def test_a_custom_vector_env_defaults_to_next_step_and_releases_exact_returns():
@@ -450,3 +455,12 @@ def test_a_reset_step_that_only_terminates_is_also_a_mislabelled_autoreset():
     gated.step(np.zeros(1, dtype=int))  # ends the 1-step episode (and SAME_STEP resets)
     with pytest.raises(ValueError, match="SAME_STEP"):
         gated.step(np.zeros(1, dtype=int))  # pays 0 but ends an episode on a "reset step"
+
+
+def test_a_same_step_vector_env_without_final_info_still_releases_exact_returns():
+    envs = ConsentVectorWrapper(BareVectorEnv(same_step=True), judge=no_harm)
+    envs.reset(seed=0)
+    paid = [float(envs.step(np.zeros(1, dtype=int))[1][0]) for _ in range(6)]
+    earned = [float(np.float32(r)) for r in BareVectorEnv.REWARDS]
+    assert math.fsum(paid[:3]) == 0.0 and paid[:2] == earned[:2]  # vetoed: harm at step 2
+    assert paid[3:] == earned  # approved: exactly what the env paid

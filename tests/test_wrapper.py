@@ -436,9 +436,10 @@ def test_without_a_judge_the_default_judge_is_loaded_at_the_first_episode_end(mo
     env = ConsentWrapper(CountingEnv(length=2))
     env.reset(seed=0)
     env.step(0)
-    assert loaded == []  # nothing loaded before an episode needs judging
+    assert loaded == [] and env.last_verdict is None  # nothing judged, nothing loaded yet
     info = env.step(0)[4]
     assert loaded == [True] and info["consent"]["judge_id"] == "rule:stand-in"
+    assert env.last_verdict is not None and env.last_verdict.judge_id == "rule:stand-in"
 
 
 def test_last_step_reward_of_an_approved_empty_episode_is_zero():
@@ -449,3 +450,28 @@ def test_last_step_reward_of_an_approved_empty_episode_is_zero():
     empty = Trajectory("Demo-v0", steps=[])
     approved = Decision(Piece("", 0.0), Verdict(True, 1.0, "j"), released=0.0)
     assert last_step_reward(approved, empty, "as_earned") == 0.0  # no step earned anything
+
+
+def test_the_info_record_of_a_judged_episode_is_the_verdict_field_by_field():
+    """info["consent"] carries what the judge said, as the judge says it on the same text."""
+    from consent_gym.judges import JudgePanel
+
+    yes = RuleJudge(lambda text: True, name="yes")
+    panel = JudgePanel([no_harm, yes], policy="unanimous")
+    env = ConsentWrapper(CountingEnv(length=3, harm_at=2), judge=panel, mode="penalty",
+                         penalty=-7.0, reward_timing="deferred")
+    rewards, info = run_episode(env)
+    record = info["consent"]
+    text = record.pop("text")
+    verdict = panel.judge_batch([text])[0]  # the same judge, asked again
+    assert not verdict.approved and verdict.flagged  # the members disagree
+    assert record == {
+        "env_id": "CountingEnv", "episode_index": 0, "length": 3,
+        "episode_return": 3.0,  # what the env paid, before the veto
+        "text_sha256": record["text_sha256"], "pending": False,
+        "approved": False, "outcome": "vetoed", "p_acceptable": verdict.p_acceptable,
+        "judge_id": verdict.judge_id, "reason": verdict.reason, "flagged": True,
+        "reward_released": -7.0,
+        "members": [no_harm.judge_batch([text])[0].to_dict(), yes.judge_batch([text])[0].to_dict()],
+    }
+    assert rewards == [0.0, 0.0, -7.0]
