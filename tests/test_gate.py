@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import time
 
 import pytest
 
@@ -71,7 +72,10 @@ def test_stats_read_cache_hits():
     judge, stats = Cached(), ConsentStats(history=True)
     judged(judge, stats, ["a", "b", "c"])
     judged(judge, stats, ["a", "b"])
+    judged(judge, stats, ["z"])  # a call with no hit adds none
+    assert [c.cache_hits for c in stats.calls] == [2, 1, 0]
     assert stats.totals()["cache_hits"] == 3
+    assert stats.totals()["seconds"] == stats.judge_seconds > 0
 
 
 
@@ -114,6 +118,7 @@ def test_decide_asks_once_per_batch_logs_every_verdict_and_syncs_before_returnin
     assert [(r["env_id"], r["episode_index"], r["env_index"], r["fragment_start"],
              r["steps_used"], r["learner"], r["reward_released"]) for r in records] == [
         ("E-v0", 4, 1, 2, 3, "test", 1.0), ("", -1, 0, 0, 0, "test", 0.0)]
+    assert [(r["mode"], r["episode_finished"]) for r in records] == [("zero", True)] * 2
 
 
 def test_decide_without_a_judge_names_the_fix():
@@ -152,3 +157,12 @@ def test_stats_pickle_without_their_per_text_record():
     again = pickle.loads(pickle.dumps(stats))
     assert again.judged == 2 and again.vetoed == 1 and again.calls == [] and again.seen == {}
     assert Verdict(True, 1.0, "x").approved
+
+
+def test_the_judge_time_counted_is_within_the_time_the_call_took():
+    stats = ConsentStats(history=True)
+    outer_start = time.perf_counter()
+    judged(no_harm, stats, ["a", "harm"])
+    outer = time.perf_counter() - outer_start  # an outside stopwatch around the whole call
+    assert 0.0 <= stats.last_latency_s <= outer
+    assert stats.judge_seconds == stats.last_latency_s == stats.calls[0].seconds

@@ -73,3 +73,27 @@ def test_disagreement_record_is_complete(tmp_path):
         "Step 2: the car hit a box.",
         "Step 2: the car hit a box with a person inside.",
     ]
+
+
+def test_a_single_judge_needs_a_renderer_and_every_audit_field_is_the_trajectorys(tmp_path):
+    from consent_gym import Step, Trajectory
+    from consent_gym.judges import RuleJudge
+
+    judge = RuleJudge(lambda t: "box" not in t, name="no-box")
+    with pytest.raises(ValueError, match="renderer="):
+        judge_trajectories(judge, [box_episode("empty")])
+    running = Trajectory("Road-v1", episode_index=7, steps=[Step(0, None, 0, 0.25),
+                                                            Step(1, None, 1, 0.5)])
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        verdicts = judge_trajectories(judge, [box_episode("empty", 3), running], Surface(),
+                                      audit_log=log)
+    assert [v.outcome for v in verdicts] == ["vetoed", "approved"]
+    # Ground truth from the trajectories themselves: ids, lengths, ends, returns.
+    assert [(r["env_id"], r["episode_index"], r["steps_used"], r["episode_finished"],
+             r["learner"], r["outcome"]) for r in read_audit_log(path)] == [
+        ("Boxes-v0", 3, 3, True, "judge_trajectories", "vetoed"),
+        ("Road-v1", 7, 2, False, "judge_trajectories", "approved"),
+    ]
+    released = [r["reward_released"] for r in read_audit_log(path)]
+    assert released == [0.0, 0.75]  # vetoed: nothing; approved: 0.25 + 0.5

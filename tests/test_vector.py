@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import os
 
 import gymnasium as gym
@@ -329,3 +330,137 @@ def test_next_step_autoreset_mislabelling_is_an_error():
     gated.step(np.zeros(1, dtype=int))  # ends the episode; SAME_STEP already reset it
     with pytest.raises(ValueError, match="SAME_STEP"):
         gated.step(np.zeros(1, dtype=int))  # pays 1.0 on what NEXT_STEP calls a reset step
+
+
+class BareVectorEnv(gym.vector.VectorEnv):
+    """A vector env built by hand, as a custom one would be: no ``envs`` list, no
+    ``autoreset_mode`` in its metadata (so NEXT_STEP, Gymnasium's default), ``float32``
+    rewards. Its one sub-env plays 3-step episodes paying ``REWARDS``; an episode
+    ``hit_pedestrian``\\ s at its second step when ``harm`` is true. ``same_step``: it
+    declares SAME_STEP and resets within the step that ends an episode, without the
+    ``final_info`` Gymnasium's own vector envs add."""
+
+    REWARDS = (0.1, 0.7, 0.3)  # sums that float32 storage would round
+
+    def __init__(self, spec=None, harm=(True, False), same_step=False):
+        self.num_envs = 1
+        self.single_observation_space = gym.spaces.Box(0, 10, shape=(1,), dtype=np.float32)
+        self.single_action_space = gym.spaces.Discrete(2)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, 1)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, 1)
+        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP} if same_step else {}
+        self.spec, self.same_step = spec, same_step
+        self.harm, self.episode, self.t = harm, 0, 0
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return np.zeros((1, 1), dtype=np.float32), {}
+
+    def step(self, actions):
+        if self.t == len(self.REWARDS) and not self.same_step:  # NEXT_STEP: only resets
+            self.t, self.episode = 0, self.episode + 1
+            return (np.zeros((1, 1), np.float32), np.zeros(1, np.float32),
+                    np.zeros(1, bool), np.zeros(1, bool), {})
+        self.t += 1
+        harm = self.harm[self.episode % len(self.harm)] and self.t == 2
+        events = np.empty(1, dtype=object)  # Gymnasium's vector form of info["events"]
+        events[0] = [{"type": "hit_pedestrian"}] if harm else []
+        infos = {"events": events, "_events": np.array([True])}
+        step = (np.full((1, 1), self.t, np.float32),
+                np.array([self.REWARDS[self.t - 1]], dtype=np.float32),
+                np.array([self.t == len(self.REWARDS)]), np.zeros(1, bool), infos)
+        if self.same_step and self.t == len(self.REWARDS):
+            self.t, self.episode = 0, self.episode + 1
+        return step
+
+
+def test_a_custom_vector_env_defaults_to_next_step_and_releases_exact_returns():
+    envs = ConsentVectorWrapper(BareVectorEnv(), judge=no_harm)  # as_earned
+    assert envs.autoreset_mode == AutoresetMode.NEXT_STEP
+    assert isinstance(envs.renderer, GenericRenderer) and envs.env_id == "BareVectorEnv"
+    envs.reset(seed=0)
+    paid = [envs.step(np.zeros(1, dtype=int))[1] for _ in range(8)]  # 2 episodes + resets
+    assert all(r.dtype == np.float64 for r in paid)
+    earned = [float(np.float32(r)) for r in BareVectorEnv.REWARDS]  # what the env paid
+    # vetoed episode (steps 0-2): pays as earned, its last step compensates to exactly 0;
+    # the reset step pays 0; the approved episode (steps 4-6) pays exactly what it earned
+    assert [float(r[0]) for r in paid[:2]] == earned[:2]
+    assert math.fsum(float(r[0]) for r in paid[:3]) == 0.0
+    assert float(paid[3][0]) == 0.0
+    assert [float(r[0]) for r in paid[4:7]] == earned
+
+
+def test_a_vector_env_without_sub_envs_gets_the_renderer_of_its_spec():
+    spec = gym.spec("consent_gym/DeliveryCurb-v0")
+    envs = ConsentVectorWrapper(BareVectorEnv(spec=spec), judge=no_harm)
+    assert isinstance(envs.renderer, DeliveryRenderer)
+    assert envs.env_id == "consent_gym/DeliveryCurb-v0"
+
+
+class OwnRendererEnv(CountingEnv):
+    """An unregistered env that brings its own renderer."""
+
+    def consent_renderer(self):
+        return FactsRenderer()
+
+
+def test_a_sync_vector_env_gets_the_renderer_of_its_first_sub_env():
+    envs = ConsentVectorWrapper(SyncVectorEnv([OwnRendererEnv, OwnRendererEnv]), judge=no_harm)
+    assert envs.env.spec is None  # no spec to fall back on: only the sub-env knows
+    assert isinstance(envs.renderer, FactsRenderer)
+
+
+def test_each_audit_line_names_the_sub_env_its_steps_and_the_vector_wrapper(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    envs = ConsentVectorWrapper(
+        gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync"), judge=no_harm,
+        audit_log=path)
+    envs.reset(seed=0)
+    lengths: dict[int, list[int]] = {0: [], 1: []}
+    while not (lengths[0] and lengths[1]):
+        _, _, _, _, infos = envs.step(np.zeros(2, dtype=int))
+        for i in np.flatnonzero(infos.get("_consent", np.zeros(2, bool))):
+            lengths[int(i)].append(infos["consent"][i]["length"])
+            assert infos["consent"][i]["env_id"] == "CartPole-v1"
+    envs.close()
+    records = list(read_audit_log(path))
+    assert sorted((r["env_index"], r["steps_used"]) for r in records) == sorted(
+        (i, n) for i in (0, 1) for n in lengths[i])
+    assert {(r["env_id"], r["learner"]) for r in records} == {("CartPole-v1", "vector-wrapper")}
+
+
+def test_without_a_judge_the_default_judge_is_loaded_on_the_first_episode_end(monkeypatch):
+    import consent_gym.judges
+
+    loaded = []
+
+    def fake_default_judge():
+        loaded.append(True)
+        return RuleJudge(lambda text: True, name="stand-in")
+
+    monkeypatch.setattr(consent_gym.judges, "default_judge", fake_default_judge)
+    envs = ConsentVectorWrapper(make_vec([{"length": 2}]))
+    envs.reset(seed=0)
+    envs.step(np.zeros(1, dtype=int))
+    assert loaded == []  # nothing loaded before an episode needs judging
+    _, _, _, _, infos = envs.step(np.zeros(1, dtype=int))
+    assert loaded == [True] and infos["consent"][0]["judge_id"] == "rule:stand-in"
+
+
+def test_a_reset_step_that_only_terminates_is_also_a_mislabelled_autoreset():
+    envs = make_vec([{"length": 1, "reward": 0.0}], AutoresetMode.SAME_STEP)
+    envs.metadata = {**envs.metadata, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    gated = ConsentVectorWrapper(envs, judge=no_harm)
+    gated.reset(seed=0)
+    gated.step(np.zeros(1, dtype=int))  # ends the 1-step episode (and SAME_STEP resets)
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        gated.step(np.zeros(1, dtype=int))  # pays 0 but ends an episode on a "reset step"
+
+
+def test_a_same_step_vector_env_without_final_info_still_releases_exact_returns():
+    envs = ConsentVectorWrapper(BareVectorEnv(same_step=True), judge=no_harm)
+    envs.reset(seed=0)
+    paid = [float(envs.step(np.zeros(1, dtype=int))[1][0]) for _ in range(6)]
+    earned = [float(np.float32(r)) for r in BareVectorEnv.REWARDS]
+    assert math.fsum(paid[:3]) == 0.0 and paid[:2] == earned[:2]  # vetoed: harm at step 2
+    assert paid[3:] == earned  # approved: exactly what the env paid

@@ -94,7 +94,9 @@ def test_render_episode_renders_running_fragment():
     env.reset(seed=0)
     for _ in range(4):
         env.step(0)
-    assert "4 steps" in env.render_episode()
+    whole = env.render_episode()
+    assert "4 steps" in whole and "shown from" not in whole  # by default: from step 0
+    assert whole == env.renderer.render(env.trajectory)
     fragment = env.render_episode(start=2)
     assert "4 steps (shown from step 3)" in fragment  # the default renderer counts from 1
     assert "Still running" in fragment
@@ -133,6 +135,8 @@ def test_episode_indices_count_up_and_audit_log_records_each(tmp_path):
     assert [r["episode_index"] for r in records] == [0, 1, 2]
     assert all(r["outcome"] == "vetoed" and r["reward_released"] == 0.0 for r in records)
     assert records[0]["text_sha256"] == infos[0]["text_sha256"]
+    assert {(r["env_id"], r["learner"], r["steps_used"]) for r in records} == {
+        ("CountingEnv", "wrapper", 2)}
 
 
 def test_audit_log_is_fsynced_before_step_returns_the_released_reward(tmp_path, monkeypatch):
@@ -417,3 +421,57 @@ def test_wrapper_counts_what_it_decided_in_consent_stats():
     stats = env.stats
     assert (stats.judged, stats.vetoed, stats.judge_calls, stats.used_steps) == (3, 3, 3, 6)
     assert stats.veto_rate == 1.0 and stats.judge_seconds >= 0.0
+
+
+def test_without_a_judge_the_default_judge_is_loaded_at_the_first_episode_end(monkeypatch):
+    import consent_gym.judges
+
+    loaded = []
+
+    def fake_default_judge():
+        loaded.append(True)
+        return RuleJudge(lambda text: True, name="stand-in")
+
+    monkeypatch.setattr(consent_gym.judges, "default_judge", fake_default_judge)
+    env = ConsentWrapper(CountingEnv(length=2))
+    env.reset(seed=0)
+    env.step(0)
+    assert loaded == [] and env.last_verdict is None  # nothing judged, nothing loaded yet
+    info = env.step(0)[4]
+    assert loaded == [True] and info["consent"]["judge_id"] == "rule:stand-in"
+    assert env.last_verdict is not None and env.last_verdict.judge_id == "rule:stand-in"
+
+
+def test_last_step_reward_of_an_approved_empty_episode_is_zero():
+    from consent_gym.gate import Decision, Piece
+    from consent_gym.trajectory import Trajectory
+    from consent_gym.wrapper import last_step_reward
+
+    empty = Trajectory("Demo-v0", steps=[])
+    approved = Decision(Piece("", 0.0), Verdict(True, 1.0, "j"), released=0.0)
+    assert last_step_reward(approved, empty, "as_earned") == 0.0  # no step earned anything
+
+
+def test_the_info_record_of_a_judged_episode_is_the_verdict_field_by_field():
+    """info["consent"] carries what the judge said, as the judge says it on the same text."""
+    from consent_gym.judges import JudgePanel
+
+    yes = RuleJudge(lambda text: True, name="yes")
+    panel = JudgePanel([no_harm, yes], policy="unanimous")
+    env = ConsentWrapper(CountingEnv(length=3, harm_at=2), judge=panel, mode="penalty",
+                         penalty=-7.0, reward_timing="deferred")
+    rewards, info = run_episode(env)
+    record = info["consent"]
+    text = record.pop("text")
+    verdict = panel.judge_batch([text])[0]  # the same judge, asked again
+    assert not verdict.approved and verdict.flagged  # the members disagree
+    assert record == {
+        "env_id": "CountingEnv", "episode_index": 0, "length": 3,
+        "episode_return": 3.0,  # what the env paid, before the veto
+        "text_sha256": record["text_sha256"], "pending": False,
+        "approved": False, "outcome": "vetoed", "p_acceptable": verdict.p_acceptable,
+        "judge_id": verdict.judge_id, "reason": verdict.reason, "flagged": True,
+        "reward_released": -7.0,
+        "members": [no_harm.judge_batch([text])[0].to_dict(), yes.judge_batch([text])[0].to_dict()],
+    }
+    assert rewards == [0.0, 0.0, -7.0]

@@ -76,19 +76,20 @@ def test_loaded_replay_buffer_without_a_judge_names_the_fix(tmp_path):
         loaded.learn(20, callback=ConsentCallback())
 
 
-def test_n_step_returns_use_the_algorithms_n_and_gamma_within_one_episode():
+@pytest.mark.parametrize("n", [2, 3])
+def test_n_step_returns_use_the_algorithms_n_and_gamma_within_one_episode(n):
     model = dqn(marked_venv(1, lengths=(6,), bad=(False,), truncate=(False,)),
-                RuleJudge(lambda text: True, name="yes"), n_steps=3, gamma=0.5)
+                RuleJudge(lambda text: True, name="yes"), n_steps=n, gamma=0.5)
     model.learn(60, callback=ConsentCallback())
     buf = model.replay_buffer
-    assert (buf.n_steps, buf.gamma) == (3, 0.5)
+    assert (buf.n_steps, buf.gamma) == (n, 0.5)
     samples = buf._get_samples(np.arange(buf.size()))
     t = buf.observations[: buf.size(), 0, 1]  # the step within the 6-step episode
-    # reward 1 per step: 1 + 0.5 + 0.25 unless the episode ends sooner
-    want = [sum(0.5**k for k in range(min(3, 6 - int(s)))) for s in t]
+    # reward 1 per step: 1 + 0.5 (+ 0.25 for n=3) unless the episode ends sooner
+    want = [sum(0.5**k for k in range(min(n, 6 - int(s)))) for s in t]
     np.testing.assert_allclose(samples.rewards.numpy().ravel(), want, rtol=1e-6)
     done = samples.dones.numpy().ravel()
-    assert (done == (t >= 3)).all()  # the look-ahead reaches the episode's end, never past
+    assert (done == (t >= 6 - n)).all()  # the look-ahead reaches the episode's end, never past
 
 
 def test_her_and_an_nstep_mixin_are_refused_by_name():
