@@ -213,7 +213,7 @@ def calls_named(module: Module, name: str) -> list[ast.Call]:
 
 LEARNER_SIDE = ("consent_gym.sb3", "consent_gym.rollout", "consent_gym.wrapper",
                 "consent_gym.vector", "consent_gym.recorder", "consent_gym.experiments",
-                "consent_gym.benchmarks")
+                "consent_gym.benchmarks", "consent_gym.trl")
 
 
 def test_learners_never_call_back_into_envs():
