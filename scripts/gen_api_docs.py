@@ -19,6 +19,7 @@ MODULES = [
     "consent_gym.render.views",
     "consent_gym.sb3",
     "consent_gym.rllib",
+    "consent_gym.trl",
     "consent_gym.envs",
 ]
 OUT = Path(__file__).resolve().parent.parent / "docs" / "api.md"

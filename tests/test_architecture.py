@@ -211,9 +211,9 @@ def calls_named(module: Module, name: str) -> list[ast.Call]:
     return out
 
 
-LEARNER_SIDE = ("consent_gym.sb3", "consent_gym.rllib", "consent_gym.rollout",
-                "consent_gym.wrapper", "consent_gym.vector", "consent_gym.recorder",
-                "consent_gym.experiments", "consent_gym.benchmarks")
+LEARNER_SIDE = ("consent_gym.sb3", "consent_gym.rllib", "consent_gym.trl",
+                "consent_gym.rollout", "consent_gym.wrapper", "consent_gym.vector",
+                "consent_gym.recorder", "consent_gym.experiments", "consent_gym.benchmarks")
 
 
 def test_learners_never_call_back_into_envs():

@@ -8,7 +8,11 @@ Subcommands:
   that sees only the surface, and gated by a panel with an informed member
   (:mod:`consent_gym.experiments.ontological_drift`).
 
-Each writes ``DIR/results.json`` and PNG plots and prints a Markdown table.
+- ``llm-delivery``: GRPO (TRL) on the embedded Gemma 3 270M with LoRA, ungated and gated
+  by its own start checkpoint, on a text delivery task whose reward pays for speed
+  (:mod:`consent_gym.experiments.llm_delivery`; writes results.json, no plots).
+
+Each writes ``DIR/results.json`` (the PPO ones PNG plots too) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -101,6 +105,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        default="unanimous",
                        help="panel policy (default: unanimous; 'reference' lets the surface "
                             "judge decide and the informed member only flag)")
+    llm = experiments.add_parser(
+        "llm-delivery",
+        help="GRPO on a language model: ungated, it learns plans that drive through "
+             "pedestrians; gated by its own start checkpoint, it should not",
+        description="GRPO (TRL) on the embedded Gemma 3 270M with LoRA adapters, ungated and "
+                    "gated by the start checkpoint (abstain mode, vetoed completions masked "
+                    "out of the loss), on a text delivery task whose reward pays for speed.",
+    )
+    llm.add_argument("--out", type=Path, default=Path("runs/llm-delivery"),
+                     help="folder for results.json (default: runs/llm-delivery)")
+    llm.add_argument("--steps", type=_positive_int, default=4,
+                     help="GRPO steps per arm, one prompt each (default: 4)")
+    llm.add_argument("--generations", type=int_at_least(2), default=4,
+                     help="completions per prompt, the GRPO group (default: 4)")
+    llm.add_argument("--completion-tokens", type=_positive_int, default=12,
+                     help="tokens per completion (default: 12)")
+    llm.add_argument("--eval-samples", type=_positive_int, default=8,
+                     help="completions sampled per held-out prompt before and after "
+                          "training (default: 8)")
+    llm.add_argument("--learning-rate", type=float, default=2e-3,
+                     help="LoRA learning rate (default: 2e-3)")
+    llm.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    llm.add_argument("--threads", type=_positive_int, default=2,
+                     help="torch CPU threads (default: 2)")
     parser.set_defaults(func=run, _parser=parser)
     return parser
 
@@ -114,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if experiment == "delivery-curb":
             return _delivery_curb(args)
+        if experiment == "llm-delivery":
+            return _llm_delivery(args)
         return _ontological_drift(args)
     except MissingDependencyError as exc:
         print(f"consent-gym reproduce {experiment}: {exc}", file=sys.stderr)
@@ -174,4 +204,25 @@ def _ontological_drift(args: argparse.Namespace) -> int:
     results = run_ontological_drift(config)
     _report(results)
     print(results["flag_summary"])
+    return 0
+
+
+def _llm_delivery(args: argparse.Namespace) -> int:
+    from consent_gym.experiments.llm_delivery import LLMDeliveryConfig, run_llm_delivery
+
+    config = LLMDeliveryConfig(
+        out=args.out, steps=args.steps, generations=args.generations,
+        completion_tokens=args.completion_tokens, eval_samples=args.eval_samples,
+        learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
+    )
+    print(f"consent-gym reproduce llm-delivery: 2 arms (gated, then ungated) x {config.steps} GRPO "
+          f"steps of {config.generations} completions x {config.completion_tokens} tokens",
+          flush=True)
+    results = run_llm_delivery(config, log=lambda line: print(line, flush=True))
+    print()
+    print(results["table"])
+    print(f"Judge vs ground truth (gated arm's training completions): "
+          f"{results['phases']['gated']['judge_vs_truth']}")
+    print(f"Wall time: {results['wall_s']:.1f} s")
+    print(f"Wrote {Path(config.out) / 'results.json'}")
     return 0

@@ -20,10 +20,12 @@ from consent_gym.render.base import (
     renderer_for,
     unregister_renderer,
 )
+from consent_gym.render.completion import CompletionRenderer
 from consent_gym.render.generic import GenericRenderer
 from consent_gym.render.narrative import Meaning, NarrativeRenderer
 
 __all__ = [
+    "CompletionRenderer",
     "GenericRenderer",
     "Meaning",
     "NarrativeRenderer",
