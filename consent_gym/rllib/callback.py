@@ -28,23 +28,21 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from consent_gym.gate import ConsentSettings, ConsentStats, Mode
 from consent_gym.judges.base import Judge, OnJudgeError, check_judge, verify_frozen
 from consent_gym.rllib.episodes import BATCH_MODE_HINT, gate_episodes
+from consent_gym.rllib.metrics import (
+    METRICS_KEY,
+    StatsSnapshot,
+    add_veto_rates,
+    log_gate_metrics,
+)
 
-#: The MetricsLogger key under which the EnvRunners log (``result["env_runners"]["consent"]``).
-METRICS_KEY = "consent"
-#: Counts summed over all EnvRunners for the whole run (``reduce="lifetime_sum"``).
-LIFETIME_COUNTS = ("episodes_judged", "episodes_vetoed", "episodes_failed", "episodes_flagged",
-                   "steps_judged", "steps_vetoed", "judge_calls", "judge_seconds", "cache_hits")
 
-
-def lifetime_counts(stats: ConsentStats) -> dict[str, float]:
-    """The :data:`LIFETIME_COUNTS` (but ``cache_hits``) as ``stats`` holds them now."""
-    return {
-        "episodes_judged": stats.judged, "episodes_vetoed": stats.vetoed,
-        "episodes_failed": stats.failed, "episodes_flagged": stats.flagged,
-        "steps_judged": stats.used_steps, "steps_vetoed": stats.vetoed_steps,
-        "judge_calls": stats.judge_calls, "judge_seconds": stats.judge_seconds,
-    }
-
+def build_judge(judge_factory: Callable[[], Judge]) -> Judge:
+    """Call ``judge_factory`` once (in the process that judges) and check the judge in full:
+    the judge contract and the frozen fingerprint."""
+    judge = judge_factory()
+    check_judge(judge)
+    verify_frozen(judge, full=True)
+    return judge
 
 def check_batch_mode(config: Any) -> None:
     """Raise a ``ValueError`` naming the fix unless ``config`` samples whole episodes."""
@@ -85,10 +83,11 @@ class ConsentCallback(RLlibCallback):
     terminated so GAE bootstraps no value after them, or not at all (``"block"``).
 
     Logged through the EnvRunner's ``MetricsLogger`` under
-    ``result["env_runners"]["consent"]``: the lifetime sums :data:`LIFETIME_COUNTS`
-    (``cache_hits`` when the judge has a verdict cache) and this iteration's
-    ``episodes_judged_iter`` / ``episodes_vetoed_iter``; :meth:`on_train_result` adds
-    ``veto_rate`` (lifetime) and ``veto_rate_iter``.
+    ``result["env_runners"]["consent"]``: the lifetime sums
+    :data:`~consent_gym.rllib.metrics.LIFETIME_COUNTS` (``cache_hits`` when the judge has a
+    verdict cache) and this iteration's ``episodes_judged_iter`` /
+    ``episodes_vetoed_iter``; :meth:`on_train_result` adds ``veto_rate`` (lifetime) and
+    ``veto_rate_iter``.
 
     Args:
         judge_factory: A picklable callable returning a judge; called once per EnvRunner.
@@ -139,24 +138,14 @@ class ConsentCallback(RLlibCallback):
     def on_train_result(self, *, algorithm: Any, metrics_logger: Any = None,
                         result: dict[str, Any], **kwargs: Any) -> None:
         """Add ``veto_rate`` (lifetime) and ``veto_rate_iter`` to the result's consent dict."""
-        consent = result.get("env_runners", {}).get(METRICS_KEY)
-        if not isinstance(consent, dict):
-            return
-        for rate, vetoed, judged in (
-            ("veto_rate", "episodes_vetoed", "episodes_judged"),
-            ("veto_rate_iter", "episodes_vetoed_iter", "episodes_judged_iter"),
-        ):
-            n = float(consent.get(judged, 0) or 0)
-            consent[rate] = float(consent.get(vetoed, 0) or 0) / n if n else float("nan")
+        add_veto_rates(result.get("env_runners", {}).get(METRICS_KEY))
 
     # ------------------------------------------------------------------ EnvRunner side
     def ensure_judge(self) -> Judge:
         """This EnvRunner's judge, built (and fully frozen-checked) on first use."""
         judge = self.settings.judge
         if judge is None:
-            judge = self.judge_factory()
-            check_judge(judge)
-            verify_frozen(judge, full=True)
+            judge = build_judge(self.judge_factory)
             settings = self.settings
             self.settings = ConsentSettings(
                 judge, settings.mode, settings.penalty, self.audit_log,
@@ -182,8 +171,7 @@ class ConsentCallback(RLlibCallback):
         judge = self.ensure_judge()
         verify_frozen(judge, full=False)
         stats = self.stats
-        before = lifetime_counts(stats)
-        hits_before = stats.cache_now[0] if stats.cache_now is not None else None
+        before = StatsSnapshot.of(stats)
         index = getattr(env_runner, "worker_index", 0)
         start = time.perf_counter()
         kept, _ = gate_episodes(self.settings, samples, stats=stats,
@@ -191,16 +179,4 @@ class ConsentCallback(RLlibCallback):
         samples[:] = kept  # the list sample() returns: vetoed episodes edited or gone
         if metrics_logger is None:
             return
-        deltas = {name: lifetime_counts(stats)[name] - value for name, value in before.items()}
-        if stats.cache_now is not None:
-            start_hits = stats.cache_start[0] if stats.cache_start is not None else 0.0
-            deltas["cache_hits"] = stats.cache_now[0] - (
-                hits_before if hits_before is not None else start_hits)
-        for name, value in deltas.items():
-            metrics_logger.log_value((METRICS_KEY, name), value, reduce="lifetime_sum")
-        metrics_logger.log_value((METRICS_KEY, "episodes_judged_iter"), deltas["episodes_judged"],
-                                 reduce="sum")
-        metrics_logger.log_value((METRICS_KEY, "episodes_vetoed_iter"), deltas["episodes_vetoed"],
-                                 reduce="sum")
-        metrics_logger.log_value((METRICS_KEY, "gate_seconds"), time.perf_counter() - start,
-                                 reduce="lifetime_sum")
+        log_gate_metrics(metrics_logger, (), before, stats, time.perf_counter() - start)

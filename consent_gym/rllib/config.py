@@ -160,6 +160,38 @@ def consent_config(
         >>> config.batch_mode, config.env.startswith("consent:CartPole-v1:")
         ('complete_episodes', True)
     """
+    prepare_config(config, judge_factory, mode, penalty=penalty, on_judge_error=on_judge_error,
+                   info_key=info_key, renderer=renderer, actor=actor, wrap_env=wrap_env)
+    callback = functools.partial(
+        ConsentCallback, judge_factory=judge_factory, mode=mode, penalty=penalty,
+        audit_log=audit_log, on_judge_error=on_judge_error, info_key=info_key,
+    )
+    existing = [c for c in _as_list(config.callbacks_class) if c is not RLlibCallback]
+    # RLlib calls each entry with no arguments (``cls()``); a partial is such a callable.
+    callbacks: Any = [*existing, callback] if existing else callback
+    config.callbacks(callbacks)
+    return config
+
+
+def prepare_config(
+    config: AlgorithmConfig,
+    judge_factory: Callable[[], Judge],
+    mode: Mode = "zero",
+    *,
+    penalty: float = -100.0,
+    on_judge_error: OnJudgeError = "veto",
+    info_key: str = "consent",
+    renderer: Renderer | None = None,
+    actor: str | None = None,
+    wrap_env: bool = True,
+) -> None:
+    """What gating needs whichever process judges: check the arguments, wrap the env in
+    :class:`RecordedEnv`, sample whole episodes and let judge errors stop training.
+
+    Shared by :func:`consent_config` (the EnvRunner callback) and
+    :func:`consent_gym.rllib.learner_connector.consent_learner_config` (the Learner).
+    Raises as :func:`consent_config` documents.
+    """
     if not isinstance(config, AlgorithmConfig):
         raise TypeError(
             f"config must be an RLlib AlgorithmConfig (e.g. PPOConfig()), got "
@@ -198,15 +230,6 @@ def consent_config(
             RecordedEnv(env, renderer, info_key, actor)))
     config.env_runners(batch_mode="complete_episodes")
     config.fault_tolerance(restart_failed_env_runners=False, ignore_env_runner_failures=False)
-    callback = functools.partial(
-        ConsentCallback, judge_factory=judge_factory, mode=mode, penalty=penalty,
-        audit_log=audit_log, on_judge_error=on_judge_error, info_key=info_key,
-    )
-    existing = [c for c in _as_list(config.callbacks_class) if c is not RLlibCallback]
-    # RLlib calls each entry with no arguments (``cls()``); a partial is such a callable.
-    callbacks: Any = [*existing, callback] if existing else callback
-    config.callbacks(callbacks)
-    return config
 
 
 def _as_list(value: Any) -> list[Any]:

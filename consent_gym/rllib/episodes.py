@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Piece, decide, vetoed_rewards
+from consent_gym.gate import (
+    ConsentSettings,
+    ConsentStats,
+    Decision,
+    Piece,
+    decide,
+    vetoed_rewards,
+)
 
 #: What a user is told when an episode arrives without the recorder's record.
 WRAP_HINT = (
@@ -28,8 +35,13 @@ BATCH_MODE_HINT = (
 )
 
 
-def episode_record(episode: Any, info_key: str = "consent") -> Mapping[str, Any]:
+def episode_record(episode: Any, info_key: str = "consent", *,
+                   bootstrap_step: bool = False) -> Mapping[str, Any]:
     """The :class:`~consent_gym.ConsentRecorder` record in a finished episode's last info.
+
+    ``bootstrap_step``: the episode carries RLlib's artificial last step (the learner
+    pipeline's ``AddOneTsToEpisodesAndTruncate`` repeats the last observation and info
+    and appends a 0 reward), so it is one step longer than the env's episode.
 
     Raises:
         RuntimeError: the episode is a chunk (not whole) or has no record, naming the fix.
@@ -49,47 +61,81 @@ def episode_record(episode: Any, info_key: str = "consent") -> Mapping[str, Any]
             f"episode {episode.id_}: ConsentWrapper already judged it; with RLlib the "
             f"EnvRunner judges: use consent_gym.ConsentRecorder instead of ConsentWrapper."
         )
-    length = int(record.get("length", len(episode)))
-    if length != len(episode):
+    env_steps = len(episode) - int(bootstrap_step)
+    length = int(record.get("length", env_steps))
+    if length != env_steps:
         raise RuntimeError(
             f"episode {episode.id_}: ConsentRecorder recorded {length} steps where RLlib "
-            f"recorded {len(episode)}; ConsentRecorder must wrap the env directly (no "
+            f"recorded {env_steps}; ConsentRecorder must wrap the env directly (no "
             f"wrapper outside it may reset or end episodes)."
         )
     return record
 
 
-def episode_piece(episode: Any, info_key: str = "consent") -> Piece:
-    """The :class:`~consent_gym.gate.Piece` the judge reads for a whole RLlib episode."""
-    record = episode_record(episode, info_key)
+def episode_piece(episode: Any, info_key: str = "consent", *,
+                  bootstrap_step: bool = False) -> Piece:
+    """The :class:`~consent_gym.gate.Piece` the judge reads for a whole RLlib episode.
+
+    ``bootstrap_step``: as in :func:`episode_record` (the learner-side placement).
+    """
+    record = episode_record(episode, info_key, bootstrap_step=bootstrap_step)
+    steps = len(episode) - int(bootstrap_step)
     return Piece(
         str(record["text"]),
-        float(record.get("episode_return", episode.get_return())),
+        float(record.get("episode_return", sum(episode.get_rewards()[:steps]))),
         str(record.get("env_id", "")),
         int(record.get("episode_index", -1)),
         start=0,
-        steps=len(episode),
+        steps=steps,
         finished=True,
     )
+
+
+def veto_episode_in_place(episode: Any, settings: ConsentSettings,
+                          steps: int | None = None) -> None:
+    """Give a vetoed ``episode`` the rewards the learner may see, in place.
+
+    Its first ``steps`` rewards (default: all) become :func:`~consent_gym.gate.vetoed_rewards`
+    (all 0, or 0 and the penalty at the last env step) and it is marked terminated, not
+    truncated, so RLlib's GAE adds no value bootstrap ``V(s_T)`` after it. On the learner
+    side ``steps`` leaves RLlib's artificial bootstrap step (reward 0) as it is.
+    """
+    n = len(episode) if steps is None else steps
+    rewards = np.asarray(episode.get_rewards(), dtype=np.float64)[:n]
+    new = vetoed_rewards(rewards, settings.mode, settings.penalty)
+    episode.set_rewards(
+        new_data=new.astype(np.float32) if episode.is_numpy else new.tolist(),
+        at_indices=slice(0, n),
+    )
+    episode.is_terminated, episode.is_truncated = True, False
 
 
 def vetoed_episode(episode: Any, settings: ConsentSettings) -> Any:
     """A copy of a vetoed ``episode`` as the learner may see it (``"zero"``, ``"penalty"``).
 
-    Its rewards are :func:`~consent_gym.gate.vetoed_rewards` (all 0, or 0 and the
-    penalty at the last step) and it is marked terminated, not truncated, so RLlib's GAE
-    adds no value bootstrap ``V(s_T)`` after it. The original is left as it was, so the
-    EnvRunner's episode metrics keep the env's own return.
+    The copy is edited by :func:`veto_episode_in_place`; the original is left as it was,
+    so the EnvRunner's episode metrics keep the env's own return.
     """
     edited = copy.deepcopy(episode)
-    rewards = np.asarray(episode.get_rewards(), dtype=np.float64)
-    new = vetoed_rewards(rewards, settings.mode, settings.penalty)
-    edited.set_rewards(
-        new_data=new.astype(np.float32) if edited.is_numpy else new.tolist(),
-        at_indices=slice(0, len(new)),
-    )
-    edited.is_terminated, edited.is_truncated = True, False
+    veto_episode_in_place(edited, settings)
     return edited
+
+
+def judge_episodes(
+    settings: ConsentSettings,
+    episodes: Sequence[Any],
+    *,
+    stats: ConsentStats | None = None,
+    learner: str = "rllib",
+    bootstrap_step: bool = False,
+) -> list[Decision]:
+    """One :func:`~consent_gym.gate.decide` call on whole RLlib ``episodes``; a decision each.
+
+    ``bootstrap_step``: the episodes carry RLlib's artificial last step (learner side).
+    """
+    pieces = [episode_piece(e, settings.info_key, bootstrap_step=bootstrap_step)
+              for e in episodes]
+    return decide(settings, pieces, stats=stats, learner=learner)
 
 
 def gate_episodes(
@@ -118,8 +164,7 @@ def gate_episodes(
         >>> decisions[0].approved, list(kept[0].get_rewards()), list(episode.get_rewards())
         (False, [0.0], [1.0])
     """
-    pieces = [episode_piece(e, settings.info_key) for e in episodes]
-    decisions = decide(settings, pieces, stats=stats, learner=learner)
+    decisions = judge_episodes(settings, episodes, stats=stats, learner=learner)
     kept: list[Any] = []
     for episode, decision in zip(episodes, decisions, strict=True):
         if decision.approved:
