@@ -48,7 +48,7 @@ def episode_record(episode: Any, info_key: str = "consent", *,
     """
     if not episode.is_done or episode.t_started != 0:
         raise RuntimeError(
-            f"episode {episode.id_} reached the consent callback as a chunk (steps "
+            f"episode {episode.id_} reached the consent gate as a chunk (steps "
             f"{episode.t_started}..{episode.t}, done={episode.is_done}); {BATCH_MODE_HINT}."
         )
     record = episode.get_infos(-1).get(info_key)
