@@ -220,9 +220,15 @@ def build_config(placement: str, judge_factory: Callable[[], Any], *, mode: str 
     gate = consent_config if placement == "callback" else consent_learner_config
     gate(config, judge_factory, mode, audit_log=audit_log)  # type: ignore[arg-type]
     if probe_log is not None:
-        existing = getattr(config, "_learner_connector", None)  # RLlib keeps no public copy
-        config.learners(learner_connector=functools.partial(
-            _with_probe, existing, learner_probe_builder(probe_log)))
+        with_learner_probe(config, probe_log)
+    return config
+
+
+def with_learner_probe(config: Any, log_path: str | os.PathLike[str]) -> Any:
+    """Append a :class:`LearnerProbe` after the config's learner-connector pieces."""
+    existing = getattr(config, "_learner_connector", None)  # RLlib keeps no public copy
+    config.learners(learner_connector=functools.partial(
+        _with_probe, existing, learner_probe_builder(log_path)))
     return config
 
 

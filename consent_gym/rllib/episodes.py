@@ -53,6 +53,14 @@ def episode_record(episode: Any, info_key: str = "consent", *,
         )
     record = episode.get_infos(-1).get(info_key)
     if not isinstance(record, Mapping) or "text" not in record:
+        if bootstrap_step:
+            # RLlib's bootstrap piece marks a chunk cut by the EnvRunner truncated, so on
+            # the learner a chunk and an unwrapped env look alike: name both fixes.
+            raise RuntimeError(
+                f"episode {episode.id_} reached the learner without info[{info_key!r}] at "
+                f"its last step: either it is a chunk of a longer episode ({BATCH_MODE_HINT}"
+                f") or the env is not recorded ({WRAP_HINT})."
+            )
         raise RuntimeError(
             f"episode {episode.id_} ended without info[{info_key!r}]: {WRAP_HINT}."
         )

@@ -21,8 +21,10 @@ from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig  # noqa: E402
 
 from consent_gym import read_audit_log  # noqa: E402
+from consent_gym.benchmarks.rllib_placement import with_learner_probe  # noqa: E402
 from consent_gym.judges import FrozenJudgeError, RuleJudge, Verdict  # noqa: E402
 from consent_gym.rllib import consent_config  # noqa: E402
+from consent_gym.rllib.learner_connector import consent_learner_config  # noqa: E402
 
 # The judges below travel to the EnvRunner processes by value (no import of this module).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -64,7 +66,8 @@ def local_ray():
     ray.shutdown()
 
 
-def build(judge_factory, mode="zero", *, runners=0, tmp_path=None, **kwargs):
+def build(judge_factory, mode="zero", *, runners=0, tmp_path=None, gate=consent_config,
+          probe=None, **kwargs):
     config = (
         PPOConfig()
         .environment("CartPole-v1")
@@ -75,7 +78,9 @@ def build(judge_factory, mode="zero", *, runners=0, tmp_path=None, **kwargs):
         .debugging(seed=0)
     )
     audit = None if tmp_path is None else str(tmp_path / "audit.jsonl")
-    config = consent_config(config, judge_factory, mode, audit_log=audit, **kwargs)
+    config = gate(config, judge_factory, mode, audit_log=audit, **kwargs)
+    if probe is not None:  # records what reaches GAE, after the consent piece
+        with_learner_probe(config, probe)
     return config.build_algo()
 
 
@@ -163,3 +168,36 @@ def test_tampering_with_the_judge_in_a_remote_env_runner_stops_training():
             algo.train()
     finally:
         algo.stop()
+
+
+def test_the_learner_connector_zeroes_a_vetoed_episode_through_the_decision_step(
+        tmp_path, monkeypatch):
+    # The learner connector (the measured alternative placement): with num_learners=0
+    # the Learner is in this process, so the spy and the probe see its pipeline.
+    import consent_gym.rllib.episodes as rllib_episodes
+    from consent_gym.benchmarks.rllib_placement import read_jsonl
+
+    decided = []
+    real_decide = rllib_episodes.decide
+
+    def spy(settings, pieces, **kwargs):
+        decided.append((len(pieces), kwargs.get("learner")))
+        return real_decide(settings, pieces, **kwargs)
+
+    monkeypatch.setattr(rllib_episodes, "decide", spy)
+    probe = tmp_path / "gae.jsonl"
+    algo = build(functools.partial(fixed_judge, False), "zero", tmp_path=tmp_path,
+                 gate=consent_learner_config, probe=probe)
+    try:
+        result = algo.train()
+    finally:
+        algo.stop()
+    rows = read_jsonl(probe)
+    assert rows and decided == [(len(rows), "rllib:learner:zero")]  # one call per update
+    assert all(row["env_return"] > 0 for row in rows)  # CartPole paid 1 per step
+    assert {row["reward_sum"] for row in rows} == {0.0}  # ... and the learner sees 0
+    assert {(row["terminated"], row["truncated"]) for row in rows} == {(True, False)}
+    consent = result["learners"]["__all_modules__"]["consent"]
+    assert consent["episodes_judged"] == consent["episodes_vetoed"] == len(rows)
+    lines = list(read_audit_log(tmp_path / "audit.jsonl"))
+    assert len(lines) == len(rows) and {line["reward_released"] for line in lines} == {0.0}
