@@ -321,10 +321,12 @@ def run_arm(placement: str, judge: str, workdir: str | os.PathLike[str], *,
 def compare_arms(a: ArmResult, b: ArmResult) -> dict[str, Any]:
     """Whether two arms saw the same episodes and verdicts, and the learner the same data.
 
-    ``same_verdicts``: the audit logs list the same (text, outcome, released return) in
-    the same order; ``same_reached_gae``: the learner probes list the same (text, reward
-    sum, terminated, truncated) per episode in the same order; ``vetoed_returns``: the
-    reward sums at GAE of the vetoed episodes (zero mode: all exactly 0).
+    ``same_verdicts``: the audit logs hold the same (text, outcome, released return)
+    lines (``same_verdict_order``: in the same order; EnvRunners append concurrently, so
+    with remote EnvRunners the order is the OS's); ``same_reached_gae``: the learner
+    probes list the same (text, reward sum, terminated, truncated) per episode in the same
+    order; ``vetoed_reward_sums_at_gae``: the reward sums at GAE of the vetoed episodes
+    (zero mode: all exactly 0).
     """
     def gae_rows(arm: ArmResult) -> list[tuple[Any, ...]]:
         return [(r["text_sha256"], r["reward_sum"], r["terminated"], r["truncated"])
@@ -335,7 +337,9 @@ def compare_arms(a: ArmResult, b: ArmResult) -> dict[str, Any]:
     vetoed_returns = sorted({r["reward_sum"] for arm in (a, b) for r in arm.reached_gae
                              if r["text_sha256"] in vetoed})
     return {
-        "same_verdicts": a.verdicts == b.verdicts,
+        "same_verdicts": sorted(map(_verdict_key, a.verdicts)) == sorted(
+            map(_verdict_key, b.verdicts)),
+        "same_verdict_order": a.verdicts == b.verdicts,
         "verdicts": [len(a.verdicts), len(b.verdicts)],
         "same_reached_gae": gae_rows(a) == gae_rows(b),
         "episodes_at_gae": [len(a.reached_gae), len(b.reached_gae)],
@@ -347,6 +351,10 @@ def compare_arms(a: ArmResult, b: ArmResult) -> dict[str, Any]:
                                             if r["text_sha256"] in vetoed}),
         "same_weights": a.weights_sha256 == b.weights_sha256,
     }
+
+
+def _verdict_key(verdict: Mapping[str, Any]) -> tuple[str, str, float]:
+    return (str(verdict["text_sha256"]), str(verdict["outcome"]), float(verdict["released"]))
 
 
 def chunk_behaviour(placement: str, workdir: str | os.PathLike[str], *,

@@ -66,6 +66,9 @@ def test_compare_arms_says_what_differs():
            {"text_sha256": "b", "reward_sum": 3.0, "terminated": True, "truncated": False}]
     same = compare_arms(arm("callback", verdicts, gae), arm("connector", verdicts, gae))
     assert same["same_verdicts"] and same["same_reached_gae"] and same["same_weights"]
+    assert same["same_verdict_order"]
+    swapped = compare_arms(arm("callback", verdicts, gae), arm("connector", verdicts[::-1], gae))
+    assert swapped["same_verdicts"] and not swapped["same_verdict_order"]
     assert same["vetoed_reward_sums_at_gae"] == [0.0]
     assert same["vetoed_episodes_at_gae"] == [1, 1]
     leaked = [{**gae[0], "reward_sum": 2.0}, gae[1]]
