@@ -72,13 +72,14 @@ def main() -> None:
     (args.out / "placement.json").write_text(text)
     print(text)
     print("\n| judge | runners | placement | s/iter (median) | judge copies | in driver | "
-          "calls/iter | texts/iter | judge s/iter |")
+          "calls/iter | texts/iter | judge s/iter (all, busiest process) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for a in report["arms"]:
         print(f"| {a['judge']} | {a['env_runners']} | {a['placement']} | "
               f"{a['iteration_s_median']:.2f} | {a['judge_copies']} | {a['judge_in_driver']} | "
               f"{a['judge_calls_per_iter']:.1f} | {a['texts_per_iter']:.1f} | "
-              f"{a['judge_seconds_per_iter']:.2f} |")
+              f"{a['judge_seconds_per_iter']:.2f}, "
+              f"{a['busiest_judge_seconds_per_iter']:.2f} |")
 
 
 if __name__ == "__main__":

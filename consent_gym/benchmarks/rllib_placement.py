@@ -167,6 +167,7 @@ class ArmResult:
     judge_calls_per_iter: float
     texts_per_iter: float
     judge_seconds_per_iter: float
+    busiest_judge_seconds_per_iter: float
     episodes_judged: int
     episodes_vetoed: int
     episodes_failed: int
@@ -308,6 +309,7 @@ def run_arm(placement: str, judge: str, workdir: str | os.PathLike[str], *,
         judge_calls_per_iter=len(calls) / iterations,
         texts_per_iter=sum(int(e["texts"]) for e in calls) / iterations,
         judge_seconds_per_iter=sum(float(e["seconds"]) for e in calls) / iterations,
+        busiest_judge_seconds_per_iter=busiest_judge_seconds(calls) / iterations,
         episodes_judged=int(metrics.get("episodes_judged", 0)),
         episodes_vetoed=int(metrics.get("episodes_vetoed", 0)),
         episodes_failed=int(metrics.get("episodes_failed", 0)),
@@ -316,6 +318,16 @@ def run_arm(placement: str, judge: str, workdir: str | os.PathLike[str], *,
         metrics=metrics, weights_sha256=weights,
         reached_gae=read_jsonl(probe_log), verdicts=verdicts,
     )
+
+
+def busiest_judge_seconds(calls: Sequence[Mapping[str, Any]]) -> float:
+    """The judge seconds of the process that judged longest (the judging that parallel
+    EnvRunners cannot hide: the algorithm waits for its slowest EnvRunner)."""
+    per_process: dict[int, float] = {}
+    for call in calls:
+        per_process[int(call["pid"])] = per_process.get(int(call["pid"]), 0.0) + float(
+            call["seconds"])
+    return max(per_process.values(), default=0.0)
 
 
 def compare_arms(a: ArmResult, b: ArmResult) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from consent_gym.benchmarks.rllib_placement import (
     ArmResult,
     LearnerProbe,
     ProbeJudge,
+    busiest_judge_seconds,
     compare_arms,
     probe_factory,
     read_jsonl,
@@ -55,7 +56,7 @@ def test_the_learner_probe_records_what_gae_reads(tmp_path):
 
 
 def arm(placement, verdicts, gae, weights="w"):
-    return ArmResult(placement, "rule", 0, 1, 0.0, [1.0], [1], True, 1, 1.0, 1.0, 0.0,
+    return ArmResult(placement, "rule", 0, 1, 0.0, [1.0], [1], True, 1, 1.0, 1.0, 0.0, 0.0,
                      1, 1, 0, "", {}, weights, reached_gae=gae, verdicts=verdicts)
 
 
@@ -76,3 +77,9 @@ def test_compare_arms_says_what_differs():
                          arm("connector", verdicts, leaked, weights="v"))
     assert not other["same_reached_gae"] and not other["same_weights"]
     assert other["vetoed_reward_sums_at_gae"] == [0.0, 2.0]
+
+
+def test_the_busiest_process_is_the_one_that_judged_longest():
+    calls = [{"pid": 1, "seconds": 0.5}, {"pid": 2, "seconds": 0.25}, {"pid": 1, "seconds": 0.5}]
+    assert busiest_judge_seconds(calls) == 1.0
+    assert busiest_judge_seconds([]) == 0.0
