@@ -39,13 +39,15 @@ def main() -> None:
     parser.add_argument("--sleep-per-text", type=float, default=0.05,
                         help="the slow-text judge's seconds per episode text")
     parser.add_argument("--judges", nargs="+", default=["rule", "slow-call", "slow-text"])
+    parser.add_argument("--mode", choices=("zero", "penalty", "block"), default="zero",
+                        help="the veto mode of every arm (default zero)")
     parser.add_argument("--skip-behaviour", action="store_true",
                         help="skip the truncate_episodes and failing-judge checks")
     args = parser.parse_args()
     sleeps = {"rule": (0.0, 0.0), "slow-call": (args.sleep_per_call, 0.0),
               "slow-text": (0.0, args.sleep_per_text)}
     args.out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"load_before": os.getloadavg(), "started": time.strftime(
+    report: dict = {"mode": args.mode, "load_before": os.getloadavg(), "started": time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "arms": [], "comparisons": []}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -54,7 +56,8 @@ def main() -> None:
             for runners in args.runners:
                 arms = [run_arm(placement, "rule", args.out / f"{judge}-r{runners}",
                                 iterations=args.iterations, env_runners=runners,
-                                sleep_per_call=per_call, sleep_per_text=per_text)
+                                sleep_per_call=per_call, sleep_per_text=per_text,
+                                mode=args.mode)
                         for placement in PLACEMENTS]
                 for arm in arms:
                     report["arms"].append({**arm.summary(), "judge": judge,

@@ -10,6 +10,10 @@ One line over a plain ``PPOConfig`` (see ``docs/rllib.md``)::
 - :class:`ConsentCallback` judges each EnvRunner sample's episodes in one call to the
   decision step (:func:`consent_gym.gate.decide`) in ``on_sample_end`` and edits or drops
   the vetoed ones before they leave the EnvRunner.
+
+The measured alternative placement, a learner-connector piece that judges on the Learner
+before GAE, is :mod:`consent_gym.rllib.learner_connector` (not exported here:
+``docs/rllib.md`` says why the callback is the default).
 """
 
 from consent_gym.rllib.callback import ConsentCallback, check_batch_mode, check_fault_tolerance
