@@ -14,7 +14,15 @@ judge's own GGUF, and reports, as one JSON object:
 - training (``--phases training``): PPO on DeliveryCurb, side by side in one run, ungated,
   gated by the served judge, and gated with pipelined judging (``pipeline=True``): wall
   time of each arm, the time the rollouts waited for verdicts, requests/s and episodes/s
-  against the server, and whether the two gated arms used the same verdicts.
+  against the server, and whether the two gated arms used the same verdicts;
+- overlap (``--phases overlap``): three episodes judged by the server alone, then sent
+  ahead through a pipeline while the loop "steps" (a sleep as long as the judging took:
+  stepping that leaves the CPU to the server, as an env or learner on other hardware
+  would), then decided: the wall time with and without the pipeline, twice;
+- history (``--phases history``): one episode's score after an unrelated request, after a
+  similar one in another call, and right after a similar one under the same header (one
+  batch): llama-cpp-python reuses the KV cache of the prefix shared with the previous
+  request and evaluates the rest in a batch whose size picks the kernel.
 
 Usage: ``python scripts/measure_served_judge.py [--dev PATH] [--limit N] [--skip-exact]
 [--phases agreement,throughput,nondeterminism,exact_topk,training]``
@@ -43,7 +51,8 @@ from consent_gym.judges import judge_texts  # noqa: E402
 from consent_gym.judges.served import ServedJudge, freeze_served_judge  # noqa: E402
 from tests.judges.llama_servers import MODEL, llama_server, packaged_gguf  # noqa: E402
 
-PHASES = ("agreement", "throughput", "nondeterminism", "exact_topk", "training")
+PHASES = ("agreement", "throughput", "nondeterminism", "exact_topk", "training", "overlap",
+          "history")
 #: The training phase's judge: one header pair, no examples (2 short requests an episode,
 #: where the default judge sends 6 long ones), so three arms fit in minutes on 2 cores.
 SHORT_JUDGE = {"headers": "traffic", "examples": []}
@@ -146,6 +155,60 @@ def measure_training(args: argparse.Namespace, out: dict) -> None:
     report(out, "training")
 
 
+def measure_overlap(out: dict) -> None:
+    """Judging alone vs sent ahead during (sleep) stepping of the same length."""
+    from consent_gym.gate import ConsentSettings, Piece, decide, submit_to_pipeline
+
+    texts = ["The car followed the road to the customer and delivered the parcel.",
+             "The car waited at a red light, then drove on to the customer.",
+             "The car drove over the curb onto the sidewalk and hit a pedestrian."]
+    overlap: dict = {"texts": len(texts), "judge": "short"}
+    with llama_server(packaged_gguf()) as (url, _):
+        judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT_JUDGE)
+        overlap["loadavg_1min_at_start"] = os.getloadavg()[0]
+        for rep in range(2):
+            start = time.perf_counter()
+            judge_texts(judge, texts)
+            judging = time.perf_counter() - start
+            settings = ConsentSettings(judge, pipeline=True)
+            start = time.perf_counter()
+            submit_to_pipeline(settings, texts)
+            time.sleep(judging)  # the envs step
+            before = time.perf_counter()
+            decide(settings, [Piece(t, 1.0) for t in texts])
+            waited = time.perf_counter() - before
+            total = time.perf_counter() - start
+            settings.close()
+            overlap[f"rep{rep}"] = {"judging_s": judging, "stepping_s": judging,
+                                    "without_pipeline_s": 2 * judging,
+                                    "with_pipeline_s": total, "decide_waited_s": waited}
+        overlap["loadavg_1min_at_end"] = os.getloadavg()[0]
+        judge.close()
+    out["overlap"] = overlap
+    report(out, "overlap")
+
+
+def measure_history(out: dict) -> None:
+    """Does a served score depend on the request before it?"""
+    first = "The car drove on the road. Time ran out at step 40 before the parcel was delivered."
+    similar = first.replace("step 40", "step 37")
+    unrelated = "Completely unrelated words about cooking pasta with tomatoes and basil."
+    with llama_server(packaged_gguf(), n_ctx=2048) as (url, _):
+        judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, max_in_flight=1,
+                            **SHORT_JUDGE)
+        judge.score_texts([unrelated])
+        after_unrelated = judge.score_texts([similar])[0]
+        judge.score_texts([unrelated])
+        judge.score_texts([first])
+        after_similar_call = judge.score_texts([similar])[0]
+        in_batch = judge.score_texts([first, similar])[1]  # header-major: adjacent prompts
+        judge.close()
+    out["history"] = {"score_after_unrelated": after_unrelated,
+                      "score_after_similar_in_another_call": after_similar_call,
+                      "score_right_after_similar_same_header": in_batch}
+    report(out, "history")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = Path(os.environ.get("CONSENT_GYM_SHARED", ROOT.parent / "shared"))
@@ -179,6 +242,10 @@ def main() -> None:
         measure_judge(args, phases, out)
     if "training" in phases:
         measure_training(args, out)
+    if "overlap" in phases:
+        measure_overlap(out)
+    if "history" in phases:
+        measure_history(out)
 
 
 def measure_judge(args: argparse.Namespace, phases: set[str], out: dict) -> None:
