@@ -78,7 +78,10 @@ class JudgePipeline:
     Args:
         workers: Background threads, each with one judge call (batch) in flight; with a
             :class:`~consent_gym.judges.ServedJudge`, each batch is itself sent as
-            several requests at once (its ``max_in_flight``).
+            several requests at once (its ``max_in_flight``). More than 1 helps only a
+            ``thread_safe`` judge on a server that batches concurrent requests; against
+            one llama-cpp-python server it split batches and cost time
+            (docs/served-judge.md).
         max_batch: Most texts per judge call; the texts queued when a thread is free go
             together (a judge that takes a list scores them in one batch).
         wait_s: Most seconds :meth:`take` waits for verdicts still in flight before it
@@ -93,7 +96,7 @@ class JudgePipeline:
             ``wait_s``; not sent (``max_entries`` reached, or closed).
     """
 
-    def __init__(self, workers: int = 2, max_batch: int = 16, wait_s: float | None = 600.0,
+    def __init__(self, workers: int = 1, max_batch: int = 16, wait_s: float | None = 600.0,
                  max_entries: int = 100_000) -> None:
         for name, value in (("workers", workers), ("max_batch", max_batch),
                             ("max_entries", max_entries)):

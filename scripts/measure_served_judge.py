@@ -227,7 +227,7 @@ def main() -> None:
     parser.add_argument("--train-judge", choices=("short", "default"), default="short",
                         help="short: one header pair, no examples (SHORT_JUDGE)")
     parser.add_argument("--pipeline-workers", type=int, default=1,
-                        help="JudgePipeline workers of the pipelined arm (1)")
+                        help="JudgePipeline workers of the pipelined arm (1, its default)")
     parser.add_argument("--train-order", default="gated,pipelined",
                         help="order of the gated arms (gated,pipelined or pipelined,gated)")
     args = parser.parse_args()

@@ -309,7 +309,7 @@ def test_settings_take_true_a_pipeline_or_false_and_pickle_without_threads():
         ConsentSettings(rule, pipeline="yes")
     made.pipeline.submit(rule, ["x"])
     copy = pickle.loads(pickle.dumps(made))
-    assert copy.judge is None and copy.pipeline.workers == 2 and copy.pipeline.pending == 0
+    assert copy.judge is None and copy.pipeline.workers == 1 and copy.pipeline.pending == 0
     made.close()
     given.close()
 
