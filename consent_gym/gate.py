@@ -112,6 +112,10 @@ class ConsentSettings:
         ('zero', True)
     """
 
+    #: Settings pickled before pipelines existed (a saved model's buffer kwargs) have none.
+    pipeline: JudgePipeline | None = None
+    owns_pipeline: bool = False
+
     def __init__(
         self,
         judge: Judge | None = None,

@@ -360,3 +360,14 @@ def test_the_verdict_cache_is_safe_under_concurrent_use(tmp_path):
         thread.join()
     assert len(cache) == 200 and cache.hits == 200 and cache.misses == 0
     cache.close()
+
+
+def test_settings_pickled_before_pipelines_existed_still_decide():
+    rule = RuleJudge(lambda t: True, name="ok")
+    state = ConsentSettings(rule).__getstate__()
+    del state["pipeline"], state["owns_pipeline"]  # as an older saved model holds them
+    old = ConsentSettings.__new__(ConsentSettings)
+    old.__dict__.update(state)  # what pickle does: ConsentSettings has no __setstate__
+    old.judge = rule
+    assert old.pipeline is None and decide(old, [Piece("x", 2.0)])[0].released == 2.0
+    assert submit_to_pipeline(old, ["x"]) == 0
