@@ -8,7 +8,15 @@ with Gymnasium and its renderers with :func:`consent_gym.render.register_rendere
 import consent_gym.envs
 import consent_gym.render  # noqa: F401
 from consent_gym.audit import AuditLog, read_audit_log
-from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Piece, decide
+from consent_gym.gate import (
+    ConsentSettings,
+    ConsentStats,
+    Decision,
+    Piece,
+    decide,
+    submit_to_pipeline,
+)
+from consent_gym.judge_pipeline import JudgePipeline
 from consent_gym.recorder import ConsentRecorder
 from consent_gym.rollout import RolloutConsent
 from consent_gym.trajectory import Step, Trajectory
@@ -25,6 +33,7 @@ __all__ = [
     "ConsentVectorWrapper",
     "ConsentWrapper",
     "Decision",
+    "JudgePipeline",
     "Piece",
     "RolloutConsent",
     "Step",
@@ -32,4 +41,5 @@ __all__ = [
     "__version__",
     "decide",
     "read_audit_log",
+    "submit_to_pipeline",
 ]

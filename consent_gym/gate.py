@@ -9,7 +9,14 @@ for custom training loops and panels judging trajectories all go through it; not
 on the learner side calls :func:`~consent_gym.judges.judge_texts` or writes the audit log.
 
 :class:`ConsentSettings` is the one settings type (judge, veto :data:`Mode`, penalty,
-failure policy, audit log, ``info`` key) with the one argument check.
+failure policy, audit log, ``info`` key, pipelined judging) with the one argument check.
+
+Pipelined judging (``ConsentSettings(pipeline=True)``): consumers that judge at the end of
+a rollout call :func:`submit_to_pipeline` as each episode finishes, and a
+:class:`~consent_gym.judge_pipeline.JudgePipeline` judges it in the background;
+:func:`decide` then takes those verdicts (waiting for the ones in flight), judges the rest
+itself, and logs every verdict it uses. A prefetch that failed or timed out is judged
+again by :func:`decide`, under the settings' failure policy.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from consent_gym.audit import AuditLog
+from consent_gym.judge_pipeline import JudgePipeline
 from consent_gym.judges.base import (
     Judge,
     OnJudgeError,
@@ -31,6 +39,7 @@ from consent_gym.judges.base import (
     check_judge,
     check_on_judge_error,
     judge_texts,
+    verify_frozen,
 )
 from consent_gym.judges.cache import read_cache_stats
 from consent_gym.judges.panel import JudgePanel
@@ -86,6 +95,13 @@ class ConsentSettings:
         on_judge_error: ``"veto"`` (default: a failed judge never approves), ``"raise"``,
             or ``"approve"`` (unsafe, explicit opt-in).
         info_key: The ``info`` key under which episode records travel.
+        pipeline: Pipelined judging: ``True`` (a
+            :class:`~consent_gym.judge_pipeline.JudgePipeline` with its defaults, closed
+            with these settings), a ``JudgePipeline``, or ``False`` (default: judge at
+            decision time only). Used by the consumers that judge at a rollout's end (the
+            SB3 buffers, :class:`~consent_gym.rollout.RolloutConsent`). The wrappers do not
+            take it: they decide on the step an episode ends (the reward they release on
+            that step depends on the verdict), so there is nothing to overlap.
         modes: The modes this consumer supports (wrappers: no ``"block"``).
 
     Example:
@@ -96,6 +112,10 @@ class ConsentSettings:
         ('zero', True)
     """
 
+    #: Settings pickled before pipelines existed (a saved model's buffer kwargs) have none.
+    pipeline: JudgePipeline | None = None
+    owns_pipeline: bool = False
+
     def __init__(
         self,
         judge: Judge | None = None,
@@ -105,6 +125,7 @@ class ConsentSettings:
         on_judge_error: OnJudgeError = "veto",
         info_key: str = "consent",
         *,
+        pipeline: JudgePipeline | bool = False,
         modes: Sequence[str] = MODES,
     ) -> None:
         if judge is not None:
@@ -118,7 +139,18 @@ class ConsentSettings:
             raise TypeError(
                 f"audit_log must be a path or an AuditLog, got {type(audit_log).__name__}."
             )
+        if not isinstance(pipeline, (bool, JudgePipeline)):
+            raise TypeError(
+                f"pipeline must be True, False or a consent_gym.judge_pipeline.JudgePipeline, "
+                f"got {type(pipeline).__name__}."
+            )
         self.judge = judge
+        #: Whether :meth:`close` closes the pipeline (these settings made it).
+        self.owns_pipeline = pipeline is True
+        self.pipeline: JudgePipeline | None = (
+            JudgePipeline() if pipeline is True
+            else pipeline if isinstance(pipeline, JudgePipeline) else None
+        )
         self.mode: Mode = mode
         self.on_judge_error: OnJudgeError = on_judge_error
         self.info_key = info_key
@@ -137,9 +169,11 @@ class ConsentSettings:
         return self.penalty if self.mode == "penalty" else 0.0
 
     def close(self) -> None:
-        """Close the audit log if these settings opened it."""
+        """Close the audit log and the pipeline if these settings opened them."""
         if self.owns_log and self.audit_log is not None:
             self.audit_log.close()
+        if self.owns_pipeline and self.pipeline is not None:
+            self.pipeline.close()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -149,7 +183,8 @@ class ConsentSettings:
     def __repr__(self) -> str:
         return (
             f"ConsentSettings(judge={self.judge!r}, mode={self.mode!r}, "
-            f"penalty={self.penalty}, audit_log={self.audit_log!r})"
+            f"penalty={self.penalty}, audit_log={self.audit_log!r}, "
+            f"pipeline={self.pipeline!r})"
         )
 
 
@@ -233,6 +268,7 @@ class ConsentStats:
     flagged: int = 0
     judge_calls: int = 0
     judge_seconds: float = 0.0
+    prefetched: int = 0
     vetoed_steps: int = 0
     used_steps: int = 0
     skipped_updates: int = 0
@@ -240,6 +276,7 @@ class ConsentStats:
     last_judged: int = 0
     last_vetoed: int = 0
     last_latency_s: float = 0.0
+    last_prefetched: int = 0
     last_vetoed_steps: int = 0
     last_steps: int = 0
     cache_start: tuple[float, float] | None = None
@@ -264,9 +301,10 @@ class ConsentStats:
 
     def record(
         self, pieces: Sequence[Piece], verdicts: Sequence[Verdict], seconds: float,
-        judge: object,
+        judge: object, prefetched: int = 0,
     ) -> None:
-        """Count one judge call over ``pieces`` (called by :func:`decide`)."""
+        """Count one judge call over ``pieces`` (called by :func:`decide`); ``prefetched``
+        of the verdicts came from the pipeline, ``seconds`` includes waiting for them."""
         before = self.cache_now if self.cache_now is not None else self.cache_start
         hits_before = before[0] if before is not None else None
         self.cache_now = read_cache_stats(judge)
@@ -283,6 +321,8 @@ class ConsentStats:
             self.judge_calls += 1
             self.judge_seconds += seconds
         self.judged += n
+        self.prefetched += prefetched
+        self.last_prefetched = prefetched
         self.vetoed += vetoed
         self.failed += failed
         self.flagged += flagged
@@ -315,6 +355,7 @@ class ConsentStats:
             "failed": self.failed,
             "flagged": self.flagged,
             "cache_hits": None if not known or None in known else sum(h or 0 for h in known),
+            "prefetched": self.prefetched,
             "seconds": self.judge_seconds,
             "veto_rate": self.veto_rate,
         }
@@ -338,6 +379,12 @@ def decide(
     learner: str = "",
 ) -> list[Decision]:
     """Judge ``pieces`` in ONE fail-closed call, log and fsync, count; one decision each.
+
+    With a pipeline (``settings.pipeline``), the verdicts it computed ahead are taken
+    (waiting for those in flight); the other pieces, and any whose prefetch failed or timed
+    out, are judged here in one call; when every verdict came from the pipeline the cheap
+    frozen check (``verify_frozen(judge, full=False)``) still runs. Every verdict used gets
+    its audit line, with ``"prefetched"`` saying where it came from.
 
     Args:
         settings: The judge, mode, penalty, failure policy and audit log.
@@ -367,36 +414,81 @@ def decide(
         )
     if stats is not None and stats.cache_start is None:
         stats.cache_start = read_cache_stats(judge)
+    texts = [p.text for p in pieces]
+    pipeline = settings.pipeline
     start = time.perf_counter()
-    verdicts = judge_texts(judge, [p.text for p in pieces], on_judge_error=settings.on_judge_error)
+    if pipeline is None:
+        verdicts = judge_texts(judge, texts, on_judge_error=settings.on_judge_error)
+        ahead = [False] * len(pieces)
+    else:
+        taken = pipeline.take(judge, texts)
+        ahead = [v is not None for v in taken]
+        rest = [i for i, v in enumerate(taken) if v is None]
+        with pipeline.calling(judge):
+            if rest:
+                fresh = judge_texts(judge, [texts[i] for i in rest],
+                                    on_judge_error=settings.on_judge_error)
+                for i, verdict in zip(rest, fresh, strict=True):
+                    taken[i] = verdict
+            else:  # no call reached the judge: its frozen check runs all the same
+                verify_frozen(judge, full=False)
+        verdicts = [v for v in taken if v is not None]
+        assert len(verdicts) == len(pieces)
     seconds = time.perf_counter() - start
     decisions = [
         Decision(piece, verdict, settings.released(verdict.approved, piece.episode_return))
         for piece, verdict in zip(pieces, verdicts, strict=True)
     ]
     if stats is not None:
-        stats.record(pieces, verdicts, seconds, judge)
+        stats.record(pieces, verdicts, seconds, judge, prefetched=sum(ahead))
     log = settings.audit_log
     if log is not None:
-        for d in decisions:
+        for d, was_ahead in zip(decisions, ahead, strict=True):
             p = d.piece
+            extra: dict[str, Any] = {
+                "learner": learner,
+                "mode": settings.mode,
+                "env_index": p.env_index,
+                "fragment_start": p.start,
+                "steps_used": p.steps,
+                "episode_finished": p.finished,
+                "reward_released": d.released,
+            }
+            if pipeline is not None:
+                extra["prefetched"] = was_ahead
             log.record(
                 d.verdict,
                 text=p.text,
                 env_id=p.env_id,
                 episode_index=p.episode_index,
-                extra={
-                    "learner": learner,
-                    "mode": settings.mode,
-                    "env_index": p.env_index,
-                    "fragment_start": p.start,
-                    "steps_used": p.steps,
-                    "episode_finished": p.finished,
-                    "reward_released": d.released,
-                },
+                extra=extra,
             )
         log.sync()  # durable before any learner uses the verdicts
     return decisions
+
+
+def submit_to_pipeline(settings: ConsentSettings, texts: Sequence[str]) -> int:
+    """Send finished episodes' ``texts`` ahead to the settings' pipeline, if it has one
+    (and a judge); returns how many were queued. The verdicts are used only by a later
+    :func:`decide` on the same texts, which logs them.
+
+    Example:
+        >>> from consent_gym.judges import RuleJudge
+        >>> judge = RuleJudge(lambda text: "harm" not in text, name="x")
+        >>> settings = ConsentSettings(judge, pipeline=True)
+        >>> submit_to_pipeline(settings, ["fine", "harm"])
+        2
+        >>> decisions = decide(settings, [Piece("fine", 3.0), Piece("harm", 3.0)])
+        >>> [d.released for d in decisions], settings.pipeline.used
+        ([3.0, 0.0], 2)
+        >>> settings.close()
+        >>> submit_to_pipeline(ConsentSettings(judge), ["fine"])  # no pipeline: nothing
+        0
+    """
+    pipeline, judge = settings.pipeline, settings.judge
+    if pipeline is None or judge is None or not texts:
+        return 0
+    return pipeline.submit(judge, texts)
 
 
 def judge_trajectories(

@@ -33,7 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from consent_gym.gate import ConsentSettings, ConsentStats, Decision, Mode, Piece, decide
+from consent_gym.gate import (
+    ConsentSettings,
+    ConsentStats,
+    Decision,
+    Mode,
+    Piece,
+    decide,
+    submit_to_pipeline,
+)
 from consent_gym.judges.base import Judge
 
 _NOT_RECORDED = (
@@ -141,8 +149,10 @@ class RolloutConsent:
         penalty: What a vetoed episode's rewards sum to in ``"penalty"`` mode.
         max_carry_steps: Most held-back steps kept per running episode (``None``: all;
             the env's time limit bounds them).
-        **settings: ``audit_log``, ``on_judge_error``, ``info_key`` for
-            :class:`~consent_gym.gate.ConsentSettings`.
+        **settings: ``audit_log``, ``on_judge_error``, ``info_key``, ``pipeline`` for
+            :class:`~consent_gym.gate.ConsentSettings`. With ``pipeline=True`` each
+            episode is sent to the judge as :meth:`record_step` sees it end, and
+            :meth:`process` awaits only the verdicts still in flight.
 
     Example (a loop over ``T`` steps of ``N`` sub-envs, CleanRL-style)::
 
@@ -203,6 +213,7 @@ class RolloutConsent:
         """Note which sub-envs ended an episode at rollout step ``t`` and their records."""
         done = np.asarray(_to_numpy(dones)[0], dtype=bool).reshape(self.num_envs)
         key = self.settings.info_key
+        finished: list[str] = []
         for e in np.flatnonzero(done):
             info = sub_env_info(infos, int(e))
             record = info.get(key)
@@ -219,6 +230,8 @@ class RolloutConsent:
                     f"with a learner integration use consent_gym.ConsentRecorder instead."
                 )
             self._records[(t, int(e))] = record
+            finished.append(str(record["text"]))
+        submit_to_pipeline(self.settings, finished)  # judged ahead when pipelining is on
 
     def process(
         self,

@@ -77,27 +77,28 @@ class VerdictCache:
         return h.hexdigest()
 
     def get(self, key: str) -> Verdict | None:
-        """The cached verdict for ``key``, or ``None``."""
-        verdict = self._memory.get(key)
-        if verdict is not None:
-            self.hits += 1
-            return verdict
-        if self._db is not None:
-            with self._lock:
+        """The cached verdict for ``key``, or ``None`` (thread-safe: a judge pipeline and
+        the decision step may look up at once)."""
+        with self._lock:
+            verdict = self._memory.get(key)
+            if verdict is not None:
+                self.hits += 1
+                return verdict
+            if self._db is not None:
                 row = self._db.execute(
                     "SELECT approved, p_acceptable, judge_id, reason FROM verdicts WHERE key=?",
                     (key,),
                 ).fetchone()
-            if row is not None:
-                verdict = Verdict(
-                    approved=bool(row[0]), p_acceptable=float(row[1]), judge_id=row[2],
-                    reason=row[3],
-                )
-                self._remember(key, verdict)
-                self.hits += 1
-                return verdict
-        self.misses += 1
-        return None
+                if row is not None:
+                    verdict = Verdict(
+                        approved=bool(row[0]), p_acceptable=float(row[1]), judge_id=row[2],
+                        reason=row[3],
+                    )
+                    self._remember(key, verdict)
+                    self.hits += 1
+                    return verdict
+            self.misses += 1
+            return None
 
     def get_many(self, keys: Iterable[str]) -> list[Verdict | None]:
         """``get`` for each key, in order."""
@@ -114,17 +115,17 @@ class VerdictCache:
 
     def put_many(self, items: Iterable[tuple[str, Verdict]]) -> None:
         """Store several verdicts in one sqlite transaction."""
-        rows = []
-        for key, verdict in items:
-            if verdict.failed:
-                continue
-            self._remember(key, verdict)
-            rows.append(
-                (key, int(verdict.approved), float(verdict.p_acceptable), verdict.judge_id,
-                 verdict.reason)
-            )
-        if self._db is not None and rows:
-            with self._lock:
+        with self._lock:
+            rows = []
+            for key, verdict in items:
+                if verdict.failed:
+                    continue
+                self._remember(key, verdict)
+                rows.append(
+                    (key, int(verdict.approved), float(verdict.p_acceptable), verdict.judge_id,
+                     verdict.reason)
+                )
+            if self._db is not None and rows:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", rows
                 )

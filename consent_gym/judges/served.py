@@ -301,7 +301,12 @@ class ServedJudge(ScoringJudge):
             (never the API key).
         client: The :class:`~consent_gym.judges.served_client.ServerClient` (request and
             fault counters).
+        thread_safe: ``True``: several threads may call :meth:`judge_batch` at once (a
+            judge pipeline and the decision step; each call is HTTP requests, the cache
+            and the canary check are locked).
     """
+
+    thread_safe = True
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from consent_gym.audit import AuditLog
 from consent_gym.gate import ConsentSettings, ConsentStats, Mode
+from consent_gym.judge_pipeline import JudgePipeline
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.recorder import ConsentRecorder
 from consent_gym.render.base import Renderer
@@ -47,6 +48,7 @@ def consent_kwargs(
     info_key: str = "consent",
     max_carry_steps: int | None = None,
     stats: ConsentStats | None = None,
+    pipeline: JudgePipeline | bool = False,
 ) -> dict[str, Any]:
     """The keyword arguments that gate an SB3 algorithm with ``judge``.
 
@@ -71,6 +73,10 @@ def consent_kwargs(
             (see :class:`~consent_gym.sb3.ConsentRolloutBuffer`); ``None``: all.
         stats: Where the buffer's decisions are counted (default: a fresh
             :class:`~consent_gym.gate.ConsentStats`), e.g. one with ``history=True``.
+        pipeline: Pipelined judging (``True`` or a
+            :class:`~consent_gym.judge_pipeline.JudgePipeline`): each episode is sent to
+            the judge as it ends, while the rollout goes on, and the buffer's decision
+            awaits only the verdicts still in flight. Same verdicts, same update.
 
     Example:
         >>> from stable_baselines3 import DQN
@@ -84,7 +90,7 @@ def consent_kwargs(
     """
     settings = ConsentSettings(
         judge, mode=mode, penalty=penalty, audit_log=audit_log,
-        on_judge_error=on_judge_error, info_key=info_key,
+        on_judge_error=on_judge_error, info_key=info_key, pipeline=pipeline,
     )
     is_dict = env is not None and isinstance(env.observation_space, spaces.Dict)
     kwargs: dict[str, Any] = {"consent": settings}

@@ -22,7 +22,15 @@ from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
 from consent_gym.audit import AuditLog
-from consent_gym.gate import ConsentSettings, ConsentStats, Mode, Piece, decide, vetoed_rewards
+from consent_gym.gate import (
+    ConsentSettings,
+    ConsentStats,
+    Mode,
+    Piece,
+    decide,
+    submit_to_pipeline,
+    vetoed_rewards,
+)
 from consent_gym.judges.base import Judge, OnJudgeError
 from consent_gym.sb3.common import as_settings, pending_record
 
@@ -177,6 +185,7 @@ class ConsentReplayBuffer(ReplayBuffer):
         actions = np.asarray(action).reshape((n, self.action_dim))
         rewards = np.asarray(reward, dtype=np.float64).reshape(n)
         dones = np.asarray(done, dtype=bool).reshape(n)
+        finished: list[str] = []
         for e in range(n):
             timeout = bool(infos[e].get("TimeLimit.truncated", False))
             self._staged[e].append((
@@ -194,6 +203,7 @@ class ConsentReplayBuffer(ReplayBuffer):
                     self.stats.dropped_unjudged_steps += extra
                     transitions = transitions[extra:]
                 self._pending.append((e, record, transitions))
+                finished.append(str(record["text"]))
             elif len(self._staged[e]) > self.buffer_size and not self._warned_long:
                 self._warned_long = True
                 warnings.warn(
@@ -201,6 +211,7 @@ class ConsentReplayBuffer(ReplayBuffer):
                     f"episode; its transitions reach the replay buffer only once it ends "
                     f"and is judged.", stacklevel=2,
                 )
+        submit_to_pipeline(self.consent, finished)  # judged ahead when pipelining is on
 
     def flush(self) -> None:
         """Judge every ended, unjudged episode in one call and commit the allowed ones."""

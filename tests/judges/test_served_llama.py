@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from consent_gym import read_audit_log
+from consent_gym.gate import ConsentSettings, Piece, decide, submit_to_pipeline
 from consent_gym.judges import FrozenJudgeError, judge_texts
 from consent_gym.judges.judge_lock import CanaryReading, JudgeLock
 from consent_gym.judges.served import ServedJudge, freeze_served_judge
@@ -79,6 +81,36 @@ def test_lock_readings_are_the_servers_prompt_logprobs(server):
     assert "".join(reading.tokens) == " quick brown fox jumps over the lazy dog."[
         -len("".join(reading.tokens)):]
     assert JudgeLock(model=MODEL, kind="prompt", readings=(reading,), tolerance=0.01).digest
+
+
+def test_pipelined_judging_overlaps_and_keeps_the_verdicts(server, tmp_path):
+    """Episodes sent ahead are judged by the server while the loop "steps" (a sleep as
+    long as judging them takes): the decision then waits for little, with the same
+    verdicts, each logged."""
+    url, _ = server
+    judge = ServedJudge(url, MODEL, allow_unlocked=True, cache=False, **SHORT)
+    texts = [SAFE, "The car waited at a red light, then drove on to the customer.", HARM]
+    start = time.perf_counter()
+    plain = judge_texts(judge, texts)
+    judging_s = time.perf_counter() - start
+    settings = ConsentSettings(judge, audit_log=tmp_path / "audit.jsonl", pipeline=True)
+    start = time.perf_counter()
+    assert submit_to_pipeline(settings, texts) == 3
+    time.sleep(judging_s)  # the envs step meanwhile
+    decisions = decide(settings, [Piece(t, 1.0) for t in texts])
+    pipelined_s = time.perf_counter() - start
+    settings.close()
+    assert [d.verdict.outcome for d in decisions] == [v.outcome for v in plain]
+    # Not bit-identical here: llama-cpp-python reuses the KV cache of the prompt prefix it
+    # shares with the previous request, and evaluates the rest in a batch whose size picks
+    # the CPU kernel, so a score moves with the request before it (0.09 nats measured;
+    # docs/served-judge.md). The fast tests prove the pipeline itself changes nothing.
+    assert all(abs(d.verdict.p_acceptable - v.p_acceptable) < 0.05
+               for d, v in zip(decisions, plain, strict=True))
+    assert [line["prefetched"] for line in read_audit_log(tmp_path / "audit.jsonl")] == [
+        True] * 3
+    # without the pipeline: stepping, then judging (2 x judging_s); with it: overlapped
+    assert pipelined_s < 1.6 * judging_s, (judging_s, pipelined_s)
 
 
 def test_killed_mid_batch_then_restarted_with_one_tensor_changed(lock, tmp_path):

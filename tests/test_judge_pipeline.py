@@ -1,0 +1,373 @@
+"""Pipelined judging: verdicts computed ahead are the same, overlap with stepping, fail
+closed, are never used without an audit line, and the frozen check still runs."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from consent_gym import RolloutConsent, read_audit_log
+from consent_gym.audit import text_sha256
+from consent_gym.gate import ConsentSettings, ConsentStats, Piece, decide, submit_to_pipeline
+from consent_gym.judge_pipeline import JudgePipeline
+from consent_gym.judges import FrozenJudgeError, RuleJudge, Verdict
+from consent_gym.judges.base import failed_verdict
+from consent_gym.judges.cache import VerdictCache
+
+
+class SlowJudge:
+    """Vetoes texts with "harm"; sleeps ``seconds`` per call; records every call.
+
+    ``fail`` maps a text to how many more calls including it raise; ``failed_for`` to how
+    many more calls return a failed verdict for it; ``frozen`` raises FrozenJudgeError.
+    """
+
+    def __init__(self, seconds: float = 0.0, *, thread_safe: bool = False) -> None:
+        self.judge_id = "slow-rule"
+        self.seconds = seconds
+        self.thread_safe = thread_safe
+        self.calls: list[list[str]] = []
+        self.fail: dict[str, int] = {}
+        self.failed_for: dict[str, int] = {}
+        self.frozen = False
+        self.checks = 0
+        self.active = 0
+        self.most_active = 0
+        self._lock = threading.Lock()
+
+    def verify_frozen(self, full: bool = True) -> None:
+        self.checks += 1
+        if self.frozen:
+            raise FrozenJudgeError("the weights changed")
+
+    def judge_batch(self, texts):
+        with self._lock:
+            self.calls.append(list(texts))
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            time.sleep(self.seconds)
+            if self.frozen:
+                raise FrozenJudgeError("the weights changed")
+            out = []
+            for text in texts:
+                if self.fail.get(text, 0) > 0:
+                    self.fail[text] -= 1
+                    raise RuntimeError(f"server gone while judging {text!r}")
+                if self.failed_for.get(text, 0) > 0:
+                    self.failed_for[text] -= 1
+                    out.append(failed_verdict(self.judge_id, "time-out"))
+                    continue
+                ok = "harm" not in text
+                out.append(Verdict(ok, 0.9 if ok else 0.1, self.judge_id, "rule"))
+            return out
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def judged(self, text: str) -> int:
+        return sum(call.count(text) for call in self.calls)
+
+
+TEXTS = ["road", "harm: hit pedestrian", "road again", "harm twice", "road"]
+
+
+def pieces(texts=TEXTS) -> list[Piece]:
+    return [Piece(t, float(i + 1), "Toy-v0", i, steps=2) for i, t in enumerate(texts)]
+
+
+@pytest.fixture
+def settings_pair(tmp_path):
+    made = []
+
+    def make(judge, **kwargs):
+        s = ConsentSettings(judge, audit_log=tmp_path / f"audit{len(made)}.jsonl", **kwargs)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+# ------------------------------------------------------------------ same verdicts
+def test_decisions_with_and_without_the_pipeline_are_identical(settings_pair, tmp_path):
+    plain = settings_pair(SlowJudge())
+    piped = settings_pair(SlowJudge(), pipeline=True)
+    assert submit_to_pipeline(piped, TEXTS) == 4  # "road" twice: judged once
+    stats = ConsentStats()
+    with_pipe = decide(piped, pieces(), stats=stats, learner="t")
+    without = decide(plain, pieces(), learner="t")
+    assert [(d.verdict, d.released) for d in with_pipe] == [
+        (d.verdict, d.released) for d in without]
+    assert stats.prefetched == 5 and stats.last_prefetched == 5
+    assert piped.pipeline is not None and piped.pipeline.pending == 0
+    # the decision made no judge call of its own, but the frozen check ran
+    assert piped.judge.checks == 1 and len(piped.judge.calls) >= 1
+    assert sum(len(c) for c in piped.judge.calls) == 4
+    # one audit line per verdict used, saying it was computed ahead
+    lines = list(read_audit_log(tmp_path / "audit1.jsonl"))
+    assert [line["text_sha256"] for line in lines] == [text_sha256(t) for t in TEXTS]
+    assert all(line["prefetched"] is True for line in lines)
+    assert [line["approved"] for line in lines] == [d.approved for d in without]
+    assert "prefetched" not in next(iter(read_audit_log(tmp_path / "audit0.jsonl")))
+
+
+def test_pieces_not_sent_ahead_are_judged_by_decide_in_one_call(settings_pair, tmp_path):
+    judge = SlowJudge()
+    piped = settings_pair(judge, pipeline=True)
+    submit_to_pipeline(piped, TEXTS[:2])
+    decisions = decide(piped, pieces(), learner="t")
+    assert [d.approved for d in decisions] == [True, False, True, False, True]
+    # the rest in one call ("road" again: the same text takes the same verdict)
+    assert judge.calls[-1] == ["road again", "harm twice"]
+    lines = list(read_audit_log(tmp_path / "audit0.jsonl"))
+    assert [line["prefetched"] for line in lines] == [True, True, False, False, True]
+
+
+def test_verdicts_of_another_judge_are_never_taken():
+    first, second = SlowJudge(), SlowJudge()
+    second.judge_id = "another-lock"
+    pipeline = JudgePipeline(workers=1)
+    pipeline.submit(first, ["road"])
+    assert pipeline.take(second, ["road"]) == [None]
+    assert pipeline.take(first, ["road"])[0].approved
+    pipeline.close()
+
+
+# ------------------------------------------------------------------ overlap
+def run_rollout(settings: ConsentSettings, T: int = 40, N: int = 2, length: int = 4,
+                step_s: float = 0.02) -> tuple[float, list]:
+    """A loop stepping N sub-envs (each step sleeps ``step_s``), episodes of ``length``
+    steps; returns the wall time of rollout + decision, and the decisions."""
+    consent = RolloutConsent(settings, N, gamma=1.0, gae_lambda=1.0)
+    starts = np.zeros((T, N), dtype=bool)
+    starts[0] = True
+    start = time.perf_counter()
+    serial = 0
+    for t in range(T):
+        time.sleep(step_s)  # the envs and the policy
+        done = (t + 1) % length == 0
+        infos = []
+        for _ in range(N):
+            text = f"episode {serial} {'harm' if serial % 3 == 0 else 'road'}"
+            infos.append({"consent": {"text": text, "length": length, "episode_return": 4.0,
+                                      "pending": True}} if done else {})
+            serial += done
+        consent.record_step(t, [done] * N, infos)
+        if done and t + 1 < T:
+            starts[t + 1] = True
+    batch = consent.process({}, rewards=np.ones((T, N)), values=np.zeros((T, N)),
+                            starts=starts)
+    return time.perf_counter() - start, batch.decisions
+
+
+def test_prefetch_overlaps_judging_with_stepping(settings_pair):
+    # 20 episodes end (2 every 4 steps of 0.02 s). Without the pipeline the rollout steps
+    # for 0.8 s, then waits for one judge call of 0.6 s; with it, episodes are judged while
+    # the envs step (calls of 0.04 s each: 10 of them fit in the 0.8 s of stepping).
+    plain_judge, piped_judge = SlowJudge(0.6), SlowJudge(0.04)
+    plain_wall, plain = run_rollout(settings_pair(plain_judge))
+    piped_wall, piped = run_rollout(settings_pair(piped_judge, pipeline=True))
+    assert [d.verdict for d in piped] == [d.verdict for d in plain] and len(piped) == 20
+    assert len(plain_judge.calls) == 1 and len(piped_judge.calls) >= 2
+    # plain: 0.8 s stepping + 0.6 s judging; piped: the judging hides behind the stepping,
+    # so at most the last call is awaited.
+    assert plain_wall >= 1.4
+    assert piped_wall < plain_wall - 0.4, (plain_wall, piped_wall)
+
+
+def test_thread_safe_judges_get_several_batches_in_flight():
+    judge = SlowJudge(0.2, thread_safe=True)
+    pipeline = JudgePipeline(workers=3, max_batch=1)
+    start = time.perf_counter()
+    pipeline.submit(judge, ["a", "b", "c"])
+    assert all(v is not None for v in pipeline.take(judge, ["a", "b", "c"]))
+    assert judge.most_active == 3 and time.perf_counter() - start < 0.55
+    # a judge that does not say it is thread-safe is called by one thread at a time
+    serial = SlowJudge(0.05)
+    pipeline.submit(serial, ["a", "b", "c", "d"])
+    pipeline.take(serial, ["a", "b", "c", "d"])
+    assert serial.most_active == 1
+    pipeline.close()
+
+
+def test_queued_texts_go_together_up_to_max_batch():
+    judge = SlowJudge(0.1)
+    pipeline = JudgePipeline(workers=1, max_batch=3)
+    pipeline.submit(judge, ["first"])
+    time.sleep(0.03)  # the worker is busy with "first"; the next four queue up
+    pipeline.submit(judge, ["a", "b", "c", "d"])
+    pipeline.take(judge, ["first", "a", "b", "c", "d"])
+    assert judge.calls == [["first"], ["a", "b", "c"], ["d"]]
+    pipeline.close()
+
+
+# ------------------------------------------------------------------ failures fail closed
+def test_a_failed_prefetch_is_judged_again_by_decide(settings_pair, tmp_path):
+    judge = SlowJudge()
+    judge.fail["harm twice"] = 1  # the prefetch batch holding it raises
+    judge.failed_for["road again"] = 1  # the prefetch gives a failed verdict
+    piped = settings_pair(judge, pipeline=JudgePipeline(workers=1, max_batch=1))
+    submit_to_pipeline(piped, TEXTS)
+    decisions = decide(piped, pieces(), learner="t")
+    assert [d.verdict.outcome for d in decisions] == [
+        "approved", "vetoed", "approved", "vetoed", "approved"]
+    assert judge.calls[-1] == ["road again", "harm twice"]  # judged again, once
+    assert piped.pipeline.failed == 2 and piped.pipeline.used == 2
+    lines = list(read_audit_log(tmp_path / "audit0.jsonl"))
+    assert [line["prefetched"] for line in lines] == [True, True, False, False, True]
+    piped.pipeline.close()
+
+
+def test_a_prefetch_that_fails_and_then_the_judge_too_is_a_veto(settings_pair):
+    judge = SlowJudge()
+    judge.fail["road"] = 2  # the prefetch and decide's own call both raise
+    piped = settings_pair(judge, pipeline=True)
+    submit_to_pipeline(piped, ["road"])
+    (decision,) = decide(piped, pieces(["road"]))
+    assert decision.verdict.outcome == "failed" and not decision.approved
+    assert decision.released == 0.0
+
+
+def test_a_prefetch_that_times_out_is_not_waited_for_nor_trusted(settings_pair):
+    judge = SlowJudge(1.0)
+    pipeline = JudgePipeline(workers=1, wait_s=0.1)
+    piped = settings_pair(judge, pipeline=pipeline)
+    submit_to_pipeline(piped, ["road"])
+    time.sleep(0.02)
+    judge.seconds = 0.0
+    start = time.perf_counter()
+    (decision,) = decide(piped, pieces(["road"]))
+    # waited 0.1 s, then judged it itself (once the worker's call released the judge)
+    assert decision.approved and pipeline.timed_out == 1 and pipeline.used == 0
+    assert judge.judged("road") == 2 and time.perf_counter() - start < 1.5
+    pipeline.close()
+
+
+def test_a_frozen_error_in_a_prefetch_stops_the_decision(settings_pair):
+    judge = SlowJudge()
+    piped = settings_pair(judge, pipeline=True)
+    judge.frozen = True
+    submit_to_pipeline(piped, ["road"])
+    with pytest.raises(FrozenJudgeError):
+        decide(piped, pieces(["road"]))
+    judge.frozen = False  # even a judge that answers again: the error stays raised
+    with pytest.raises(FrozenJudgeError):
+        decide(piped, pieces(["other"]))
+
+
+def test_the_frozen_check_runs_when_every_verdict_was_computed_ahead(settings_pair):
+    judge = SlowJudge()
+    piped = settings_pair(judge, pipeline=True)
+    submit_to_pipeline(piped, ["road"])
+    piped.pipeline.take(judge, [])  # (nothing taken)
+    time.sleep(0.05)
+    judge.frozen = True  # the weights change after the prefetch, before the decision
+    with pytest.raises(FrozenJudgeError):
+        decide(piped, pieces(["road"]))
+
+
+def test_a_closed_pipeline_leaves_every_text_to_decide(settings_pair):
+    judge = SlowJudge(0.2)
+    pipeline = JudgePipeline(workers=1)
+    piped = settings_pair(judge, pipeline=pipeline)
+    submit_to_pipeline(piped, ["first", "queued"])
+    time.sleep(0.02)
+    pipeline.close()
+    assert submit_to_pipeline(piped, ["later"]) == 0 and pipeline.skipped == 1
+    judge.seconds = 0.0
+    decisions = decide(piped, pieces(["first", "queued", "later"]))
+    assert [d.approved for d in decisions] == [True, True, True]
+    assert judge.judged("queued") == 1 and judge.judged("later") == 1
+
+
+def test_no_verdict_is_used_without_its_audit_line(settings_pair, tmp_path):
+    # verdicts computed ahead but never decided on are never logged, nor released
+    judge = SlowJudge()
+    piped = settings_pair(judge, pipeline=True)
+    submit_to_pipeline(piped, ["road", "never decided"])
+    decisions = decide(piped, pieces(["road"]))
+    lines = list(read_audit_log(tmp_path / "audit0.jsonl"))
+    assert len(decisions) == len(lines) == 1 and lines[0]["text_sha256"] == text_sha256("road")
+    assert piped.pipeline.pending == 1
+
+
+# ------------------------------------------------------------------ settings, errors
+def test_settings_take_true_a_pipeline_or_false_and_pickle_without_threads():
+    rule = RuleJudge(lambda t: True, name="ok")
+    assert ConsentSettings(rule).pipeline is None
+    made = ConsentSettings(rule, pipeline=True)
+    assert isinstance(made.pipeline, JudgePipeline) and made.owns_pipeline
+    given = JudgePipeline(workers=3)
+    assert ConsentSettings(rule, pipeline=given).pipeline is given
+    with pytest.raises(TypeError, match="pipeline must be True, False or"):
+        ConsentSettings(rule, pipeline="yes")
+    made.pipeline.submit(rule, ["x"])
+    copy = pickle.loads(pickle.dumps(made))
+    assert copy.judge is None and copy.pipeline.workers == 1 and copy.pipeline.pending == 0
+    made.close()
+    given.close()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"workers": 0}, "workers must be an int >= 1"),
+    ({"max_batch": 1.5}, "max_batch must be an int >= 1"),
+    ({"wait_s": -1}, "wait_s must be a number of seconds >= 0"),
+    ({"max_entries": True}, "max_entries must be an int >= 1"),
+])
+def test_pipeline_arguments_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        JudgePipeline(**kwargs)
+
+
+def test_submit_refuses_one_string_and_non_texts():
+    pipeline = JudgePipeline()
+    judge = SlowJudge()
+    with pytest.raises(TypeError, match="not one string"):
+        pipeline.submit(judge, "road")
+    with pytest.raises(TypeError, match="must be str"):
+        pipeline.submit(judge, [b"road"])
+    pipeline.close()
+
+
+def test_beyond_max_entries_nothing_more_is_sent_ahead():
+    judge = SlowJudge()
+    pipeline = JudgePipeline(max_entries=2)
+    assert pipeline.submit(judge, ["a", "b", "c"]) == 2 and pipeline.skipped == 1
+    assert pipeline.take(judge, ["a", "b", "c"])[2] is None
+    pipeline.close()
+
+
+def test_the_verdict_cache_is_safe_under_concurrent_use(tmp_path):
+    cache = VerdictCache(tmp_path / "cache.sqlite")
+    verdict = Verdict(True, 0.9, "j")
+    keys = [cache.key("j", "p", str(i)) for i in range(200)]
+
+    def work(part: list[str]) -> None:
+        for key in part:
+            cache.put(key, verdict)
+            assert cache.get(key) == verdict
+
+    threads = [threading.Thread(target=work, args=(keys[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(cache) == 200 and cache.hits == 200 and cache.misses == 0
+    cache.close()
+
+
+def test_settings_pickled_before_pipelines_existed_still_decide():
+    rule = RuleJudge(lambda t: True, name="ok")
+    state = ConsentSettings(rule).__getstate__()
+    del state["pipeline"], state["owns_pipeline"]  # as an older saved model holds them
+    old = ConsentSettings.__new__(ConsentSettings)
+    old.__dict__.update(state)  # what pickle does: ConsentSettings has no __setstate__
+    old.judge = rule
+    assert old.pipeline is None and decide(old, [Piece("x", 2.0)])[0].released == 2.0
+    assert submit_to_pipeline(old, ["x"]) == 0
