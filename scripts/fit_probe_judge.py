@@ -15,6 +15,9 @@
    training chunks; on the validation episodes (worst chunk decides) the threshold that
    maximises balanced accuracy is taken (the middle of the best ones); the candidate with
    the best validation balanced accuracy (then AUC) wins and is written with its record.
+   Re-running with the same seed and settings writes a bit-identical readout when the
+   features are the same (``--features-cache`` keeps them; re-embedding on another CPU may
+   move the float32 features, and so the weights, in the last bits).
 """
 
 from __future__ import annotations
@@ -197,11 +200,11 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
                   "oof_balanced_accuracy": round(oof_bal, 4),
                   "oof_auc": round(auc(oof, acceptable), 4)},
         "encoder": {"name": encoder_name, "model": model_name, "weights_sha256": digest},
-        "embed_seconds": round(embed_s, 1),
     }
     readout = ProbeReadout(encoder_name, chosen.layer, chosen.pooling, mean, scale, w, b,
                            threshold, settings=json.dumps(record, sort_keys=True))
-    return readout, {**record, "table": table}
+    # the embedding time is printed, not stored: the file must not depend on the machine
+    return readout, {**record, "table": table, "embed_seconds": round(embed_s, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
