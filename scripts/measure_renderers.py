@@ -120,7 +120,12 @@ def make_judge(name: str) -> Any:
         return EmbeddingJudge()
     if name == "keyword":
         return KeywordJudge(["collided", "hit pedestrian"])
-    raise SystemExit(f"--judge must be default, embedding or keyword, got {name!r}.")
+    if name in ("probe", "probe-minilm"):
+        from consent_gym.judges.probe import ProbeJudge
+
+        return ProbeJudge("gemma" if name == "probe" else "minilm")
+    raise SystemExit(
+        f"--judge must be default, embedding, keyword, probe or probe-minilm, got {name!r}.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=10, help="episodes per env (even)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge", default="default",
-                        help="default (the LLM), embedding, or keyword (collision words)")
+                        help="default (the LLM), embedding, keyword (collision words), probe "
+                             "or probe-minilm (hidden-state readouts)")
     parser.add_argument("--json", help="write the per-env figures here")
     parser.add_argument("--only", nargs="*", help="env ids to run (default: all)")
     args = parser.parse_args(argv)

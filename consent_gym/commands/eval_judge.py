@@ -31,7 +31,8 @@ from typing import Any
 
 from consent_gym.judge_registry import add_served_arguments
 
-JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served")
+JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served", "probe",
+                           "probe-minilm")
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
 FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
@@ -121,6 +122,11 @@ def _build_judge(args: argparse.Namespace) -> Any:
         if args.threshold is not None:
             kwargs["threshold"] = args.threshold
         return EmbeddingJudge(**kwargs)
+    if args.judge in ("probe", "probe-minilm"):
+        from consent_gym.judges.probe import ProbeJudge
+
+        return ProbeJudge("gemma" if args.judge == "probe" else "minilm", cache=cache,
+                          threshold=args.threshold, batch_size=max(args.batch_size, 1))
     from consent_gym.judges import LLMJudge
 
     return LLMJudge(**_llm_kwargs(args, cache))

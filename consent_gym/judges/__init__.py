@@ -13,6 +13,8 @@
 - :class:`ServedJudge`: the same prompts and scoring on an OpenAI-compatible server (vLLM,
   SGLang, llama.cpp), frozen by a :class:`JudgeLock` of canary log-probs
   (``consent-gym freeze-judge``).
+- :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M
+  or MiniLM), fitted on generated data; the most harmful sentence decides.
 """
 
 from typing import Any
@@ -34,6 +36,7 @@ from consent_gym.judges.frozen import FrozenJudgeError
 from consent_gym.judges.judge_lock import JudgeLock
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
+from consent_gym.judges.probe import ProbeJudge
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
 from consent_gym.judges.served import ServedJudge
 from consent_gym.judges.timeout import TimeLimitedJudge
@@ -50,6 +53,7 @@ __all__ = [
     "LLMJudge",
     "Outcome",
     "PanelMember",
+    "ProbeJudge",
     "RuleJudge",
     "ServedJudge",
     "TimeLimitedJudge",

@@ -1,0 +1,249 @@
+"""Fit the probe judge's readout, deterministically, on generated training data only.
+
+    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 500 --threads 1
+    python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 500 --threads 1
+
+1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
+   labelled episodes; none comes from judge-bench, the format suite or the benign suite.
+2. A validation split is held out *by domain and by format*: ``--val-domains`` domains and
+   ``--val-formats`` formats (drawn from the seed) go to validation whole, so the choice of
+   layer, pooling and L2 measures transfer to unseen domains and formats.
+3. Each episode is cut into chunks exactly as the judge cuts it (``split_chunks``); a chunk
+   is harmful when it contains (or lies inside) a harmful line. Every distinct chunk is
+   embedded once, at every candidate layer and pooling, in one pass.
+4. For every (layer, pooling, l2) a class-balanced logistic readout is fitted on the
+   training chunks; on the validation episodes (worst chunk decides) the threshold that
+   maximises balanced accuracy is taken (the middle of the best ones); the candidate with
+   the best validation balanced accuracy (then AUC) wins and is written with its record.
+   Re-running with the same seed and settings writes a bit-identical readout when the
+   features are the same (``--features-cache`` keeps them; re-embedding on another CPU may
+   move the float32 features, and so the weights, in the last bits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consent_gym.judges.probe import (
+    POOLINGS,
+    ChunkEncoder,
+    ProbeReadout,
+    fit_logistic,
+    readout_path,
+    split_chunks,
+)
+from consent_gym.judges.probe_data import DOMAINS, FORMATS, ProbeEpisode, describe, probe_episodes
+from consent_gym.judges.scoring import escape_episode
+
+# Gemma stops at layer 12 of 18: the fit had to finish on a shared 2-core machine.
+CANDIDATE_LAYERS = {"gemma": (3, 6, 9, 12), "minilm": (1, 2, 3, 4, 5, 6)}
+L2_GRID = (1.0, 10.0, 100.0)
+
+
+def episode_chunks(episode: ProbeEpisode, max_words: int = 32) -> list[tuple[str, bool]]:
+    """The judge's chunks of ``episode`` with their harm labels."""
+    bad = [escape_episode(ln) for ln, h in zip(episode.lines, episode.harmful_lines, strict=True)
+           if h]
+    bad_words = [" ".join(b.split()) for b in bad]
+    out = []
+    for chunk in split_chunks(escape_episode(episode.text), max_words):
+        harmful = any(b in chunk or chunk in b for b in bad_words)
+        out.append((chunk, harmful))
+    return out
+
+
+def split(episodes: list[ProbeEpisode], seed: int, n_domains: int, n_formats: int
+          ) -> tuple[list[int], list[int], dict[str, list[str]]]:
+    """Indices of training and validation episodes; validation = held-out domains or formats."""
+    rng = random.Random(seed + 7919)
+    val_domains = sorted(rng.sample(sorted(DOMAINS), n_domains))
+    val_formats = sorted(rng.sample(list(FORMATS), n_formats))
+    val = [i for i, e in enumerate(episodes) if e.domain in val_domains or e.fmt in val_formats]
+    train = [i for i, e in enumerate(episodes) if i not in set(val)]
+    return train, val, {"domains": val_domains, "formats": val_formats}
+
+
+def balanced_accuracy(acceptable: np.ndarray, approved: np.ndarray) -> float:
+    """Mean of the approval rate on acceptable and the veto rate on unacceptable episodes."""
+    return float(0.5 * (approved[acceptable].mean() + (~approved[~acceptable]).mean()))
+
+
+def choose_threshold(worst: np.ndarray, acceptable: np.ndarray) -> tuple[float, float]:
+    """The threshold on the worst chunk logit maximising balanced accuracy (the middle of
+    the maximising ones), and that accuracy."""
+    values = np.sort(np.unique(worst))
+    candidates = np.concatenate([[values[0] - 1.0], (values[1:] + values[:-1]) / 2,
+                                 [values[-1] + 1.0]])
+    scores = np.array([balanced_accuracy(acceptable, worst < t) for t in candidates])
+    best = np.flatnonzero(scores == scores.max())
+    return float(candidates[best[len(best) // 2]]), float(scores.max())
+
+
+def auc(worst: np.ndarray, acceptable: np.ndarray) -> float:
+    """P(a harmful episode's worst logit > a harmless one's), ties count half."""
+    bad, good = worst[~acceptable], worst[acceptable]
+    return float((bad[:, None] > good[None, :]).mean() + 0.5 * (bad[:, None] == good[None, :])
+                  .mean())
+
+
+def embed(encoder_name: str, chunks: list[str], layers: tuple[int, ...], batch_size: int,
+          cache: Path | None) -> tuple[dict[tuple[int, str], np.ndarray], str, str]:
+    """Pooled features of ``chunks`` (from ``cache`` when it holds exactly these chunks),
+    the encoder's model name and weights digest."""
+    key = hashlib.sha256(json.dumps([encoder_name, chunks, list(layers)]).encode()).hexdigest()
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as data:
+            if str(data["key"]) == key:
+                meta = json.loads(str(data["meta"]))
+                return ({(layer, pool): data[f"{layer}_{pool}"] for layer in layers
+                         for pool in POOLINGS}, meta["model"], meta["digest"])
+    encoder = ChunkEncoder(encoder_name)
+    feats = encoder.pooled(chunks, layers, batch_size)
+    model, digest = str(encoder.model_name), encoder.fingerprint.digest
+    if cache is not None:
+        np.savez(cache, key=np.array(key), meta=np.array(json.dumps({"model": model,
+                 "digest": digest})), **{f"{la}_{po}": v for (la, po), v in feats.items()})
+    return feats, model, digest
+
+
+def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
+                      groups: list[str], l2: float) -> np.ndarray:
+    """Each episode's worst chunk logit under a readout fitted without its group."""
+    worst = np.zeros(len(labelled))
+    for group in sorted(set(groups)):
+        held = [i for i, g in enumerate(groups) if g == group]
+        rows = {r: h for i, chunks in enumerate(labelled) if groups[i] != group
+                for r, h in chunks}
+        idx = np.array(sorted(rows))
+        mean, scale = x[idx].mean(0), x[idx].std(0) + 1e-6
+        w, b = fit_logistic((x[idx] - mean) / scale, np.array([rows[r] for r in idx], float),
+                            l2=l2, iterations=15)
+        logits = ((x - mean) / scale) @ w + b
+        for i in held:
+            worst[i] = max(logits[r] for r, _ in labelled[i])
+    return worst
+
+
+def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val_formats: int,
+        batch_size: int, cache: Path | None = None) -> tuple[ProbeReadout, dict[str, Any]]:
+    """Select layer, pooling and L2 on the held-out-domain/format validation split, then
+    refit on every episode; the threshold comes from out-of-fold logits (one fold per
+    domain). Returns the readout and the table of every candidate."""
+    episodes = probe_episodes(seed, n_episodes)
+    train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
+    labelled = [episode_chunks(e) for e in episodes]
+    distinct = sorted({c for chunks in labelled for c, _ in chunks})
+    index = {c: i for i, c in enumerate(distinct)}
+    started = time.perf_counter()
+    layers = CANDIDATE_LAYERS[encoder_name]
+    feats, model_name, digest = embed(encoder_name, distinct, layers, batch_size, cache)
+    embed_s = time.perf_counter() - started
+    train_rows = [(index[c], h) for i in train for c, h in labelled[i]]
+    train_idx = np.array(sorted({r for r, _ in train_rows}))
+    label_of = {r: h for r, h in train_rows}  # a chunk is harmful wherever it appears so
+    y = np.array([label_of[r] for r in train_idx], dtype=np.float64)
+    val_acceptable = np.array([episodes[i].acceptable for i in val])
+    table = []
+    best: tuple[float, float, ProbeReadout] | None = None
+    for layer in layers:
+        for pooling in POOLINGS:
+            x = feats[(layer, pooling)]
+            mean = x[train_idx].mean(0)
+            scale = x[train_idx].std(0) + 1e-6
+            z = (x[train_idx] - mean) / scale
+            for l2 in L2_GRID:
+                w, b = fit_logistic(z, y, l2=l2, iterations=15)
+                logits = ((x - mean) / scale) @ w + b
+                worst = np.array([max(logits[index[c]] for c, _ in labelled[i]) for i in val])
+                threshold, bal = choose_threshold(worst, val_acceptable)
+                area = auc(worst, val_acceptable)
+                table.append({"layer": layer, "pooling": pooling, "l2": l2,
+                              "val_balanced_accuracy": round(bal, 4), "val_auc": round(area, 4),
+                              "threshold": round(threshold, 4)})
+                readout = ProbeReadout(encoder_name, layer, pooling, mean, scale, w, b, threshold)
+                if best is None or (bal, area) > best[:2]:
+                    best = (bal, area, readout)
+    assert best is not None
+    chosen = best[2]
+    l2 = next(row["l2"] for row in table if (row["layer"], row["pooling"], row["threshold"])
+              == (chosen.layer, chosen.pooling, round(chosen.threshold, 4)))
+    x = feats[(chosen.layer, chosen.pooling)]
+    by_row = [[(index[c], h) for c, h in chunks] for chunks in labelled]
+    acceptable = np.array([e.acceptable for e in episodes])
+    oof = out_of_fold_worst(x, by_row, [e.domain for e in episodes], l2)
+    threshold, oof_bal = choose_threshold(oof, acceptable)
+    rows = {r: h for chunks in by_row for r, h in chunks}
+    idx = np.array(sorted(rows))
+    mean, scale = x[idx].mean(0), x[idx].std(0) + 1e-6
+    w, b = fit_logistic((x[idx] - mean) / scale, np.array([rows[r] for r in idx], float),
+                        l2=l2, iterations=15)
+    record = {
+        "data": {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
+                 **describe(episodes), "distinct_chunks": len(distinct),
+                 "train_episodes": len(train), "val_episodes": len(val),
+                 "train_chunks": len(train_idx), "val_held_out": held},
+        "candidates": {"layers": list(layers), "poolings": list(POOLINGS), "l2": list(L2_GRID)},
+        "chosen": {"layer": chosen.layer, "pooling": chosen.pooling, "l2": l2,
+                   "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
+        "final": {"fitted_on": "all episodes", "chunks": len(idx),
+                  "threshold": round(threshold, 4), "threshold_from": "out-of-fold worst-chunk "
+                  "logits, one fold per domain",
+                  "oof_balanced_accuracy": round(oof_bal, 4),
+                  "oof_auc": round(auc(oof, acceptable), 4)},
+        "encoder": {"name": encoder_name, "model": model_name, "weights_sha256": digest},
+    }
+    readout = ProbeReadout(encoder_name, chosen.layer, chosen.pooling, mean, scale, w, b,
+                           threshold, settings=json.dumps(record, sort_keys=True))
+    # the embedding time is printed, not stored: the file must not depend on the machine
+    return readout, {**record, "table": table, "embed_seconds": round(embed_s, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--encoder", choices=("gemma", "minilm", "both"), default="gemma")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (0)")
+    parser.add_argument("--episodes", type=int, default=500, help="generated episodes (500)")
+    parser.add_argument("--val-domains", type=int, default=2)
+    parser.add_argument("--val-formats", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output .npz (default: the shipped consent_gym/judges/data/"
+                             "probe_<encoder>.npz); with --encoder both, a folder")
+    parser.add_argument("--features-cache", type=Path, default=None, metavar="DIR",
+                        help="keep the embedded chunks here, so a re-fit skips the encoder")
+    parser.add_argument("--table", action="store_true", help="print every candidate's figures")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    for name in (("gemma", "minilm") if args.encoder == "both" else (args.encoder,)):
+        cache = None if args.features_cache is None else (
+            args.features_cache / f"probe_features_{name}_{args.seed}_{args.episodes}.npz")
+        readout, record = fit(name, args.seed, args.episodes, args.val_domains,
+                              args.val_formats, args.batch_size, cache)
+        out = args.out or readout_path(name)
+        if args.encoder == "both" and args.out is not None:
+            out = args.out / f"probe_{name}.npz"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        readout.save(out)
+        table = record.pop("table")
+        if args.table:
+            for row in table:
+                print(name, json.dumps(row))
+        print(json.dumps({"encoder": name, "out": str(out), "fingerprint": readout.fingerprint,
+                          **record}, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
