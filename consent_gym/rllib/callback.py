@@ -44,6 +44,29 @@ def build_judge(judge_factory: Callable[[], Judge]) -> Judge:
     verify_frozen(judge, full=True)
     return judge
 
+
+def gate_settings(owner: str, judge_factory: Any, audit_log: Any, *, process: str,
+                  fix: str, mode: Mode, penalty: float, on_judge_error: OnJudgeError,
+                  info_key: str) -> tuple[ConsentSettings, Callable[[], Judge]]:
+    """Check what a gating piece was given, on the driver; return its settings (no judge
+    yet: ``judge_factory`` builds it in the ``process`` that judges) and the factory.
+
+    ``owner`` names the class in the errors, ``fix`` how to give it a factory.
+    """
+    if judge_factory is None or not callable(judge_factory):
+        raise TypeError(
+            f"{owner} needs judge_factory=, a picklable callable that returns a judge, "
+            f"got {judge_factory!r}; {fix}."
+        )
+    if audit_log is not None and not isinstance(audit_log, (str, os.PathLike)):
+        raise TypeError(
+            f"audit_log must be a file path (each {process} opens it), got "
+            f"{type(audit_log).__name__}."
+        )
+    settings = ConsentSettings(None, mode, penalty, None, on_judge_error, info_key)
+    return settings, judge_factory
+
+
 def check_batch_mode(config: Any) -> None:
     """Raise a ``ValueError`` naming the fix unless ``config`` samples whole episodes."""
     batch_mode = getattr(config, "batch_mode", None)
@@ -110,21 +133,13 @@ class ConsentCallback(RLlibCallback):
         info_key: str = "consent",
     ) -> None:
         super().__init__()
-        if judge_factory is None or not callable(judge_factory):
-            raise TypeError(
-                f"ConsentCallback needs judge_factory=, a picklable callable that returns a "
-                f"judge, got {judge_factory!r}; add it with consent_gym.rllib.consent_config("
-                f"config, judge_factory) or config.callbacks(functools.partial("
-                f"ConsentCallback, judge_factory=...))."
-            )
-        if audit_log is not None and not isinstance(audit_log, (str, os.PathLike)):
-            raise TypeError(
-                f"audit_log must be a file path (each EnvRunner opens it), got "
-                f"{type(audit_log).__name__}."
-            )
         # Checks mode, penalty, on_judge_error and info_key now, on the driver.
-        self.settings = ConsentSettings(None, mode, penalty, None, on_judge_error, info_key)
-        self.judge_factory = judge_factory
+        self.settings, self.judge_factory = gate_settings(
+            "ConsentCallback", judge_factory, audit_log, process="EnvRunner",
+            fix="add it with consent_gym.rllib.consent_config(config, judge_factory) or "
+                "config.callbacks(functools.partial(ConsentCallback, judge_factory=...))",
+            mode=mode, penalty=penalty, on_judge_error=on_judge_error, info_key=info_key,
+        )
         self.audit_log = audit_log
         self.stats = ConsentStats()
 

@@ -46,7 +46,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from consent_gym.gate import ConsentSettings, ConsentStats, Mode
 from consent_gym.judges.base import Judge, OnJudgeError, verify_frozen
 from consent_gym.render.base import Renderer
-from consent_gym.rllib.callback import build_judge
+from consent_gym.rllib.callback import build_judge, gate_settings
 from consent_gym.rllib.config import prepare_config
 from consent_gym.rllib.episodes import judge_episodes, veto_episode_in_place
 from consent_gym.rllib.metrics import StatsSnapshot, log_gate_metrics
@@ -121,19 +121,12 @@ class ConsentLearnerConnector(ConnectorV2):
         **kwargs: Any,
     ) -> None:
         super().__init__(input_observation_space, input_action_space, **kwargs)
-        if judge_factory is None or not callable(judge_factory):
-            raise TypeError(
-                f"ConsentLearnerConnector needs judge_factory=, a picklable callable that "
-                f"returns a judge, got {judge_factory!r}; add it with consent_gym.rllib."
-                f"learner_connector.consent_learner_config(config, judge_factory)."
-            )
-        if audit_log is not None and not isinstance(audit_log, (str, os.PathLike)):
-            raise TypeError(
-                f"audit_log must be a file path (each Learner opens it), got "
-                f"{type(audit_log).__name__}."
-            )
-        self.settings = ConsentSettings(None, mode, penalty, None, on_judge_error, info_key)
-        self.judge_factory = judge_factory
+        self.settings, self.judge_factory = gate_settings(
+            "ConsentLearnerConnector", judge_factory, audit_log, process="Learner",
+            fix="add it with consent_gym.rllib.learner_connector.consent_learner_config("
+                "config, judge_factory)",
+            mode=mode, penalty=penalty, on_judge_error=on_judge_error, info_key=info_key,
+        )
         self.audit_log = audit_log
         self.stats = ConsentStats()
 
