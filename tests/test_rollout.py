@@ -11,7 +11,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from consent_gym import ConsentRecorder, RolloutConsent, read_audit_log
-from consent_gym.gate import ConsentSettings
+from consent_gym.gate import ConsentSettings, ConsentStats
 from consent_gym.judges import RuleJudge
 from consent_gym.rollout import gae, sub_env_info
 
@@ -351,3 +351,16 @@ def test_the_max_carry_steps_warning_comes_once_and_points_at_the_caller():
     assert consent.stats.dropped_unjudged_steps == 2 + 3
     assert len(caught) == 1 and caught[0].filename == __file__
     assert str(caught[0].message).startswith("sub-env 0: an episode ran past max_carry_steps=1")
+
+
+def test_bounds_are_inclusive_and_the_stats_given_are_kept():
+    stats = ConsentStats()
+    consent = RolloutConsent(no_harm, 1, gamma=0.0, gae_lambda=0.0, max_carry_steps=0,
+                             stats=stats)
+    assert consent.stats is stats and (consent.gamma, consent.gae_lambda) == (0.0, 0.0)
+    feed(consent, {}, 2, 1)
+    with pytest.warns(UserWarning, match="max_carry_steps=0"):
+        consent.process({}, rewards=np.ones((2, 1)), values=np.zeros((2, 1)),
+                        starts=np.array([[True], [False]]))
+    assert consent.held_back_steps == 0 and stats.dropped_unjudged_steps == 2
+    RolloutConsent(no_harm, 1, gamma=1.0, gae_lambda=1.0)

@@ -13,6 +13,7 @@ import torch as th
 from sb3_testenvs import MarkedEnv, RecordingJudge, make_marked, marker_judge
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import get_device
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
@@ -337,8 +338,30 @@ def test_replay_minimal_record_names_what_is_unknown(tmp_path):
     buf.flush()
     (line,) = read_audit_log(tmp_path / "a.jsonl")
     assert (line["env_id"], line["episode_index"], line["fragment_start"],
-            line["steps_used"]) == ("", -1, 0, 2)
+            line["steps_used"], line["reward_released"]) == ("", -1, 0, 2, 0.0)
     assert buf.size() == 2
+
+
+def test_replay_buffer_attached_mid_episode_says_from_which_step_it_holds_it(tmp_path):
+    """The env ran 3 steps before this buffer saw it: the whole 6-step episode is judged,
+    the buffer holds (and logs) its steps 3-5."""
+    venv = marked_venv(1, lengths=(6,), bad=(False,), truncate=(False,))
+    buf = ConsentReplayBuffer(100, venv.observation_space, venv.action_space,
+                              device="cpu", judge=marker_judge(),
+                              audit_log=tmp_path / "a.jsonl")
+    venv.reset()
+    venv.step(np.array([0]))
+    venv.step(np.array([0]))
+    obs = venv.step(np.array([0]))[0]
+    for _ in range(3):
+        new_obs, rewards, dones, infos = venv.step(np.array([0]))
+        buf.add(obs, new_obs, np.array([0]), rewards, dones, infos)
+        obs = new_obs
+    buf.flush()
+    (line,) = read_audit_log(tmp_path / "a.jsonl")
+    assert (line["fragment_start"], line["steps_used"], line["episode_finished"]) == (
+        3, 3, True)
+    assert buf.observations[:3, 0, 1].tolist() == [3, 4, 5]
 
 
 def test_replay_names_the_sub_env_that_ended_without_a_record():
@@ -431,3 +454,41 @@ def test_replay_samples_are_normalised_by_the_vecnormalize_given(n_steps):
     want = norm.normalize_obs(buf.next_observations[0])
     np.testing.assert_allclose(sample.next_observations.numpy(), np.repeat(want, 3, 0),
                                rtol=1e-5)
+
+
+def test_callback_logs_each_judge_call_once_with_its_values(capsys):
+    """The consent/... values against the counts they come from, and the verbose line."""
+    venv = marked_venv(1, lengths=(30,))
+    stats = ConsentStats(judged=10, vetoed=4, failed=1, flagged=2, judge_calls=3,
+                         last_judged=5, last_vetoed=2, last_latency_s=0.5, last_steps=40,
+                         last_vetoed_steps=10, cache_start=(1.0, 2.0), cache_now=(4.0, 6.0))
+    buf = ConsentReplayBuffer(100, venv.observation_space, venv.action_space, device="cpu",
+                              judge=marker_judge(), stats=stats)
+    drive(buf, venv, 3)  # three staged steps of a running episode
+    model = DQN("MlpPolicy", venv, device="cpu")
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    callback = ConsentCallback(verbose=1)
+    callback.init_callback(model)
+    callback.buffer = buf
+    callback.on_rollout_end()
+    assert model.logger.name_to_value == {
+        "consent/committed_transitions": 0, "consent/staged_transitions": 3,
+        "consent/judged_episodes": 10, "consent/veto_rate": 0.4,
+        "consent/judge_latency_s": 0.5, "consent/judge_latency_ms_per_episode": 100.0,
+        "consent/vetoed_step_fraction": 0.25, "consent/veto_rate_total": 0.4,
+        "consent/failures": 1, "consent/flagged": 2, "consent/cache_hit_rate": 0.75,
+    }
+    assert capsys.readouterr().out == (
+        "consent: judged 5, vetoed 2 in 0.500s (total 10, veto rate 0.40, failures 1, "
+        "flagged 2)\n")
+    model.logger.name_to_value.clear()
+    callback.on_rollout_end()  # no new judge call: only the buffer's counts
+    assert set(model.logger.name_to_value) == {"consent/committed_transitions",
+                                               "consent/staged_transitions"}
+    stats.judge_calls, stats.last_judged, stats.last_steps = 4, 0, 0
+    stats.cache_now = None
+    callback.on_rollout_end()  # a call that judged nothing: no per-call rates
+    assert set(model.logger.name_to_value) == {
+        "consent/committed_transitions", "consent/staged_transitions",
+        "consent/judged_episodes", "consent/veto_rate_total", "consent/failures",
+        "consent/flagged"}

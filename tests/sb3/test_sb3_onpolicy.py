@@ -19,7 +19,7 @@ from stable_baselines3.common.utils import get_device
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from consent_gym import ConsentWrapper, read_audit_log
-from consent_gym.gate import ConsentSettings
+from consent_gym.gate import ConsentSettings, ConsentStats
 from consent_gym.judges import RuleJudge
 from consent_gym.judges.panel import JudgePanel
 from consent_gym.sb3 import (
@@ -246,9 +246,15 @@ def test_rollout_buffer_built_by_hand_takes_its_settings_and_defaults(tmp_path):
     assert buf.consent.judge is not None and buf.engine.settings is buf.consent
     assert (buf.mode, buf.consent.penalty, buf.consent.audit_log.path) == (
         "penalty", -3.0, tmp_path / "a.jsonl")
-    settings = ConsentSettings(marker_judge(), mode="block")
-    again = ConsentRolloutBuffer(16, space, action_space, consent=settings)
+    assert buf.vec_normalize is None and buf.decisions == [] and buf.n_trainable == 0
+    settings, stats = ConsentSettings(marker_judge(), mode="block"), ConsentStats()
+    again = ConsentRolloutBuffer(16, space, action_space, device="meta", n_envs=2,
+                                 gamma=0.5, gae_lambda=0.8, consent=settings, stats=stats)
     assert again.consent is settings and again.engine.settings is settings
+    assert again.stats is stats and again.device == th.device("meta")
+    assert (again.n_envs, again.gamma, again.gae_lambda) == (2, 0.5, 0.8)
+    assert (again.engine.num_envs, again.engine.gamma, again.engine.gae_lambda) == (2, 0.5,
+                                                                                    0.8)
 
 
 def test_block_veto_all_leaves_ppo_exactly_unchanged_even_with_adam_state(veto_all, approve_all):
