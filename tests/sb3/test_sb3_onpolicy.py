@@ -28,6 +28,7 @@ from consent_gym.sb3 import (
     ConsentRolloutBuffer,
     consent_kwargs,
 )
+from consent_gym.sb3.callback import gated_class, nothing_to_learn
 from tests.fakes import FsyncSpy
 
 GAMMA, LAM = 0.9, 0.8
@@ -239,7 +240,9 @@ def test_rollout_buffer_built_by_hand_takes_its_settings_and_defaults(tmp_path):
     env = make_marked()
     space, action_space = env.observation_space, env.action_space
     buf = ConsentRolloutBuffer(16, space, action_space, judge=marker_judge(), mode="penalty",
-                               penalty=-3.0, audit_log=tmp_path / "a.jsonl")
+                               penalty=-3.0, audit_log=tmp_path / "a.jsonl",
+                               on_judge_error="raise", info_key="c2")
+    assert (buf.consent.on_judge_error, buf.consent.info_key) == ("raise", "c2")
     assert (buf.n_envs, buf.gamma, buf.gae_lambda, buf.device) == (1, 0.99, 1,
                                                                    get_device("auto"))
     assert (buf.engine.num_envs, buf.engine.gamma, buf.engine.gae_lambda) == (1, 0.99, 1.0)
@@ -553,3 +556,23 @@ def test_training_refuses_an_unlocked_served_judge_and_stops_when_its_server_cha
         behaviour.weights = 1.01  # the server now serves other weights
         with pytest.raises(FrozenJudgeError, match="no longer behaves as its lock"):
             model.learn(64, callback=ConsentCallback())
+
+
+def test_gated_class_is_made_once_per_algorithm_and_counts_each_skipped_update(
+    tmp_path, veto_all
+):
+    gated = gated_class(PPO)
+    assert gated is gated_class(PPO) is gated_class(gated)  # one per algorithm, never nested
+    assert gated.__name__ == "ConsentGatedPPO" and gated._consent_base_class is PPO
+    assert issubclass(gated, PPO) and gated.__module__ == "consent_gym.sb3.callback"
+    plain = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8)
+    assert nothing_to_learn(plain) is False  # no consent buffer: never skip its update
+    model = ppo(marked_venv(), veto_all, n_steps=16)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(96, callback=ConsentCallback())  # 3 rollouts of 2 x 16 steps, all vetoed
+    assert model.rollout_buffer.stats.skipped_updates == 3 and type(model) is PPO
+    with open(tmp_path / "progress.csv") as f:
+        logged = [row["consent/skipped_updates"] for row in csv.DictReader(f)]
+    # SB3 writes a rollout's values before that rollout's update: the last one is pending
+    assert [float(v) for v in logged if v] == [1.0, 2.0]
+    assert model.logger.name_to_value["consent/skipped_updates"] == 3
