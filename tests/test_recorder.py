@@ -96,7 +96,7 @@ def test_errors_name_the_problem_and_the_fix():
     with pytest.raises(gym.error.ResetNeeded, match=r"ConsentRecorder: call reset\(\) before "
                                                    r"step\(\)"):
         env.step(0)
-    with pytest.raises(gym.error.ResetNeeded, match="no episode recorded yet"):
+    with pytest.raises(gym.error.ResetNeeded, match="ConsentRecorder: no episode recorded yet"):
         env.render_episode()
     env = ConsentRecorder(NaNRewardEnv())
     env.reset()

@@ -364,3 +364,15 @@ def test_bounds_are_inclusive_and_the_stats_given_are_kept():
                         starts=np.array([[True], [False]]))
     assert consent.held_back_steps == 0 and stats.dropped_unjudged_steps == 2
     RolloutConsent(no_harm, 1, gamma=1.0, gae_lambda=1.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tensors_come_back_on_their_own_device():
+    consent = RolloutConsent(no_harm, 1)
+    feed(consent, {1: {0: record("fine", 2)}}, 2, 1)
+    cuda = torch.device("cuda")
+    batch = consent.process({"obs": torch.zeros((2, 1, 3), device=cuda)},
+                            rewards=torch.ones((2, 1), device=cuda),
+                            values=torch.zeros((2, 1), device=cuda),
+                            starts=torch.tensor([[True], [False]]))
+    assert {a.device.type for a in batch.arrays.values()} == {"cuda"}
