@@ -200,7 +200,7 @@ def test_sub_env_info_reads_nested_vector_infos_and_refuses_others():
              "_consent": np.array([False, True])}
     assert sub_env_info(infos, 1) == {"consent": {"text": "b"}}
     assert sub_env_info(infos, 0) == {}
-    with pytest.raises(TypeError, match="vector info dict"):
+    with pytest.raises(TypeError, match=r"vector info dict, got int\."):
         sub_env_info(42, 0)
 
 

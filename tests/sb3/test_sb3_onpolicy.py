@@ -504,7 +504,9 @@ def test_save_does_not_pickle_the_judge_and_load_takes_it_back(tmp_path, approve
     model.learn(16, callback=ConsentCallback())
     model.save(tmp_path / "m.zip")
     loaded = PPO.load(tmp_path / "m.zip", env=marked_venv())
-    with pytest.raises(RuntimeError, match="custom_objects"):
+    with pytest.raises(RuntimeError, match=r"the model's rollout buffer has no judge .*"
+                                           r"custom_objects=.* or set "
+                                           r"model\.rollout_buffer\.consent\.judge = judge"):
         loaded.learn(16, callback=ConsentCallback())
     again = PPO.load(tmp_path / "m.zip", env=marked_venv(),
                      custom_objects=consent_kwargs(approve_all, mode="block"))
@@ -564,6 +566,7 @@ def test_gated_class_is_made_once_per_algorithm_and_counts_each_skipped_update(
     gated = gated_class(PPO)
     assert gated is gated_class(PPO) is gated_class(gated)  # one per algorithm, never nested
     assert gated.__name__ == "ConsentGatedPPO" and gated._consent_base_class is PPO
+    assert gated.train.__doc__ == "PPO.train, skipped when the consent buffer is empty."
     assert issubclass(gated, PPO) and gated.__module__ == "consent_gym.sb3.callback"
     plain = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8)
     assert nothing_to_learn(plain) is False  # no consent buffer: never skip its update
