@@ -6,10 +6,19 @@ import math
 import pickle
 import time
 
+import numpy as np
 import pytest
 
-from consent_gym import read_audit_log
-from consent_gym.gate import ConsentSettings, ConsentStats, Piece, decide
+from consent_gym import AuditLog, read_audit_log
+from consent_gym.gate import (
+    ConsentSettings,
+    ConsentStats,
+    JudgeCall,
+    Piece,
+    check_mode,
+    check_penalty,
+    decide,
+)
 from consent_gym.judges import JudgePanel, RuleJudge, Verdict
 from tests.fakes import RaisingJudge
 
@@ -166,3 +175,90 @@ def test_the_judge_time_counted_is_within_the_time_the_call_took():
     outer = time.perf_counter() - outer_start  # an outside stopwatch around the whole call
     assert 0.0 <= stats.last_latency_s <= outer
     assert stats.judge_seconds == stats.last_latency_s == stats.calls[0].seconds
+
+
+def test_stats_record_counts_every_field_of_each_call():
+    class Cached:
+        judge_id = "cached"
+
+    judge = Cached()
+    ok, no = Verdict(True, 1.0, "c"), Verdict(False, 0.0, "c")
+    failed = Verdict(False, math.nan, "c", failed=True)
+    flagged = Verdict(True, 0.6, "c", flagged=True)
+    pieces = [Piece("a", 1.0, steps=3), Piece("b", 1.0, steps=4), Piece("c", 1.0, steps=5),
+              Piece("a", 1.0, steps=6)]
+    kept, plain = ConsentStats(history=True), ConsentStats()
+    for stats in (kept, plain):
+        stats.cache_start, stats.timestep = (5.0, 10.0), 10
+        judge.cache_stats = {"hits": 7, "misses": 6}
+        stats.record(pieces, [ok, no, failed, flagged], 0.25, judge)
+        assert (stats.judge_calls, stats.judge_seconds, stats.judged, stats.vetoed,
+                stats.failed, stats.flagged, stats.used_steps, stats.vetoed_steps) == (
+            1, 0.25, 4, 2, 1, 1, 18, 9)
+        assert (stats.last_judged, stats.last_vetoed, stats.last_latency_s, stats.last_steps,
+                stats.last_vetoed_steps, stats.cache_now) == (4, 2, 0.25, 18, 9, (7.0, 13.0))
+        judge.cache_stats = {"hits": 9, "misses": 7}
+        stats.timestep = 20
+        stats.record([Piece("d", 0.0, steps=2)], [no], 0.5, judge)
+        assert (stats.judge_calls, stats.judge_seconds, stats.judged, stats.vetoed,
+                stats.failed, stats.flagged, stats.used_steps, stats.vetoed_steps) == (
+            2, 0.75, 5, 3, 1, 1, 20, 11)
+        assert (stats.last_judged, stats.last_vetoed, stats.last_latency_s, stats.last_steps,
+                stats.last_vetoed_steps) == (1, 1, 0.5, 2, 2)
+        stats.record([], [], 0.125, judge)  # an empty call is no judge call
+        assert (stats.judge_calls, stats.judge_seconds, stats.last_judged,
+                stats.last_steps) == (2, 0.75, 0, 0)
+    assert plain.calls == [] and plain.seen == {}
+    assert kept.calls == [JudgeCall(10, 4, 2, 1, 1, 0.25, 2), JudgeCall(20, 1, 1, 0, 0, 0.5, 2)]
+    assert kept.seen == {
+        "a": {"text": "a", "count": 2, **ok.to_dict()},
+        "b": {"text": "b", "count": 1, **no.to_dict()},
+        "c": {"text": "c", "count": 1, **failed.to_dict()},
+        "d": {"text": "d", "count": 1, **no.to_dict()},
+    }
+    assert kept.totals()["cache_hits"] == 4
+
+
+def test_settings_defaults_and_who_owns_the_log(tmp_path):
+    settings = ConsentSettings()
+    assert (settings.judge, settings.mode, settings.penalty, settings.audit_log,
+            settings.on_judge_error, settings.info_key, settings.owns_log) == (
+        None, "zero", -100.0, None, "veto", "consent", False)
+    owned = ConsentSettings(no_harm, audit_log=tmp_path / "a.jsonl")
+    assert isinstance(owned.audit_log, AuditLog) and owned.owns_log
+    owned.close()
+    with pytest.raises(ValueError):  # closed by the settings that opened it
+        owned.audit_log.write({"x": 1})
+    log = AuditLog(tmp_path / "b.jsonl")
+    given = ConsentSettings(no_harm, audit_log=log)
+    assert given.audit_log is log and not given.owns_log
+    given.close()
+    log.write({"x": 1})  # still open: whoever opened it closes it
+    log.close()
+
+
+@pytest.mark.parametrize("penalty", [-5, -2.5, np.int64(-3), np.float32(-1.5)])
+def test_check_penalty_accepts_finite_numbers_as_floats(penalty):
+    value = check_penalty(penalty)
+    assert type(value) is float and value == float(penalty)
+
+
+@pytest.mark.parametrize("penalty", [False, "-5", None, math.inf, -math.inf, np.float64("nan")])
+def test_check_penalty_refuses_anything_else_naming_it(penalty):
+    with pytest.raises(ValueError) as info:
+        check_penalty(penalty)
+    assert str(info.value) == f"penalty must be a finite number, got {penalty!r}."
+
+
+def test_check_mode_names_the_choices_and_where_block_works():
+    check_mode("penalty")
+    check_mode("zero", ("zero",))
+    with pytest.raises(ValueError) as info:
+        check_mode("drop", ("zero", "penalty"))
+    assert str(info.value) == "mode='drop' is not supported here; use one of ('zero', 'penalty')."
+    with pytest.raises(ValueError) as info:
+        check_mode("block", ("zero", "penalty"))
+    assert str(info.value) == (
+        "mode='block' is not supported here; use one of ('zero', 'penalty'). 'block' keeps "
+        "vetoed steps out of the gradient, which only the learner can do: use "
+        "consent_gym.sb3 or consent_gym.rollout.RolloutConsent.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 import os
 
@@ -14,9 +15,11 @@ from sb3_testenvs import MARKER, MarkedEnv, RecordingJudge, make_marked, marker_
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.utils import get_device
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from consent_gym import ConsentWrapper, read_audit_log
+from consent_gym.gate import ConsentSettings, ConsentStats
 from consent_gym.judges import RuleJudge
 from consent_gym.judges.panel import JudgePanel
 from consent_gym.sb3 import (
@@ -25,6 +28,7 @@ from consent_gym.sb3 import (
     ConsentRolloutBuffer,
     consent_kwargs,
 )
+from consent_gym.sb3.callback import gated_class, nothing_to_learn
 from tests.fakes import FsyncSpy
 
 GAMMA, LAM = 0.9, 0.8
@@ -201,6 +205,59 @@ def test_block_minibatches_hold_only_approved_steps():
     model.learn(48, callback=ConsentCallback())
     obs = np.concatenate(seen)
     assert len(obs) > 0 and (obs[:, 0] == 0.0).all()
+
+
+@pytest.mark.parametrize("batch_size", [5, None])
+def test_get_yields_every_step_of_the_batch_exactly_once(batch_size):
+    model = ppo(marked_venv(), marker_judge(), mode="zero", n_steps=16)
+    model.learn(16, callback=ConsentCallback())
+    buf = model.rollout_buffer
+    n = buf.n_trainable
+    want = np.asarray(buf.observations).reshape(n, -1)  # (bad, t, serial): unique rows
+    expected_batches = 1 if batch_size is None else -(-n // batch_size)
+    batches = list(itertools.islice(buf.get(batch_size), expected_batches + 1))
+    assert n > 10 and len(batches) == expected_batches
+    got = np.concatenate([b.observations.numpy() for b in batches])
+    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, want.tolist()))
+
+
+def test_record_step_out_of_order_and_a_wrong_env_are_refused():
+    model = ppo(marked_venv(), marker_judge(), n_steps=16)
+    model.learn(16, callback=ConsentCallback())
+    buf = model.rollout_buffer
+    no_ends = ([{}, {}], np.zeros(2, dtype=bool))
+    with pytest.raises(RuntimeError, match=r"out of order \(row 16, seen 16\)"):
+        buf.record_step(*no_ends)  # a 17th step of a 16-step rollout
+    buf.reset()
+    buf.record_step(*no_ends)
+    with pytest.raises(RuntimeError, match=r"out of order \(row 0, seen 1\)"):
+        buf.record_step(*no_ends)  # twice before add()
+    with pytest.raises(ValueError, match="env has 1 sub-envs, the buffer 2"):
+        buf.attach_env(marked_venv(1))
+
+
+def test_rollout_buffer_built_by_hand_takes_its_settings_and_defaults(tmp_path):
+    env = make_marked()
+    space, action_space = env.observation_space, env.action_space
+    buf = ConsentRolloutBuffer(16, space, action_space, judge=marker_judge(), mode="penalty",
+                               penalty=-3.0, audit_log=tmp_path / "a.jsonl",
+                               on_judge_error="raise", info_key="c2")
+    assert (buf.consent.on_judge_error, buf.consent.info_key) == ("raise", "c2")
+    assert (buf.n_envs, buf.gamma, buf.gae_lambda, buf.device) == (1, 0.99, 1,
+                                                                   get_device("auto"))
+    assert (buf.engine.num_envs, buf.engine.gamma, buf.engine.gae_lambda) == (1, 0.99, 1.0)
+    assert buf.consent.judge is not None and buf.engine.settings is buf.consent
+    assert (buf.mode, buf.consent.penalty, buf.consent.audit_log.path) == (
+        "penalty", -3.0, tmp_path / "a.jsonl")
+    assert buf.vec_normalize is None and buf.decisions == [] and buf.n_trainable == 0
+    settings, stats = ConsentSettings(marker_judge(), mode="block"), ConsentStats()
+    again = ConsentRolloutBuffer(16, space, action_space, device="meta", n_envs=2,
+                                 gamma=0.5, gae_lambda=0.8, consent=settings, stats=stats)
+    assert again.consent is settings and again.engine.settings is settings
+    assert again.stats is stats and again.device == th.device("meta")
+    assert (again.n_envs, again.gamma, again.gae_lambda) == (2, 0.5, 0.8)
+    assert (again.engine.num_envs, again.engine.gamma, again.engine.gae_lambda) == (2, 0.5,
+                                                                                    0.8)
 
 
 def test_block_veto_all_leaves_ppo_exactly_unchanged_even_with_adam_state(veto_all, approve_all):
@@ -430,7 +487,8 @@ def test_clear_errors_name_the_fix(approve_all):
     judging = DummyVecEnv([lambda: ConsentWrapper(MarkedEnv(), judge=RuleJudge(bool))])
     with pytest.raises(ValueError, match="ConsentWrapper, which judges"):
         ppo(judging, approve_all).learn(16, callback=ConsentCallback())
-    with pytest.raises(RuntimeError, match="ConsentCallback"):
+    with pytest.raises(RuntimeError, match=r"saw 0 of 16 steps' infos: pass the paired "
+                                           r"callback"):
         ppo(marked_venv(), approve_all).learn(16)
     plain = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8)
     with pytest.raises(TypeError, match="consent_kwargs"):
@@ -446,7 +504,9 @@ def test_save_does_not_pickle_the_judge_and_load_takes_it_back(tmp_path, approve
     model.learn(16, callback=ConsentCallback())
     model.save(tmp_path / "m.zip")
     loaded = PPO.load(tmp_path / "m.zip", env=marked_venv())
-    with pytest.raises(RuntimeError, match="custom_objects"):
+    with pytest.raises(RuntimeError, match=r"the model's rollout buffer has no judge .*"
+                                           r"custom_objects=.* or set "
+                                           r"model\.rollout_buffer\.consent\.judge = judge"):
         loaded.learn(16, callback=ConsentCallback())
     again = PPO.load(tmp_path / "m.zip", env=marked_venv(),
                      custom_objects=consent_kwargs(approve_all, mode="block"))
@@ -498,3 +558,24 @@ def test_training_refuses_an_unlocked_served_judge_and_stops_when_its_server_cha
         behaviour.weights = 1.01  # the server now serves other weights
         with pytest.raises(FrozenJudgeError, match="no longer behaves as its lock"):
             model.learn(64, callback=ConsentCallback())
+
+
+def test_gated_class_is_made_once_per_algorithm_and_counts_each_skipped_update(
+    tmp_path, veto_all
+):
+    gated = gated_class(PPO)
+    assert gated is gated_class(PPO) is gated_class(gated)  # one per algorithm, never nested
+    assert gated.__name__ == "ConsentGatedPPO" and gated._consent_base_class is PPO
+    assert gated.train.__doc__ == "PPO.train, skipped when the consent buffer is empty."
+    assert issubclass(gated, PPO) and gated.__module__ == "consent_gym.sb3.callback"
+    plain = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8)
+    assert nothing_to_learn(plain) is False  # no consent buffer: never skip its update
+    model = ppo(marked_venv(), veto_all, n_steps=16)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(96, callback=ConsentCallback())  # 3 rollouts of 2 x 16 steps, all vetoed
+    assert model.rollout_buffer.stats.skipped_updates == 3 and type(model) is PPO
+    with open(tmp_path / "progress.csv") as f:
+        logged = [row["consent/skipped_updates"] for row in csv.DictReader(f)]
+    # SB3 writes a rollout's values before that rollout's update: the last one is pending
+    assert [float(v) for v in logged if v] == [1.0, 2.0]
+    assert model.logger.name_to_value["consent/skipped_updates"] == 3
