@@ -492,3 +492,21 @@ def test_callback_logs_each_judge_call_once_with_its_values(capsys):
         "consent/committed_transitions", "consent/staged_transitions",
         "consent/judged_episodes", "consent/veto_rate_total", "consent/failures",
         "consent/flagged"}
+
+
+def test_callback_logs_nothing_before_the_first_judge_call_and_logs_the_first():
+    venv = marked_venv(1, lengths=(30,))
+    stats = ConsentStats()
+    buf = ConsentReplayBuffer(100, venv.observation_space, venv.action_space, device="cpu",
+                              judge=marker_judge(), stats=stats)
+    model = DQN("MlpPolicy", venv, device="cpu")
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    callback = ConsentCallback()
+    callback.init_callback(model)
+    callback.buffer = buf
+    callback.on_rollout_end()  # nothing judged yet: only the buffer's counts
+    assert set(model.logger.name_to_value) == {"consent/committed_transitions",
+                                               "consent/staged_transitions"}
+    stats.judge_calls, stats.judged, stats.last_judged = 1, 2, 2
+    callback.on_rollout_end()  # the first judge call is logged
+    assert model.logger.name_to_value["consent/judged_episodes"] == 2

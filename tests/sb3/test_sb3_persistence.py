@@ -128,3 +128,96 @@ def test_penalty_under_vecnormalize_is_in_the_learners_units():
     seen = PenaltySeen()
     model.learn(64, callback=[ConsentCallback(), seen])
     assert seen.seen and all(p == pytest.approx(-10.0) for p in seen.seen)  # clipped as DQN
+
+
+def test_callback_refusals_name_the_buffer_kind_the_algorithm_and_the_fix(tmp_path):
+    """Each refusal of ConsentCallback, word for word: the fix it names must be the one for
+    this algorithm (``algo=`` only off-policy) and this buffer."""
+    from stable_baselines3.common.envs import BitFlippingEnv
+
+    from consent_gym.sb3.common import WRAP_HINT
+
+    def refusal(model, error=TypeError) -> str:
+        with pytest.raises(error) as caught:
+            model.learn(16, callback=ConsentCallback())
+        return str(caught.value)
+
+    fix = "**consent_gym.sb3.consent_kwargs(judge, mode='block'"
+    assert refusal(PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8)) == (
+        "PPO's rollout buffer is not a consent buffer: build the model with the consent "
+        f"kwargs, e.g. PPO('MlpPolicy', env, {fix}))."
+    )
+    assert refusal(DQN("MlpPolicy", marked_venv(), learning_starts=20)) == (
+        "DQN's replay buffer is not a consent buffer: build the model with the consent "
+        f"kwargs, e.g. DQN('MlpPolicy', env, {fix}, algo=DQN))."
+    )
+    her = DQN("MultiInputPolicy", BitFlippingEnv(n_bits=4), learning_starts=20,
+              replay_buffer_class=HerReplayBuffer)
+    assert refusal(her) == (
+        "Hindsight Experience Replay (HerReplayBuffer) cannot be consent-gated: it relabels "
+        "goals after the judge read the episode, so it would train on transitions nobody "
+        "judged. Train without HER."
+    )
+    half = DummyVecEnv([make_marked, make_marked, lambda: make_marked().env])
+    assert refusal(dqn(half, marker_judge())) == (
+        f"sub-envs [2] are not wrapped in ConsentRecorder: {WRAP_HINT}."
+    )
+    nstep_dict = DQN("MultiInputPolicy", marked_venv(dict_obs=True), learning_starts=20,
+                     n_steps=2, **consent_kwargs(marker_judge(), mode="block", algo=DQN))
+    assert refusal(nstep_dict, ValueError) == (
+        "n-step returns are not supported for Dict observation spaces (nor by SB3's "
+        "NStepReplayBuffer); use n_steps=1."
+    )
+    # a model loaded without its judge: the fix for each algorithm
+    for algo, kind, build in [
+        (PPO, "rollout", lambda: PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8,
+                                     **consent_kwargs(marker_judge(), mode="block"))),
+        (DQN, "replay", lambda: dqn(marked_venv(), marker_judge())),
+    ]:
+        model = build()
+        model.learn(32, callback=ConsentCallback())
+        model.save(tmp_path / f"{kind}.zip")
+        loaded = algo.load(tmp_path / f"{kind}.zip", env=marked_venv())
+        algo_arg = "" if algo is PPO else ", algo=DQN"
+        assert refusal(loaded, RuntimeError) == (
+            f"the model's {kind} buffer has no judge (judges are never saved): load the "
+            f"model with custom_objects=consent_gym.sb3.consent_kwargs(judge, mode=...)"
+            f"{algo_arg}) or set model.{kind}_buffer.consent.judge = judge."
+        )
+
+
+def test_learn_after_an_interrupted_learn_gives_back_the_algorithms_own_class(capsys):
+    """An exception mid-training leaves the model gated; the next learn() must still end with
+    the model's class the algorithm's (PPO), and a quiet callback by default."""
+
+    class Interrupt(BaseCallback):
+        def _on_step(self) -> bool:
+            raise KeyboardInterrupt
+
+    model = PPO("MlpPolicy", marked_venv(), n_steps=16, batch_size=8,
+                **consent_kwargs(marker_judge(), mode="block"))
+    callback = ConsentCallback()
+    assert callback.buffer is None
+    with pytest.raises(KeyboardInterrupt):
+        model.learn(16, callback=[callback, Interrupt()])
+    assert type(model).__name__ == "ConsentGatedPPO"
+    model.learn(32, callback=ConsentCallback())
+    assert type(model) is PPO
+    assert capsys.readouterr().out == ""
+
+
+def test_loaded_replay_buffer_takes_a_judge_set_on_it_as_the_refusal_says(tmp_path):
+    """``model.replay_buffer.consent.judge = judge`` (the fix the refusal names) must hold:
+    the judge-less settings the model was loaded with must not replace it."""
+    model = dqn(marked_venv(), marker_judge())
+    model.learn(40, callback=ConsentCallback())
+    model.save(tmp_path / "m.zip")
+    model.save_replay_buffer(tmp_path / "buffer.pkl")
+    loaded = DQN.load(tmp_path / "m.zip", env=marked_venv())
+    loaded.load_replay_buffer(tmp_path / "buffer.pkl")
+    yes = RuleJudge(lambda text: True, name="yes")
+    loaded.replay_buffer.consent.judge = yes
+    judged_before = loaded.replay_buffer.stats.judged
+    loaded.learn(60, callback=ConsentCallback(), reset_num_timesteps=False)
+    assert loaded.replay_buffer.consent.judge is yes
+    assert loaded.replay_buffer.stats.judged > judged_before
