@@ -123,3 +123,18 @@ def test_episode_record_sums_the_rewards_unless_given_the_sum():
     assert episode_record(trajectory, "t")["episode_return"] == 3.0
     assert episode_record(trajectory, "t", 9.0)["episode_return"] == 9.0
     assert np.isclose(episode_record(trajectory, "t", 0.0)["episode_return"], 0.0)
+
+
+def test_spec_records_the_recorders_arguments_and_the_env_id():
+    """Gymnasium rebuilds a wrapped env from ``env.spec``: the recorder's own arguments must
+    be in it, and the episodes are named by the registered id."""
+    renderer = GenericRenderer()
+    env = ConsentRecorder(gym.make("CartPole-v1"), renderer, info_key="c2", actor="robot")
+    wrapper_spec = env.spec.additional_wrappers[-1]
+    assert wrapper_spec.name == "ConsentRecorder"
+    kwargs = dict(wrapper_spec.kwargs)
+    assert isinstance(kwargs.pop("renderer"), GenericRenderer)  # Gymnasium keeps a copy
+    assert kwargs == {"info_key": "c2", "actor": "robot"}
+    assert env.env_id == "CartPole-v1"
+    assert ConsentRecorder(gym.make("CartPole-v1")).spec.additional_wrappers[-1].kwargs == {
+        "renderer": None, "info_key": "consent", "actor": None}
