@@ -262,3 +262,21 @@ def test_check_mode_names_the_choices_and_where_block_works():
         "mode='block' is not supported here; use one of ('zero', 'penalty'). 'block' keeps "
         "vetoed steps out of the gradient, which only the learner can do: use "
         "consent_gym.sb3 or consent_gym.rollout.RolloutConsent.")
+
+
+def test_stats_cache_hits_of_a_call_are_unknown_without_counts_on_both_sides():
+    """A call's cache hits are its counter's rise: unknown (None) when the counts before it
+    (no ``cache_start``) or after it (the judge stopped exposing them) are missing."""
+
+    class Cached:
+        judge_id = "cached"
+
+        def __init__(self) -> None:
+            self.cache_stats: dict | None = {"hits": 3, "misses": 1}
+
+    judge, ok = Cached(), Verdict(True, 1.0, "c")
+    stats = ConsentStats(history=True)  # no cache_start: nothing to subtract from
+    stats.record([Piece("a", 1.0, steps=1)], [ok], 0.1, judge)
+    judge.cache_stats = None  # counts gone after a first call that had them
+    stats.record([Piece("b", 1.0, steps=1)], [ok], 0.1, judge)
+    assert [call.cache_hits for call in stats.calls] == [None, None]
