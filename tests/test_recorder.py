@@ -83,11 +83,13 @@ def test_a_subclass_can_withhold_running_rewards_and_change_the_last():
 
 
 def test_errors_name_the_problem_and_the_fix():
-    with pytest.raises(TypeError, match=r"env must be a gymnasium\.Env, got str"):
+    with pytest.raises(TypeError, match=r"env must be a gymnasium\.Env, got str; .*"
+                                        r"wrappers=\[ConsentRecorder\]\) or SB3's "
+                                        r"make_vec_env\(id, wrapper_class=ConsentRecorder\)\.$"):
         ConsentRecorder("CartPole-v1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="info_key must be a non-empty string"):
         ConsentRecorder(CountingEnv(), info_key="")
-    with pytest.raises(ValueError, match="info_key must be a non-empty string"):
+    with pytest.raises(ValueError, match=r"^info_key must be a non-empty string\.$"):
         check_info_key(3)
     check_info_key("consent")
     with pytest.raises(TypeError):
@@ -101,7 +103,8 @@ def test_errors_name_the_problem_and_the_fix():
     env = ConsentRecorder(NaNRewardEnv())
     env.reset()
     env.step(0)
-    with pytest.raises(ValueError, match=r"NaNRewardEnv returned reward nan at step 1; "):
+    with pytest.raises(ValueError, match=r"NaNRewardEnv returned reward nan at step 1; .*"
+                                         r"TransformReward inside ConsentRecorder\.$"):
         env.step(0)
 
     class Colliding(CountingEnv):
@@ -111,7 +114,8 @@ def test_errors_name_the_problem_and_the_fix():
 
     env = ConsentRecorder(Colliding(length=1))
     env.reset()
-    with pytest.raises(ValueError, match="info already has the key 'consent'"):
+    with pytest.raises(ValueError, match=r"info already has the key 'consent'; pass another "
+                                         r"info_key= to ConsentRecorder so"):
         env.step(0)
 
 
@@ -138,3 +142,11 @@ def test_spec_records_the_recorders_arguments_and_the_env_id():
     assert env.env_id == "CartPole-v1"
     assert ConsentRecorder(gym.make("CartPole-v1")).spec.additional_wrappers[-1].kwargs == {
         "renderer": None, "info_key": "consent", "actor": None}
+
+
+def test_reset_passes_its_options_to_the_env():
+    """CartPole draws its start state within ``options``' bounds (Gymnasium's documented
+    reset options); the recorder must pass them on."""
+    env = ConsentRecorder(gym.make("CartPole-v1"))
+    obs, _ = env.reset(seed=0, options={"low": -0.001, "high": 0.001})
+    assert np.all(np.abs(obs) <= 0.001)
