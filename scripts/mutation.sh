@@ -18,6 +18,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py="${PYTHON:-.venv/bin/python}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# mutmut forks every mutant's test run from one process that has already run torch; a
+# forked child that inherits a started OpenMP thread pool can deadlock in its first
+# matmul, which mutmut reports as a time-out. One thread means no pool to inherit.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 status=0
 timeout "${MUTATION_TIMEOUT:-1800}" "$py" -m mutmut run --max-children "${MUTATION_JOBS:-1}" "$@" \
     || status=$?
