@@ -67,6 +67,16 @@ def gate_settings(owner: str, judge_factory: Any, audit_log: Any, *, process: st
     return settings, judge_factory
 
 
+def settings_with_judge(settings: ConsentSettings, judge: Judge,
+                        audit_log: str | os.PathLike[str] | None) -> ConsentSettings:
+    """``settings`` with ``judge`` and the audit log opened, in the process that judges
+    (an EnvRunner or a Learner)."""
+    return ConsentSettings(
+        judge, settings.mode, settings.penalty, audit_log,
+        settings.on_judge_error, settings.info_key,
+    )
+
+
 def check_batch_mode(config: Any) -> None:
     """Raise a ``ValueError`` naming the fix unless ``config`` samples whole episodes."""
     batch_mode = getattr(config, "batch_mode", None)
@@ -161,11 +171,7 @@ class ConsentCallback(RLlibCallback):
         judge = self.settings.judge
         if judge is None:
             judge = build_judge(self.judge_factory)
-            settings = self.settings
-            self.settings = ConsentSettings(
-                judge, settings.mode, settings.penalty, self.audit_log,
-                settings.on_judge_error, settings.info_key,
-            )
+            self.settings = settings_with_judge(self.settings, judge, self.audit_log)
         return judge
 
     def on_sample_end(self, *, env_runner: Any = None, metrics_logger: Any = None,

@@ -43,10 +43,10 @@ from ray.rllib.core import ALL_MODULES
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from consent_gym.gate import ConsentSettings, ConsentStats, Mode
+from consent_gym.gate import ConsentStats, Mode
 from consent_gym.judges.base import Judge, OnJudgeError, verify_frozen
 from consent_gym.render.base import Renderer
-from consent_gym.rllib.callback import build_judge, gate_settings
+from consent_gym.rllib.callback import build_judge, gate_settings, settings_with_judge
 from consent_gym.rllib.config import prepare_config
 from consent_gym.rllib.episodes import judge_episodes, veto_episode_in_place
 from consent_gym.rllib.metrics import StatsSnapshot, log_gate_metrics
@@ -135,11 +135,7 @@ class ConsentLearnerConnector(ConnectorV2):
         judge = self.settings.judge
         if judge is None:
             judge = build_judge(self.judge_factory)
-            settings = self.settings
-            self.settings = ConsentSettings(
-                judge, settings.mode, settings.penalty, self.audit_log,
-                settings.on_judge_error, settings.info_key,
-            )
+            self.settings = settings_with_judge(self.settings, judge, self.audit_log)
         return judge
 
     def __call__(
