@@ -11,8 +11,9 @@
 # records that in a first, traced run of the selection). Results are cached in mutants/
 # (git-ignored); `rm -rf mutants` after changing the code or the tests, or cached survivors
 # are reported again. MUTATION_JOBS mutants run at once (default 1: a shared machine);
-# MUTATION_TIMEOUT bounds the whole run (default 1800 s). Prints mutmut's totals and every
-# mutant not killed; exits 1 when any survived.
+# MUTATION_TIMEOUT bounds the whole run (default 1800 s), MUTATION_WALL_LIMIT one mutant's
+# (default 180 s). Prints mutmut's totals and every mutant not killed; exits 1 when any
+# survived.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -22,6 +23,19 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # forked child that inherits a started OpenMP thread pool can deadlock in its first
 # matmul, which mutmut reports as a time-out. One thread means no pool to inherit.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# mutmut limits each mutant's CPU seconds, so a mutant that deadlocks (a thread that never
+# returns: pipelined judging) would wait forever without using any. This watchdog sends
+# SIGXCPU, mutmut's own time-out signal, to a mutant's process still alive after
+# MUTATION_WALL_LIMIT seconds (default 180), so mutmut reports it as a time-out.
+watchdog() {
+    while sleep 10; do
+        ps -eo pid=,etimes=,args= | awk -v limit="${MUTATION_WALL_LIMIT:-180}" \
+            '$3 == "mutmut:" && $2 > limit {print $1}' | xargs -r kill -XCPU 2>/dev/null || true
+    done
+}
+watchdog &
+watchdog_pid=$!
+trap 'kill "$watchdog_pid" 2>/dev/null || true' EXIT
 status=0
 timeout "${MUTATION_TIMEOUT:-1800}" "$py" -m mutmut run --max-children "${MUTATION_JOBS:-1}" "$@" \
     || status=$?
