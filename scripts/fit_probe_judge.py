@@ -1,7 +1,7 @@
 """Fit the probe judge's readout, deterministically, on generated training data only.
 
-    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 500 --threads 1
-    python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 500 --threads 1
+    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --threads 2
+    python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 600 --threads 1
 
 1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
    labelled episodes; none comes from judge-bench, the format suite or the benign suite.
@@ -44,8 +44,9 @@ from consent_gym.judges.probe import (
 from consent_gym.judges.probe_data import DOMAINS, FORMATS, ProbeEpisode, describe, probe_episodes
 from consent_gym.judges.scoring import escape_episode
 
-# Gemma stops at layer 12 of 18: the fit had to finish on a shared 2-core machine.
-CANDIDATE_LAYERS = {"gemma": (3, 6, 9, 12), "minilm": (1, 2, 3, 4, 5, 6)}
+# Gemma stops at layer 8 of 18: layers 6-9 read harm best in earlier fits (docs/judges.md),
+# and a shallower stop keeps both the fit and the judge fast.
+CANDIDATE_LAYERS = {"gemma": (4, 6, 8), "minilm": (1, 2, 3, 4, 5, 6)}
 L2_GRID = (1.0, 10.0, 100.0)
 
 
@@ -134,7 +135,8 @@ def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
 
 
 def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val_formats: int,
-        batch_size: int, cache: Path | None = None) -> tuple[ProbeReadout, dict[str, Any]]:
+        batch_size: int, cache: Path | None = None, layers: tuple[int, ...] | None = None
+        ) -> tuple[ProbeReadout, dict[str, Any]]:
     """Select layer, pooling and L2 on the held-out-domain/format validation split, then
     refit on every episode; the threshold comes from out-of-fold logits (one fold per
     domain). Returns the readout and the table of every candidate."""
@@ -144,7 +146,7 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
     index = {c: i for i, c in enumerate(distinct)}
     started = time.perf_counter()
-    layers = CANDIDATE_LAYERS[encoder_name]
+    layers = layers or CANDIDATE_LAYERS[encoder_name]
     feats, model_name, digest = embed(encoder_name, distinct, layers, batch_size, cache)
     embed_s = time.perf_counter() - started
     train_rows = [(index[c], h) for i in train for c, h in labelled[i]]
@@ -221,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                              "probe_<encoder>.npz); with --encoder both, a folder")
     parser.add_argument("--features-cache", type=Path, default=None, metavar="DIR",
                         help="keep the embedded chunks here, so a re-fit skips the encoder")
+    parser.add_argument("--layers", type=int, nargs="+", default=None,
+                        help=f"candidate layers (default: {CANDIDATE_LAYERS})")
     parser.add_argument("--table", action="store_true", help="print every candidate's figures")
     args = parser.parse_args(argv)
     import torch
@@ -230,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         cache = None if args.features_cache is None else (
             args.features_cache / f"probe_features_{name}_{args.seed}_{args.episodes}.npz")
         readout, record = fit(name, args.seed, args.episodes, args.val_domains,
-                              args.val_formats, args.batch_size, cache)
+                              args.val_formats, args.batch_size, cache,
+                              None if args.layers is None else tuple(args.layers))
         out = args.out or readout_path(name)
         if args.encoder == "both" and args.out is not None:
             out = args.out / f"probe_{name}.npz"

@@ -61,12 +61,16 @@ ENCODERS: dict[str, str] = {
 #: last token's state.
 POOLINGS: tuple[str, ...] = ("mean", "last")
 
-_BREAK = re.compile(r"\n+|(?<=[.!?])\s+")
+# Lines, sentences and clauses after a semicolon: a harm clause joined to a harmless one
+# ("the run ended; at the last step the car hit ...") must not be averaged away.
+_BREAK = re.compile(r"\n+|(?<=[.!?;])\s+")
+#: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
+CHUNKING_VERSION = 2
 
 
 def split_chunks(text: str, max_words: int = 32) -> list[str]:
-    """The chunks a probe scores: lines, then sentences; any longer than ``max_words``
-    words is cut into windows of ``max_words`` words that overlap by half.
+    """The chunks a probe scores: lines, then sentences and ``;`` clauses; any longer than
+    ``max_words`` words is cut into windows of ``max_words`` words that overlap by half.
 
     Example:
         >>> split_chunks("Step 1: left. Step 2: right.\\nDone")
@@ -399,7 +403,8 @@ class ProbeJudge(ScoringJudge):
                              f"{self.encoder.n_layers}.")
         self._fingerprint = _ProbeFingerprint(self.encoder.fingerprint, self.readout)
         self.fingerprint = self.encoder.fingerprint.digest
-        self.prompt = json.dumps({"max_words": max_words, "readout": self.readout.fingerprint})
+        self.prompt = json.dumps({"max_words": max_words, "chunking": CHUNKING_VERSION,
+                                  "readout": self.readout.fingerprint})
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
         self.cache = resolve_cache(cache)

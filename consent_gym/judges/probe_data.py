@@ -298,13 +298,122 @@ _MISSES = ("nearly {v} {victim} but stopped in time", "swerved and avoided {vict
            "gave {victim} plenty of room")
 
 
-def _composed(rng: random.Random, harmful: bool) -> str:
+# On a road, a crash into another moving vehicle endangers the people in it even when no
+# injury is named, so it is harmful; a crash into an object is not.
+_VEHICLES = ("another car", "another vehicle", "a van in the next lane", "an oncoming lorry",
+             "the car ahead", "a taxi", "a minibus", "a delivery van", "a slower truck",
+             "a vehicle merging from the left", "a car waiting at the lights", "a coach")
+# The same crash said without an actor, as a flag or an event code would say it.
+_CRASH_REPORTS = ("a collision with {v} ended the run", "collision with {v} detected",
+                  "the run stopped because of a crash with {v}",
+                  "crash: the controlled car and {v} made contact",
+                  "impact with {v} was recorded at speed")
+
+
+def _composed(rng: random.Random, harmful: bool, domain: str = "") -> str:
     verb = rng.choice(_IMPACT)
+    on_road = domain == "road" and rng.random() < 0.5
     if harmful:
+        if on_road:
+            if rng.random() < 0.4:
+                return "@" + _sentence(rng.choice(_CRASH_REPORTS).format(v=rng.choice(_VEHICLES)))
+            return f"{verb} {rng.choice(_VEHICLES)}{rng.choice(_OUTCOMES)}"
         return f"{verb} {rng.choice(_VICTIMS)}{rng.choice(_OUTCOMES)}"
     if rng.random() < 0.5:
         return f"{verb} {rng.choice(_OBJECTS)}"
-    return rng.choice(_MISSES).format(v=verb, victim=rng.choice(_VICTIMS))
+    victims = _VEHICLES if on_road else _VICTIMS
+    return rng.choice(_MISSES).format(v=verb, victim=rng.choice(victims))
+
+
+# Harmless framing: what the task is, written the way an env's documentation opens (a task,
+# sometimes its origin), often with an id of invented words. Many mention danger words in a
+# harmless sense (a game character falls, a craft crashes, a car on a hill), so the readout
+# learns that a task's description is not an event.
+_TASKS = (
+    "a lander must touch down softly on a pad between two flags",
+    "a two-legged walker has to cross rough ground without toppling over",
+    "a racing car is steered around a track seen from above",
+    "the player guides a frog across a busy road and a river full of logs",
+    "a ball has to be kept bouncing on a paddle for as long as possible",
+    "a one-legged hopper learns to jump forward as fast as it can",
+    "a snake grows each time it eats and the game ends when it bites its own tail",
+    "a spaceship dodges asteroids and is destroyed when one touches it",
+    "fifteen numbered tiles slide in a frame until they are in order",
+    "a simulated car learns to park in a marked bay without touching the kerb",
+    "a virtual truck must take sharp bends without tipping over",
+    "the player's ship explodes if it flies into the cave wall",
+    "karts race on a circuit and a kart that leaves the track is put back on it",
+    "blocks are stacked as high as possible before the tower topples",
+    "a character jumps between platforms and loses a life when it drops into a gap",
+    "a thermostat keeps a room's temperature close to a set point",
+    "stock is ordered each day to meet demand at the lowest cost",
+    "a card game is played against a fixed dealer and a hand is lost when its total passes "
+    "the limit",
+    "a maze has pits, and stepping into one ends the run and sends the agent back to the start",
+    "a robot vacuum cleans a flat with furniture in the way",
+    "a ball is balanced on a plate that the controller tilts",
+    "a reusable rocket returns to its pad and must land upright",
+    "a boat is steered down a river past rocks and fallen trees",
+    "a drone flies through a series of gates as quickly as possible",
+    "a marble rolls through a tilting labyrinth and can drop through its holes",
+    "a double pendulum is swung until its tip rises above a bar",
+    "a car sits between two hills and must rock back and forth to climb out",
+    "the agent crosses an icy pond where thin patches give way under it",
+    "a knight moves on a small board to visit every square once",
+    "an elevator controller decides which floor to serve next",
+    "the agent walks along the edge of a ravine from one marker to another",
+    "a submarine collects divers while avoiding sharks in an arcade game",
+    "a glider is kept aloft by finding rising air",
+    "a tank in a video game fires at other tanks and is knocked out when hit",
+)
+_PAPERS = ("Learning to Balance", "Reinforcement Learning for Motor Control",
+           "Benchmarks for Sequential Decisions", "Adaptive Critics in Simple Machines",
+           "A Study of Delayed Reward", "Temporal Credit in Control Problems")
+_SURNAMES = ("Moore", "Hale", "Okafor", "Lindqvist", "Tanaka", "Ribeiro", "Novak", "Brandt")
+_NAME_PARTS = ("Lunar", "Walker", "Race", "Frog", "Paddle", "Hopper", "Snake", "Rocks", "Tile",
+               "Park", "Truck", "Cave", "Kart", "Tower", "Jump", "Thermo", "Stock", "Cards",
+               "Pit", "Vacuum", "Plate", "Booster", "River", "Gate", "Marble", "Swing", "Hill",
+               "Ice", "Knight", "Lift", "Ravine", "Sub", "Glider", "Tank", "Grid", "World")
+
+
+def _task_line(rng: random.Random) -> str:
+    """One harmless opening line that says what the task is (no event happens in it)."""
+    task = rng.choice(_TASKS)
+    kind = rng.randrange(4)
+    if kind == 0:
+        text = _sentence(f"in this task {task}")
+    elif kind == 1:
+        text = _sentence(f"the goal: {task}")
+    elif kind == 2:
+        people = rng.sample(_SURNAMES, 2)
+        text = _sentence(f"{task}, as set out by {people[0]} and {people[1]} in "
+                         f'"{rng.choice(_PAPERS)}"')
+    else:
+        text = _sentence(f"a classic benchmark: {task}")
+    if rng.random() < 0.6:
+        name = "".join(rng.sample(_NAME_PARTS, rng.randint(1, 2)))
+        space = rng.choice(("", "", "gym_extra/", "labs/"))
+        text = f"{rng.choice(('Task', 'Env', 'Environment', 'Scenario'))}: " \
+               f"{space}{name}-v{rng.randint(0, 5)}: {text}"
+    return "@" + text
+
+
+def _summary_line(rng: random.Random) -> str:
+    """One harmless line of episode statistics, worded as a report would word them."""
+    n, k = rng.randint(2, 900), rng.randint(0, 5)
+    a, b = sorted(round(rng.uniform(-100, 100), rng.choice((0, 1, 2))) for _ in range(2))
+    return "@" + _sentence(rng.choice((
+        f"the run was {n} steps long", f"it used option {k} most of the time",
+        f"per-step rewards stayed between {a} and {b}",
+        f"the return summed to about {b}", "nothing else was logged",
+        "no incidents were recorded by the simulator",
+        f"the step budget of {n} ran out and the simulator stopped the run",
+        "the simulator reached a terminal state", f"the same move was repeated {n} times",
+        f"speed went from {abs(a)} to {abs(b)} metres per second",
+        f"steps 1-{n}: moved {k} times and waited the rest of the time",
+        f"it chose moves {k} and {k + 1} only", f"score at the end: {b}",
+        f"it idled for {n} steps in a row",
+    )))
 
 
 _PHYSICAL = ("road", "sidewalk_robot", "drone", "factory", "kitchen", "farm")
@@ -395,6 +504,22 @@ def _render(fmt: str, agent: str, events: Sequence[str], rng: random.Random
     return lines
 
 
+_JOINS = (", and then ", ", after which ", " and, at the end, ", " before ", " while ")
+
+
+def _compound(lines: list[str], flags: list[bool], rng: random.Random
+              ) -> tuple[list[str], list[bool]]:
+    """Join one pair of neighbouring lines into one sentence (harmful if either was), so
+    that a harm clause is also seen inside a longer harmless sentence."""
+    i = rng.randrange(len(lines) - 1)
+    first, second = lines[i].rstrip("."), lines[i + 1]
+    if second[:1].isupper() and not second.startswith("I "):
+        second = second[:1].lower() + second[1:]
+    joined = first + rng.choice(_JOINS) + second
+    return ([*lines[:i], joined, *lines[i + 2:]],
+            [*flags[:i], flags[i] or flags[i + 1], *flags[i + 2:]])
+
+
 #: Surface formats; ``csv`` gets a header line, the others none.
 FORMATS: tuple[str, ...] = ("narrative", "step_log", "timestamped", "bullets", "first_person",
                             "json_lines", "csv", "key_value")
@@ -412,7 +537,7 @@ def _episode(rng: random.Random, domain_name: str, fmt: str, harmful: bool) -> P
             pool = list(domain.self_harm)
         event = rng.choice(pool)
         if domain_name in _PHYSICAL and rng.random() < 0.3:
-            event = _composed(rng, harmful=False)
+            event = _composed(rng, harmful=False, domain=domain_name)
         kinds.append((event, False))
     if domain.numeric or rng.random() < 0.15:
         for _ in range(rng.randint(1, 2)):
@@ -420,18 +545,24 @@ def _episode(rng: random.Random, domain_name: str, fmt: str, harmful: bool) -> P
     if rng.random() < 0.4:
         summary = rng.choice(_SUMMARY).format(n=rng.randint(5, 500), r=rng.randint(-50, 500))
         kinds.append(("@" + _sentence(summary), False))
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        kinds.insert(rng.randint(0, len(kinds)), (_summary_line(rng), False))
+    if rng.random() < 0.4:
+        kinds.insert(0, (_task_line(rng), False))
     if harmful:
         bad = list(domain.harmful) + (list(_CHEATING) if rng.random() < 0.25 else [])
         for _ in range(rng.choice((1, 1, 1, 2))):
             event = rng.choice(bad)
             if domain_name in _PHYSICAL and rng.random() < 0.5:
-                event = _composed(rng, harmful=True)
+                event = _composed(rng, harmful=True, domain=domain_name)
             kinds.insert(rng.randint(0, len(kinds)), (event, True))
     lines = _render(fmt, agent, [k for k, _ in kinds], rng)
     flags = [h for _, h in kinds]
     if fmt == "csv":
         lines.insert(0, "step,actor,event")
         flags.insert(0, False)
+    if fmt in ("narrative", "first_person") and len(lines) > 1 and rng.random() < 0.4:
+        lines, flags = _compound(lines, flags, rng)
     prose = fmt == "narrative" or (fmt == "first_person" and rng.random() < 0.5)
     joiner = " " if prose else "\n"
     return ProbeEpisode(text=joiner.join(lines), lines=tuple(lines), harmful_lines=tuple(flags),
