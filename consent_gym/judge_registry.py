@@ -30,6 +30,7 @@ from consent_gym.judges.rule import KeywordJudge
 from consent_gym.render.delivery import HARM_PHRASES
 
 __all__ = [
+    "DEFAULT_JUDGE",
     "JUDGE_CHOICES",
     "MissingDependencyError",
     "add_served_arguments",
@@ -38,8 +39,10 @@ __all__ = [
 ]
 
 #: Judge choices of the ``reproduce``, ``bench`` and ``eval-judge`` commands.
-JUDGE_CHOICES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served", "probe",
+JUDGE_CHOICES: tuple[str, ...] = ("probe", "llm", "cascade", "embedding", "rule", "served",
                                   "probe-minilm")
+#: The choice the commands use when ``--judge`` is not given: the default judge.
+DEFAULT_JUDGE = "probe"
 
 
 class MissingDependencyError(RuntimeError):
@@ -48,7 +51,7 @@ class MissingDependencyError(RuntimeError):
 
 #: Where the model judges come from: name -> (module, factory).
 _JUDGE_FACTORIES: dict[str, tuple[str, str]] = {
-    "llm": ("consent_gym.judges", "default_judge"),
+    "llm": ("consent_gym.judges.llm", "LLMJudge"),
     "cascade": ("consent_gym.judges", "default_cascade"),
     "embedding": ("consent_gym.judges.embedding", "EmbeddingJudge"),
     "probe": ("consent_gym.judges.probe", "ProbeJudge"),
@@ -109,13 +112,14 @@ def load_judge(
     """Build the judge named on the command line.
 
     Args:
-        name: ``"llm"`` (the embedded default LLM judge, :func:`consent_gym.judges.default_judge`),
-            ``"cascade"`` (the embedding judge may veto, the LLM decides the rest:
+        name: ``"probe"`` (the embedded default judge,
+            :func:`consent_gym.judges.default_judge`: a linear readout of Gemma 3 270M's
+            hidden states, worst sentence decides), ``"probe-minilm"`` (the same on
+            MiniLM), ``"llm"`` (the prompted LLM judge on Gemma 3 270M,
+            :class:`~consent_gym.judges.LLMJudge`), ``"cascade"`` (the embedding judge may
+            veto, the prompted LLM decides the rest:
             :func:`consent_gym.judges.default_cascade`), ``"embedding"`` (the embedded
-            sentence-embedding judge), ``"probe"`` / ``"probe-minilm"`` (a linear readout of
-            Gemma's / MiniLM's hidden states, worst sentence decides:
-            :class:`~consent_gym.judges.probe.ProbeJudge`), ``"served"`` (a judge on an
-            inference server) or
+            sentence-embedding judge), ``"served"`` (a judge on an inference server) or
             ``"rule"`` (a
             :class:`~consent_gym.judges.KeywordJudge` on the renderer's harm phrases: the
             ground truth, no model).

@@ -20,9 +20,9 @@ def test_load_judge_rule_vetoes_the_renderers_harm_phrases():
 def test_load_judge_errors(monkeypatch):
     with pytest.raises(ValueError, match="judge must be one of"):
         load_judge("oracle")
-    import consent_gym.judges as judges
+    import consent_gym.judges.llm as llm
 
-    monkeypatch.delattr(judges, "default_judge", raising=False)
+    monkeypatch.delattr(llm, "LLMJudge", raising=False)
     with pytest.raises(MissingDependencyError, match="--judge rule"):
         load_judge("llm")
 

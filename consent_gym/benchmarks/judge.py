@@ -289,16 +289,16 @@ class JudgeBench:
 _LOAD_SCRIPT = """
 import json, sys, time
 start = time.perf_counter()
-from consent_gym.judges import default_judge
-judge = default_judge(cache=False, dtype=sys.argv[1])
+from consent_gym.judges import LLMJudge
+judge = LLMJudge(cache=False, dtype=sys.argv[1])
 print(json.dumps({"load_s": judge.load_seconds, "with_imports_s": time.perf_counter() - start}))
 """
 
 
-def default_judge_load_seconds(
+def llm_judge_load_seconds(
     cache_dir: str | None = None, dtype: str = "auto"
 ) -> tuple[float, float]:
-    """Load the default judge in a fresh Python process; ``(load_s, with_imports_s)``.
+    """Load the prompted LLM judge in a fresh Python process; ``(load_s, with_imports_s)``.
 
     ``load_s`` is the judge's own ``load_seconds`` (weights read, cast to ``dtype``,
     fingerprinted); ``with_imports_s`` adds importing torch and transformers. With
@@ -318,7 +318,7 @@ def default_judge_load_seconds(
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"loading the default judge failed:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"loading the LLM judge failed:\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return float(result["load_s"]), float(result["with_imports_s"])
 
@@ -351,8 +351,9 @@ def bench_judge(
     cached verdicts/s.
 
     Args:
-        judge: An :class:`~consent_gym.judges.LLMJudge`; ``None`` loads the default judge
-            (after timing a warm load in a fresh process when ``warm_load``).
+        judge: An :class:`~consent_gym.judges.LLMJudge`; ``None`` loads the prompted LLM
+            judge on the embedded Gemma (after timing a warm load in a fresh process when
+            ``warm_load``).
         batch_sizes: Batch sizes to time at ``headline_tokens``.
         episode_tokens: Episode lengths (tokens) to time at the headline batch size.
         headline_tokens: The headline episode length.
@@ -392,15 +393,15 @@ def bench_judge(
     if judge is None:
         if cold_load:
             with tempfile.TemporaryDirectory(prefix="consent-gym-cold-") as empty:
-                cold = default_judge_load_seconds(empty, dtype)[0]
+                cold = llm_judge_load_seconds(empty, dtype)[0]
         if warm_load:
-            default_judge_load_seconds(dtype=dtype)  # converts first if this machine never did
-            warm, warm_with_imports = default_judge_load_seconds(dtype=dtype)
+            llm_judge_load_seconds(dtype=dtype)  # converts first if this machine never did
+            warm, warm_with_imports = llm_judge_load_seconds(dtype=dtype)
             if log is not None:
                 log(f"warm load {warm:.1f} s ({warm_with_imports:.1f} s with imports)")
-        from consent_gym.judges import default_judge
+        from consent_gym.judges import LLMJudge
 
-        judge = default_judge(cache=False, instructions=instructions, dtype=dtype)
+        judge = LLMJudge(cache=False, instructions=instructions, dtype=dtype)
     judge_dtype = dtype_name(getattr(judge, "dtype", torch.float32))
     bf16 = judge_dtype == "bfloat16"
     cost = judge_cost(judge)

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from consent_gym.judge_registry import JUDGE_CHOICES, add_served_arguments
+from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_arguments
 
 WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
 #: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
@@ -73,10 +73,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--warm-from-seed", type=int, default=None, metavar="SEED",
                        help="start the timed gated run with the verdicts of an untimed gated "
                             "run of SEED (a sweep sharing one cache); default: a cold cache")
-    train.add_argument("--judge", choices=JUDGE_CHOICES, default="llm",
-                       help="the gated arm's judge (default llm: the embedded default LLM "
-                            "judge; cascade: the embedding judge may veto, the LLM decides "
-                            "the rest; served: a judge on an inference server, see below)")
+    train.add_argument("--judge", choices=JUDGE_CHOICES, default=DEFAULT_JUDGE,
+                       help="the gated arm's judge (default probe: the embedded default "
+                            "judge; llm: the prompted LLM judge; cascade: the embedding judge "
+                            "may veto, the LLM decides the rest; served: a judge on an "
+                            "inference server, see below)")
     add_served_arguments(train)
     for sub in (wrapper, judge, train):
         sub.add_argument("--json", action="store_true", help="end with one JSON line")

@@ -29,10 +29,9 @@ import sys
 import time
 from typing import Any
 
-from consent_gym.judge_registry import add_served_arguments
+from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_arguments
 
-JUDGES: tuple[str, ...] = ("llm", "cascade", "embedding", "rule", "served", "probe",
-                           "probe-minilm")
+JUDGES: tuple[str, ...] = JUDGE_CHOICES
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
 FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
@@ -48,7 +47,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", metavar="FILE.jsonl",
                         help="labelled rows {text, acceptable, tag}")
-    parser.add_argument("--judge", choices=JUDGES, default="llm", help="which judge (default llm)")
+    parser.add_argument("--judge", choices=JUDGES, default=DEFAULT_JUDGE,
+                        help=f"which judge (default {DEFAULT_JUDGE}: the embedded default)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--env", metavar="ENV_ID", help="score against this env's harm instead")
     parser.add_argument("--episodes", type=int, default=60, help="episodes for --env (60)")

@@ -26,6 +26,7 @@ from consent_gym.commands.arguments import int_at_least
 from consent_gym.experiments.common import ENGINES
 from consent_gym.gate import MODES
 from consent_gym.judge_registry import (
+    DEFAULT_JUDGE,
     JUDGE_CHOICES,
     MissingDependencyError,
     add_served_arguments,
@@ -45,8 +46,10 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
     parser.add_argument("--seeds", type=_positive_int, default=seeds,
                         help=f"training seeds, run one after the other (default: {seeds})")
     parser.add_argument("--judge", choices=JUDGE_CHOICES, default=judge,
-                        help=f"llm: the embedded LLM judge; cascade: the embedding judge may "
-                             f"veto, the LLM decides the rest (docs/cascade.md); embedding: "
+                        help=f"probe: the embedded default judge (Gemma 3 270M hidden "
+                             f"states, worst sentence decides); llm: the prompted LLM judge; "
+                             f"cascade: the embedding judge may veto, the LLM decides the rest "
+                             f"(docs/cascade.md); embedding: "
                              f"the embedded sentence-embedding judge; rule: ground-truth "
                              f"keywords; served: a judge on an inference server "
                              f"(docs/served-judge.md) (default: {judge})")
@@ -88,7 +91,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "gating, evaluate both on fixed seeds, print a table, write "
                     "results.json and plots.",
     )
-    _add_common(curb, out="runs/delivery-curb", judge="llm", mode="zero", seeds=3)
+    _add_common(curb, out="runs/delivery-curb", judge=DEFAULT_JUDGE, mode="zero", seeds=3)
     curb.add_argument("--engine", choices=ENGINES, default="sb3",
                       help="the RL library PPO comes from: sb3 (Stable-Baselines3, default) or "
                            "rllib (Ray RLlib, gated by consent_gym.rllib; docs/rllib.md)")

@@ -27,9 +27,16 @@ from typing import Any
 
 from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
 from consent_gym.gate import ConsentStats, JudgeCall, check_mode
-from consent_gym.judge_registry import JUDGE_CHOICES, MissingDependencyError, load_judge
+from consent_gym.judge_registry import (
+    DEFAULT_JUDGE,
+    JUDGE_CHOICES,
+    MissingDependencyError,
+    load_judge,
+)
 from consent_gym.judges.base import Judge, Verdict, verify_frozen
 
+#: Judges that run a model in this process: judged on every core (:class:`ThreadedJudge`).
+_MODEL_JUDGES: tuple[str, ...] = ("probe", "probe-minilm", "llm")
 #: The RL libraries a reproduction can train with.
 ENGINES: tuple[str, ...] = ("sb3", "rllib")
 #: First seed of the fixed evaluation episodes (far from any training seed).
@@ -78,13 +85,13 @@ class ThreadedJudge:
 
 @functools.cache
 def shared_judge(name: str, dtype: str | None = None) -> Judge:
-    """:func:`load_judge` (the LLM on every core: :class:`ThreadedJudge`), once per process.
+    """:func:`load_judge` (a model judge on every core: :class:`ThreadedJudge`), once per process.
 
     ``functools.partial(shared_judge, name, dtype)`` is a picklable judge factory: an RLlib
     EnvRunner in this process gets the judge already loaded here, with its verdict cache.
     """
     inner = load_judge(name, dtype)
-    return ThreadedJudge(inner, threads=os.cpu_count()) if name == "llm" else inner
+    return ThreadedJudge(inner, threads=os.cpu_count()) if name in _MODEL_JUDGES else inner
 
 
 def load_experiment_judge(
@@ -94,7 +101,8 @@ def load_experiment_judge(
     """:func:`shared_judge` and its load time (0 when this process had loaded it);
     ``served``: a served judge's options (:func:`load_judge`), loaded fresh, not shared."""
     start = time.perf_counter()
-    hint = {"llm": " (the first load converts the packaged model: about a minute)",
+    slow = " (the first load converts the packaged model: about a minute)"
+    hint = {"llm": slow, "probe": slow, "cascade": slow,
             "embedding": " (a few seconds)"}.get(name, "")
     log(f"Loading the {name} judge{hint} ...")
     judge = shared_judge(name, dtype) if served is None else load_judge(name, dtype,
@@ -115,7 +123,8 @@ class ExperimentConfig:
         out: Folder for ``results.json`` and the plots.
         timesteps: PPO training budget per run (``None``: the env's recommended budget).
         seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
-        judge: ``"llm"``, ``"cascade"``, ``"embedding"``, ``"rule"`` or ``"served"`` (see
+        judge: ``"probe"`` (the default judge), ``"llm"``, ``"cascade"``, ``"embedding"``,
+            ``"rule"`` or ``"served"`` (see
             :func:`load_judge`).
         mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``; ``docs/results.md``
             shows why ``block`` alone does not teach an agent to avoid harm.
@@ -144,7 +153,7 @@ class ExperimentConfig:
     out: Path = Path("runs/experiment")
     timesteps: int | None = None
     seeds: int = 3
-    judge: str = "llm"
+    judge: str = DEFAULT_JUDGE
     mode: str = "zero"
     penalty: float = -1.0
     eval_episodes: int = 100

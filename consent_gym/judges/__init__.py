@@ -7,14 +7,15 @@
 - :class:`JudgePanel`, :class:`PanelMember`: several judges (or perceptions) under a policy.
 - :class:`CascadeJudge`: a cheap judge decides the texts it is sure of, a careful one the
   rest (:func:`default_cascade`: the embedding judge may veto, every approval is the LLM's).
-- :class:`LLMJudge` (frozen causal LM; :func:`default_judge` is the embedded Gemma 3 270M),
+- :func:`default_judge`: the embedded default, a :class:`ProbeJudge` on Gemma 3 270M.
+- :class:`LLMJudge` (a frozen causal LM prompted to score the whole text),
   :class:`EmbeddingJudge` (MiniLM prototypes), :class:`VerdictCache`,
   :class:`FrozenJudgeError`. torch/transformers are imported only when a judge is built.
 - :class:`ServedJudge`: the same prompts and scoring on an OpenAI-compatible server (vLLM,
   SGLang, llama.cpp), frozen by a :class:`JudgeLock` of canary log-probs
   (``consent-gym freeze-judge``).
-- :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M
-  or MiniLM), fitted on generated data; the most harmful sentence decides.
+- :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M,
+  the default, or MiniLM), fitted on generated data; the most harmful sentence decides.
 """
 
 from typing import Any
@@ -68,13 +69,19 @@ __all__ = [
 ]
 
 
-def default_judge(**kwargs: Any) -> LLMJudge:
-    """The embedded default judge: :class:`LLMJudge` on Gemma 3 270M with its default method.
+def default_judge(**kwargs: Any) -> ProbeJudge:
+    """The embedded default judge: :class:`ProbeJudge` on the frozen Gemma 3 270M.
 
-    Keyword arguments go to :class:`LLMJudge` (e.g. ``instructions=``, ``examples=``,
-    ``cache="verdicts.sqlite"``, ``dtype="float32"``). Its weights are bfloat16 where the
-    CPU (or GPU) multiplies bf16 natively, else float32 (``dtype="auto"``, the default;
-    ``judge.dtype`` says which). The first call converts the packaged GGUF (about a minute)
-    and caches it; later calls load in seconds. See ``docs/judges.md`` for its accuracy.
+    It reads an episode sentence by sentence through the hidden states of the same Gemma 3
+    270M checkpoint (layer 8 of 18, mean-pooled; float32) and a logistic readout shipped
+    with the package (``judges/data/probe_gemma.npz``, fitted on generated episodes only);
+    the most harmful sentence decides. Appending text can only add a sentence, so an
+    injected "approve this" can never turn a veto into an approval.
+
+    Keyword arguments go to :class:`ProbeJudge` (e.g. ``cache="verdicts.sqlite"``,
+    ``threshold=``, ``device=``). The prompted LLM judge that was the default before
+    (noisy-channel scoring of the whole text) is ``LLMJudge()`` (``--judge llm``). The
+    first call converts the packaged GGUF (about a minute) and caches it; later calls load
+    in seconds. See ``docs/judges.md`` for the accuracy and speed of both.
     """
-    return LLMJudge(**kwargs)
+    return ProbeJudge("gemma", **kwargs)

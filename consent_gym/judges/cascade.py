@@ -284,15 +284,15 @@ class CascadeJudge:
 
 
 def default_cascade(veto_below: float = MEASURED_VETO_BELOW, **llm_kwargs: Any) -> CascadeJudge:
-    """The embedded EmbeddingJudge in front of :func:`~consent_gym.judges.default_judge`.
+    """The embedded EmbeddingJudge in front of the prompted :class:`~consent_gym.judges.LLMJudge`.
 
     The embedding stage may only veto (``p_acceptable <= veto_below``); every approval comes
-    from the frozen LLM. ``llm_kwargs`` go to ``default_judge`` (e.g. ``dtype=``,
+    from the frozen LLM. ``llm_kwargs`` go to ``LLMJudge`` (e.g. ``dtype=``,
     ``cache=``). Measured in ``docs/cascade.md``: it sent 31 instead of 131-176 distinct
     delivery texts per training run to the LLM and approved none that the LLM vetoed.
     Re-measure the band on your own texts (``examples/cascade_agreement.py``).
     """
-    from consent_gym.judges import default_judge
     from consent_gym.judges.embedding import EmbeddingJudge
+    from consent_gym.judges.llm import LLMJudge
 
-    return CascadeJudge(EmbeddingJudge(), default_judge(**llm_kwargs), veto_below=veto_below)
+    return CascadeJudge(EmbeddingJudge(), LLMJudge(**llm_kwargs), veto_below=veto_below)

@@ -153,7 +153,7 @@ def test_bench_judge_in_bfloat16_reports_both_matmul_rates(tiny_path):
     assert d["results"][0]["flop_fraction_bf16"] == result.results[0].flop_fraction_bf16
 
 
-def test_bench_judge_loads_the_default_judge_in_the_requested_dtype(tiny_path, monkeypatch):
+def test_bench_judge_loads_the_llm_judge_in_the_requested_dtype(tiny_path, monkeypatch):
     import consent_gym.benchmarks.judge as judge_bench
     import consent_gym.judges as judges
 
@@ -164,12 +164,13 @@ def test_bench_judge_loads_the_default_judge_in_the_requested_dtype(tiny_path, m
         loads.append(dtype)
         return 1.0, 2.0
 
-    def fake_default_judge(**kwargs):
+    def fake_llm_judge(**kwargs):
         built.update(kwargs)
-        return LLMJudge(str(tiny_path), cache=False, dtype=kwargs["dtype"])
+        return real_llm_judge(str(tiny_path), cache=False, dtype=kwargs["dtype"])
 
-    monkeypatch.setattr(judge_bench, "default_judge_load_seconds", fake_load)
-    monkeypatch.setattr(judges, "default_judge", fake_default_judge)
+    real_llm_judge = LLMJudge
+    monkeypatch.setattr(judge_bench, "llm_judge_load_seconds", fake_load)
+    monkeypatch.setattr(judges, "LLMJudge", fake_llm_judge)
     result = bench_judge(None, batch_sizes=(1,), episode_tokens=(24,), headline_tokens=24,
                          min_episodes=1, matmul_size=32, cached_repeats=1, dtype="bfloat16")
     assert loads == ["bfloat16", "bfloat16"]  # warm-up load, then the timed warm load

@@ -14,7 +14,7 @@ from consent_gym.judge_registry import MissingDependencyError
 
 def test_reproduce_defaults_parse():
     args = build_parser().parse_args(["reproduce", "delivery-curb"])
-    assert (args.judge, args.mode, args.seeds, args.eval_episodes) == ("llm", "zero", 3, 100)
+    assert (args.judge, args.mode, args.seeds, args.eval_episodes) == ("probe", "zero", 3, 100)
     assert args.timesteps is None and str(args.out) == "runs/delivery-curb"
     drift = build_parser().parse_args(["reproduce", "ontological-drift", "--policy", "reference"])
     assert (drift.judge, drift.policy) == ("rule", "reference")

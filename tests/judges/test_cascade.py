@@ -339,9 +339,9 @@ def test_cache_stats_are_the_second_judges():
     assert cascade.cache_stats == {"hits": 3, "misses": 1}
 
 
-def test_default_cascade_puts_the_embedding_judge_before_the_default_llm(monkeypatch):
-    import consent_gym.judges as judges
+def test_default_cascade_puts_the_embedding_judge_before_the_prompted_llm(monkeypatch):
     import consent_gym.judges.embedding as embedding
+    import consent_gym.judges.llm as llm
     from consent_gym.judges.cascade import MEASURED_VETO_BELOW, default_cascade
 
     seen = {}
@@ -350,7 +350,7 @@ def test_default_cascade_puts_the_embedding_judge_before_the_default_llm(monkeyp
         seen.update(kwargs)
         return RuleJudge(lambda text: True, name="llm")
 
-    monkeypatch.setattr(judges, "default_judge", fake_llm)
+    monkeypatch.setattr(llm, "LLMJudge", fake_llm)
     monkeypatch.setattr(embedding, "EmbeddingJudge", lambda: ScoreJudge(SCORES, "embedding"))
     cascade = default_cascade(dtype="float32")
     assert seen == {"dtype": "float32"}

@@ -350,19 +350,19 @@ def test_explicit_dtype_wins_over_auto(tiny_model_dir, monkeypatch):
     assert LLMJudge(str(tiny_model_dir), cache=False, dtype=None).dtype == torch.float32
 
 
-def test_default_judge_passes_dtype_through(monkeypatch):
-    seen = {}
+def test_default_judge_is_the_gemma_probe_and_passes_its_arguments_through(monkeypatch):
+    seen = []
 
     class Fake:
-        def __init__(self, **kwargs):
-            seen.update(kwargs)
+        def __init__(self, *args, **kwargs):
+            seen.append((args, kwargs))
 
     import consent_gym.judges as judges
 
-    monkeypatch.setattr(judges, "LLMJudge", Fake)
-    judges.default_judge(dtype="float32")
-    assert seen == {"dtype": "float32"}
-    assert default_judge.__doc__ and "auto" in default_judge.__doc__
+    monkeypatch.setattr(judges, "ProbeJudge", Fake)
+    judges.default_judge(cache="verdicts.sqlite", threshold=1.5)
+    assert seen == [(("gemma",), {"cache": "verdicts.sqlite", "threshold": 1.5})]
+    assert default_judge.__doc__ and "LLMJudge()" in default_judge.__doc__
 
 
 @pytest.mark.parametrize("bad", ["float99", "int8", "", "auto-ish", torch.int64, 16, "Tensor"])

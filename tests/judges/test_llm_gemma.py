@@ -13,26 +13,26 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def gemma():
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
 
-    default_judge(cache=False)  # converts and caches on first use
+    LLMJudge(cache=False)  # converts and caches on first use
     started = time.perf_counter()
-    judge = default_judge(cache=False)
+    judge = LLMJudge(cache=False)
     judge.warm_load_seconds = time.perf_counter() - started
     return judge
 
 
 @pytest.fixture(scope="module")
 def gemma_fp32(gemma):
-    """The default judge in float32 (the ``gemma`` fixture itself where auto chose it)."""
+    """The LLM judge in float32 (the ``gemma`` fixture itself where auto chose it)."""
     import torch
 
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
 
-    return gemma if gemma.dtype == torch.float32 else default_judge(cache=False, dtype="float32")
+    return gemma if gemma.dtype == torch.float32 else LLMJudge(cache=False, dtype="float32")
 
 
-def test_default_judge_is_frozen_gemma(gemma):
+def test_llm_judge_is_frozen_gemma(gemma):
     assert gemma.model_name == "gemma-3-270m-q4_k_m"
     assert gemma.judge_id.startswith("llm:")
     assert not any(p.requires_grad for p in gemma.model.parameters())
@@ -97,13 +97,12 @@ def test_float32_and_bfloat16_agree_on_dev(judge_bench_dev, gemma, gemma_fp32):
     (docs/judges.md); allow one flip, never a cache shared between them."""
     import torch
 
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
 
     rows = load_labelled_jsonl(judge_bench_dev)
     texts = [r["text"] for r in rows]
     fp32 = gemma_fp32
-    bf16 = gemma if gemma.dtype == torch.bfloat16 else default_judge(cache=False,
-                                                                     dtype="bfloat16")
+    bf16 = gemma if gemma.dtype == torch.bfloat16 else LLMJudge(cache=False, dtype="bfloat16")
     assert fp32.judge_id != bf16.judge_id
     a, b = fp32.judge_batch(texts), bf16.judge_batch(texts)
     assert sum(x.approved != y.approved for x, y in zip(a, b, strict=True)) <= 1
@@ -129,10 +128,10 @@ def test_first_load_converts_once_and_atomically(tmp_path):
 
 @pytest.fixture(scope="module")
 def gemma_any_env():
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
     from consent_gym.judges.llm import SHORTLIST_TOKENS
 
-    return default_judge(headers="any_env", normalizer_tokens=SHORTLIST_TOKENS, cache=False)
+    return LLMJudge(headers="any_env", normalizer_tokens=SHORTLIST_TOKENS, cache=False)
 
 
 def test_any_env_option_approves_competent_harmless_episodes(gemma_any_env):
