@@ -317,13 +317,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         set_torch_threads,
     )
     from consent_gym.experiments.delivery_curb import ENV_ID, DeliveryCurbConfig
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
     from consent_gym.render.delivery import DeliveryRenderer
 
     set_torch_threads(args.threads)
     timesteps, n_envs, ppo_kwargs = DeliveryCurbConfig().resolved()
     started = time.perf_counter()
-    llm = Timed(default_judge(dtype="bfloat16"))  # in-memory verdict cache, as reproduce
+    llm = Timed(LLMJudge(dtype="bfloat16"))  # in-memory verdict cache, as reproduce
     embedding = Timed(EmbeddingJudge()) if args.train == "cascade" else None
     load_s = time.perf_counter() - started
     judge: Any = llm
@@ -424,9 +424,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     embed_s = time.perf_counter() - started
     n_embedded = len(delivery) + len(dev_rows)
 
-    from consent_gym.judges import default_judge
+    from consent_gym.judges import LLMJudge
 
-    llm = default_judge(dtype="bfloat16", cache=str(args.llm_cache))
+    llm = LLMJudge(dtype="bfloat16", cache=str(args.llm_cache))
     if llm.judge_id != llm_id:
         raise SystemExit(
             f"the dev-set LLM ({llm.judge_id}) is not the judge of {args.delivery} ({llm_id})"

@@ -53,7 +53,7 @@ from consent_gym.judges import Judge, RuleJudge
 from consent_gym.rollout import sub_env_info
 
 GATES = ("none", "wrapper", "deferred", "rollout")
-JUDGES = ("approve-all", "veto-all", "rule", "embedding", "llm", "cascade")
+JUDGES = ("approve-all", "veto-all", "rule", "embedding", "probe", "llm", "cascade")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

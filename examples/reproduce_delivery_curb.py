@@ -32,7 +32,7 @@ ENV_ID = "consent_gym/DeliveryCurb-v0"
 EVAL_SEEDS = range(1_000_000, 1_000_100)  # the same 100 episodes for every policy
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--judge", choices=["llm", "embedding", "rule"], default="llm")
+parser.add_argument("--judge", choices=["default", "llm", "embedding", "rule"], default="default")
 parser.add_argument("--mode", choices=["zero", "penalty", "block"], default="zero")
 parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--timesteps", type=int, default=TOTAL_TIMESTEPS)
@@ -49,10 +49,14 @@ elif args.judge == "embedding":
     from consent_gym.judges import EmbeddingJudge
 
     judge = EmbeddingJudge()
+elif args.judge == "llm":
+    from consent_gym.judges import LLMJudge
+
+    judge = LLMJudge(dtype="bfloat16")  # the prompted LLM judge; bf16: same verdicts, faster
 else:
     from consent_gym.judges import default_judge
 
-    judge = default_judge(dtype="bfloat16")  # same verdicts, about 2x faster on this CPU
+    judge = default_judge()  # the Gemma probe: the frozen checkpoint's hidden states
 print(f"judge: {judge.judge_id}")
 
 

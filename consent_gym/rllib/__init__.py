@@ -3,7 +3,7 @@
 One line over a plain ``PPOConfig`` (see ``docs/rllib.md``)::
 
     config = PPOConfig().environment("consent_gym/DeliveryCurb-v0")
-    config = consent_config(config, functools.partial(load_judge, "llm"), mode="zero")
+    config = consent_config(config, functools.partial(load_judge, "probe"), mode="zero")
 
 - :func:`consent_config` wraps the env in :class:`~consent_gym.ConsentRecorder`, sets
   ``batch_mode="complete_episodes"`` and adds :class:`ConsentCallback`.

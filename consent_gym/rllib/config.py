@@ -3,7 +3,7 @@
 ::
 
     config = PPOConfig().environment("consent_gym/DeliveryCurb-v0")
-    config = consent_config(config, partial(load_judge, "llm"), mode="zero")
+    config = consent_config(config, partial(load_judge, "probe"), mode="zero")
 
 It wraps the env in :class:`~consent_gym.ConsentRecorder` (:class:`RecordedEnv`), sets
 ``batch_mode="complete_episodes"`` (whole episodes reach the judge and the learner),
@@ -137,7 +137,8 @@ def consent_config(
         config: An ``AlgorithmConfig`` (e.g. ``PPOConfig()``) with its env set.
         judge_factory: A picklable callable returning the judge, called once in each
             EnvRunner (e.g. ``functools.partial(consent_gym.judge_registry.load_judge,
-            "llm")``). Not a judge: a model judge would be pickled into every worker.
+            "probe")``, the default judge). Not a judge: a model judge would be pickled
+            into every worker.
         mode: ``"zero"`` (default), ``"penalty"`` or ``"block"``.
         penalty: What a vetoed episode's rewards sum to in ``"penalty"`` mode, on the
             scale of the env's returns.
