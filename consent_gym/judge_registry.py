@@ -13,7 +13,7 @@ by :func:`add_served_arguments` / :func:`served_options`. ``probe`` and ``probe-
 
 Example:
     >>> JUDGE_CHOICES
-    ('llm', 'cascade', 'embedding', 'rule', 'served', 'probe', 'probe-minilm')
+    ('probe', 'llm', 'cascade', 'embedding', 'rule', 'served', 'probe-minilm')
     >>> load_judge("rule").judge_id.startswith("rule:keywords-")
     True
 """

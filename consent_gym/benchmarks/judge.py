@@ -1,9 +1,10 @@
 """What judging costs: an LLM judge's uncached and cached speed, and its share of the CPU.
 
-``consent-gym bench judge``: episodes/s and tokens/s at several batch sizes and episode
-lengths on synthetic delivery-like texts, the fraction of this CPU's matmul rate the judge
-reaches (measured next to each configuration, since the load drifts), cached verdicts/s,
-and the judge's load time in a fresh process.
+``consent-gym bench judge --judge llm`` (the default judge, the probe, is timed by
+:mod:`consent_gym.benchmarks.probe_judge`): episodes/s and tokens/s at several batch
+sizes and episode lengths on synthetic delivery-like texts, the fraction of this CPU's
+matmul rate the judge reaches (measured next to each configuration, since the load
+drifts), cached verdicts/s, and the judge's load time in a fresh process.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ class JudgeSpeed:
 
 @dataclass
 class JudgeBench:
-    """Everything ``consent-gym bench judge`` measures; the headline is one :class:`JudgeSpeed`."""
+    """Everything ``consent-gym bench judge --judge llm`` measures; the headline is one
+    :class:`JudgeSpeed`."""
 
     model_name: str
     judge_id: str

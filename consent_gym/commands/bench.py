@@ -4,10 +4,12 @@ Subcommands:
 
 - ``wrapper``: env steps/s raw vs under ``ConsentWrapper`` with a judge that costs
   nothing (recording and rendering only), CartPole and DeliveryCurb, interleaved.
-- ``judge``: the default LLM judge's uncached episodes/s and tokens/s at several batch
-  sizes and episode lengths, the fraction of this CPU's fp32 matmul rate it reaches (and
-  of the bf16 rate, when the judge runs in bf16; ``--dtype``), cached verdicts/s, load
-  time cold and warm.
+- ``judge``: a judge's uncached episodes/s and tokens/s at several batch sizes and episode
+  lengths, the fraction of this CPU's fp32 matmul rate it reaches, cached verdicts/s, load
+  time warm (and cold with ``--cold``). ``--judge probe`` (the default judge,
+  :mod:`consent_gym.benchmarks.probe_judge`) also reports chunks per episode and the
+  positions its encoder computes; ``--judge llm`` (the prompted LLM judge,
+  :mod:`consent_gym.benchmarks.judge`) also the bf16 rate when it runs in bf16 (``--dtype``).
 - ``train``: wall time of gated vs ungated PPO on DeliveryCurb for the same timesteps.
 
 With ``--json`` the last line printed is one JSON object.
@@ -26,6 +28,9 @@ WRAPPER_ENVS = ("CartPole-v1", "consent_gym/DeliveryCurb-v0")
 #: ``bench judge --dtype`` choices (as consent_gym.judges.llm.DTYPE_CHOICES, without
 #: importing torch to build the parser).
 DTYPE_CHOICES = ("auto", "float32", "bfloat16")
+#: The judges ``bench judge`` can time (each has its own FLOP accounting), in
+#: :data:`~consent_gym.judge_registry.JUDGE_CHOICES` order; the default is the default judge.
+BENCH_JUDGE_CHOICES = tuple(name for name in JUDGE_CHOICES if name in ("probe", "llm"))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -39,8 +44,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     wrapper.add_argument("--env", action="append", default=None,
                          help=f"env id (repeatable; default: {', '.join(WRAPPER_ENVS)})")
     judge = kinds.add_parser(
-        "judge", help="the default LLM judge's uncached/cached speed and matmul fraction"
+        "judge", help="a judge's uncached/cached speed and matmul fraction (default: the "
+                      "default probe judge)"
     )
+    judge.add_argument("--judge", choices=BENCH_JUDGE_CHOICES, default=DEFAULT_JUDGE,
+                       help="the judge to time (default probe: the default judge, Gemma's "
+                            "hidden states up to the readout layer; llm: the prompted LLM "
+                            "judge)")
     judge.add_argument("--batch-sizes", type=_int_list, default=None,
                        help="comma-separated batch sizes (default 1,8,16,32; --quick: 1,16)")
     judge.add_argument("--episode-tokens", type=_int_list, default=None,
@@ -55,13 +65,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="also time a cold load (GGUF conversion into an empty cache "
                             "folder, about a minute)")
     judge.add_argument("--instructions", type=Path, default=None, metavar="FILE",
-                       help="a constitution file for the judge (lengthens every prompt's "
-                            "header)")
+                       help="--judge llm: a constitution file for the judge (lengthens every "
+                            "prompt's header)")
     judge.add_argument("--no-warm-load", action="store_true",
                        help="skip timing a warm load in a fresh process")
-    judge.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
-                       help="the judge's weight dtype (default: auto, bfloat16 where the CPU "
-                            "multiplies bf16 natively, else float32)")
+    judge.add_argument("--dtype", choices=DTYPE_CHOICES, default=None,
+                       help="--judge llm: the judge's weight dtype (default: auto, bfloat16 "
+                            "where the CPU multiplies bf16 natively, else float32; the probe "
+                            "judge runs in float32)")
     train = kinds.add_parser("train", help="wall time of gated vs ungated PPO on DeliveryCurb")
     train.add_argument("--timesteps", type=int, default=10_240, help="PPO timesteps per run")
     train.add_argument("--repeats", type=int, default=1, help="interleaved runs per arm")
@@ -138,28 +149,78 @@ def _load_note() -> str:
 
 
 def _run_judge(args: argparse.Namespace) -> int:
-    from consent_gym.benchmarks.judge import bench_judge
-
     sizes = args.batch_sizes or ([1, 16] if args.quick else [1, 8, 16, 32])
     lengths = args.episode_tokens or ([64] if args.quick else [32, 64, 128])
     min_episodes = args.min_episodes if args.min_episodes is not None else (2 if args.quick else 4)
     if min_episodes < 1:
         raise SystemExit("consent-gym bench judge: --min-episodes must be >= 1")
     headline = 64 if 64 in lengths else lengths[len(lengths) // 2]
+    if args.judge == "probe":
+        return _run_probe_judge(args, sizes, lengths, headline, min_episodes)
+    return _run_llm_judge(args, sizes, lengths, headline, min_episodes)
+
+
+def _run_probe_judge(args: argparse.Namespace, sizes: list[int], lengths: list[int],
+                     headline: int, min_episodes: int) -> int:
+    from consent_gym.benchmarks.probe_judge import bench_probe_judge
+
+    llm_only = [flag for flag, given in (("--dtype", args.dtype is not None),
+                                         ("--instructions", args.instructions is not None))
+                if given]
+    if llm_only:
+        raise SystemExit(f"consent-gym bench judge: {' and '.join(llm_only)} apply to --judge "
+                         f"llm only (the probe judge has no prompt and runs in float32)")
+    print(f"Timing the default probe judge ({_load_note()}) ...", flush=True)
+    result = bench_probe_judge(batch_sizes=sizes, episode_tokens=lengths,
+                               headline_tokens=headline, min_episodes=min_episodes,
+                               warm_load=not args.no_warm_load, cold_load=args.cold,
+                               log=lambda line: print(f"  {line}", flush=True))
+    print(f"judge {result.judge_id} ({result.model_name}, float32, {result.threads} threads): "
+          f"layers 1-{result.readout_layer} of {result.encoder_layers} run "
+          f"({result.layer_params / 1e6:.1f}M params), {result.pooling}-pooled per chunk, "
+          f"{result.chunk_batch_size} chunks per forward")
+    print(f"{'batch':>5} {'tokens':>7} {'episodes':>8} {'seconds':>8} {'eps/s':>7} "
+          f"{'tokens/s':>9} {'chunks/ep':>9} {'distinct':>8} {'enc pos/s':>9} "
+          f"{'matmul GF/s':>11} {'flop frac':>9}")
+    for r in result.results:
+        print(f"{r.batch_size:5d} {r.mean_tokens:7.1f} {r.episodes:8d} {r.seconds:8.2f} "
+              f"{r.episodes_per_s:7.2f} {r.tokens_per_s:9.1f} {r.chunks_per_episode:9.2f} "
+              f"{r.distinct_chunks_per_episode:8.2f} {r.encoder_tokens_per_s:9.1f} "
+              f"{r.matmul_gflops:11.1f} {r.flop_fraction:9.3f}")
+    h = result.headline
+    print(f"headline (batch {h.batch_size}, ~{h.episode_tokens}-token episodes): "
+          f"{h.episodes_per_s:.2f} episodes/s, {h.tokens_per_s:.1f} tokens/s, flop fraction "
+          f"{h.flop_fraction:.3f} of the fp32 matmul rate {h.matmul_gflops:.1f} GFLOP/s "
+          f"(FLOPs: 2 x {result.layer_params / 1e6:.1f}M x encoder positions, padding "
+          f"included)")
+    print(f"cached: {result.cached_verdicts_per_s:,.0f} verdicts/s; load: warm "
+          f"{_seconds(result.warm_load_s)} ({_seconds(result.warm_load_with_imports_s)} with "
+          f"imports), cold {_seconds(result.cold_load_s)}, in this process "
+          f"{result.load_s:.1f} s; {_load_note()}")
+    if args.json:
+        print(json.dumps({"benchmark": "judge", **result.to_dict()}))
+    return 0
+
+
+def _run_llm_judge(args: argparse.Namespace, sizes: list[int], lengths: list[int],
+                   headline: int, min_episodes: int) -> int:
+    from consent_gym.benchmarks.judge import bench_judge
+
+    dtype = args.dtype or "auto"
     instructions = None
     if args.instructions is not None:
         try:
             instructions = args.instructions.read_text(encoding="utf-8")
         except OSError as exc:
             raise SystemExit(f"consent-gym bench judge: cannot read --instructions: {exc}") from exc
-    print(f"Timing the default LLM judge ({_load_note()}) ...", flush=True)
+    print(f"Timing the prompted LLM judge ({_load_note()}) ...", flush=True)
     result = bench_judge(batch_sizes=sizes, episode_tokens=lengths, headline_tokens=headline,
                          min_episodes=min_episodes, warm_load=not args.no_warm_load,
-                         cold_load=args.cold, instructions=instructions, dtype=args.dtype,
+                         cold_load=args.cold, instructions=instructions, dtype=dtype,
                          log=lambda line: print(f"  {line}", flush=True))
     cost = result.cost
     print(f"judge {result.judge_id} ({result.model_name}, method {result.method}, "
-          f"{result.dtype} (--dtype {args.dtype}), {result.threads} threads): {cost.prompts} "
+          f"{result.dtype} (--dtype {dtype}), {result.threads} threads): {cost.prompts} "
           f"prompts of "
           f"{'/'.join(map(str, cost.header_tokens))} header tokens "
           f"({sum(cost.header_tokens)} in all, KV-cached); {cost.body_params / 1e6:.1f}M "
@@ -187,7 +248,7 @@ def _run_judge(args: argparse.Namespace) -> int:
           f"imports), cold {_seconds(result.cold_load_s)}, in this process "
           f"{result.load_s:.1f} s; {_load_note()}")
     if args.json:
-        print(json.dumps({"benchmark": "judge", **result.to_dict()}))
+        print(json.dumps({"benchmark": "judge", "judge": "llm", **result.to_dict()}))
     return 0
 
 

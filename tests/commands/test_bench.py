@@ -67,11 +67,12 @@ def test_bench_judge_cli_json(capsys, monkeypatch, tiny_llm_judge):
         return real(tiny_llm_judge, **{**kwargs, "warm_load": False}, matmul_size=64)
 
     monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
-    assert main(["bench", "judge", "--batch-sizes", "1,2", "--episode-tokens", "24,64",
-                 "--min-episodes", "1", "--json"]) == 0
+    assert main(["bench", "judge", "--judge", "llm", "--batch-sizes", "1,2",
+                 "--episode-tokens", "24,64", "--min-episodes", "1", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert set(result) >= JUDGE_KEYS and result["benchmark"] == "judge"
+    assert result["judge"] == "llm"
     assert seen["batch_sizes"] == [1, 2] and seen["episode_tokens"] == [24, 64]
     assert seen["headline_tokens"] == 64 and seen["min_episodes"] == 1
     assert [(r["batch_size"], r["episode_tokens"]) for r in result["results"]] == [
@@ -99,8 +100,8 @@ def test_bench_judge_dtype_reaches_the_judge_and_the_json(capsys, monkeypatch, t
         return real(judge, **{**kwargs, "warm_load": False}, matmul_size=64, cached_repeats=1)
 
     monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
-    assert main(["bench", "judge", "--batch-sizes", "2", "--episode-tokens", "24",
-                 "--min-episodes", "1", "--dtype", dtype, "--json"]) == 0
+    assert main(["bench", "judge", "--judge", "llm", "--batch-sizes", "2", "--episode-tokens",
+                 "24", "--min-episodes", "1", "--dtype", dtype, "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     expected = "float32" if dtype == "float32" else "bfloat16"
@@ -127,7 +128,7 @@ def test_bench_judge_quick_defaults(capsys, monkeypatch, tiny_llm_judge):
                     matmul_size=64, cached_repeats=1)
 
     monkeypatch.setattr(judge_bench, "bench_judge", tiny_bench)
-    assert main(["bench", "judge", "--quick"]) == 0
+    assert main(["bench", "judge", "--judge", "llm", "--quick"]) == 0
     assert seen["batch_sizes"] == [1, 16] and seen["episode_tokens"] == [64]
     assert seen["min_episodes"] == 2 and seen["warm_load"] is True
     assert "{" not in capsys.readouterr().out.strip().splitlines()[-1]  # no JSON without --json
@@ -142,6 +143,54 @@ def test_bench_judge_rejects_bad_lists():
         main(["bench", "judge", "--episode-tokens", "a"])
     with pytest.raises(SystemExit, match="--min-episodes"):
         main(["bench", "judge", "--min-episodes", "0"])
+    with pytest.raises(SystemExit):
+        main(["bench", "judge", "--judge", "cascade"])  # choices: probe, llm
+    with pytest.raises(SystemExit, match="--dtype apply to --judge llm only"):
+        main(["bench", "judge", "--dtype", "float32"])  # the default judge is the probe
+    with pytest.raises(SystemExit, match="--instructions apply to --judge llm only"):
+        main(["bench", "judge", "--judge", "probe", "--instructions", "constitution.txt"])
+
+
+PROBE_KEYS = {"judge", "episodes_per_s", "tokens_per_s", "encoder_tokens_per_s",
+              "chunks_per_episode", "flop_fraction", "matmul_gflops", "cached_verdicts_per_s",
+              "warm_load_s", "layer_params", "readout_layer", "results"}
+
+
+@pytest.fixture(scope="module")
+def tiny_probe_judge(tmp_path_factory):
+    from tests.benchmarks.test_bench_probe_judge import tiny_probe_judge
+
+    return tiny_probe_judge(tmp_path_factory.mktemp("bench-cli-probe"))
+
+
+@pytest.mark.parametrize("flags", [[], ["--judge", "probe"]])
+def test_bench_judge_times_the_default_probe_judge_by_default(capsys, monkeypatch,
+                                                             tiny_probe_judge, flags):
+    import consent_gym.benchmarks.judge as llm_bench
+    import consent_gym.benchmarks.probe_judge as probe_bench
+
+    real, seen = probe_bench.bench_probe_judge, {}
+
+    def tiny_bench(**kwargs):  # the CLI's arguments, on a tiny Gemma body instead of Gemma
+        seen.update(kwargs)
+        return real(tiny_probe_judge, **{**kwargs, "warm_load": False}, matmul_size=64,
+                    cached_repeats=1)
+
+    monkeypatch.setattr(probe_bench, "bench_probe_judge", tiny_bench)
+    monkeypatch.setattr(llm_bench, "bench_judge", lambda **kw: pytest.fail("timed the LLM"))
+    assert main(["bench", "judge", *flags, "--batch-sizes", "1,2", "--episode-tokens", "24,64",
+                 "--min-episodes", "1", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert set(result) >= PROBE_KEYS and result["benchmark"] == "judge"
+    assert result["judge"] == "probe"
+    assert seen["batch_sizes"] == [1, 2] and seen["episode_tokens"] == [24, 64]
+    assert seen["headline_tokens"] == 64 and seen["warm_load"] is True
+    assert [(r["batch_size"], r["episode_tokens"]) for r in result["results"]] == [
+        (1, 64), (2, 64), (2, 24)]
+    assert result["episodes_per_s"] == result["results"][1]["episodes_per_s"]
+    assert any(line.startswith("headline") and "flop fraction" in line for line in lines)
+    assert any(line.startswith("cached:") for line in lines)
 
 
 def test_bench_train_cli_json(capsys, monkeypatch):
@@ -177,9 +226,25 @@ def test_bench_train_cli_json(capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_bench_judge_quick_with_the_real_default_judge(capsys):
-    """The real Gemma 3 270M judge (minutes on 2 busy cores): JSON keys and sane values."""
+def test_bench_judge_quick_with_the_real_default_probe_judge(capsys):
+    """The real default judge (Gemma 3 270M up to the readout layer): JSON keys, sane values."""
     assert main(["bench", "judge", "--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) >= PROBE_KEYS and result["judge"] == "probe"
+    assert result["model"] == "gemma-3-270m-q4_k_m"
+    assert 1 <= result["readout_layer"] < result["encoder_layers"] == 18
+    # 18 layers of Gemma 3 270M hold ~100M params; the readout's prefix a fraction of them
+    assert 1e6 < result["layer_params"] < 1.1e8
+    assert 0 < result["episodes_per_s"] < 10_000 and result["chunks_per_episode"] > 1
+    assert 0 < result["flop_fraction"] <= 1.5  # cannot beat the fp32 matmul rate by much
+    assert result["cached_verdicts_per_s"] > 100
+    assert 0 < result["warm_load_s"] < 120
+
+
+@pytest.mark.slow
+def test_bench_judge_quick_with_the_real_llm_judge(capsys):
+    """The real prompted Gemma 3 270M judge (minutes on 2 busy cores): JSON keys and values."""
+    assert main(["bench", "judge", "--judge", "llm", "--quick", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(result) >= JUDGE_KEYS
     assert result["model"] == "gemma-3-270m-q4_k_m" and result["prompts"] >= 1
