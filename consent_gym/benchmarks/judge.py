@@ -297,6 +297,33 @@ print(json.dumps({"load_s": judge.load_seconds, "with_imports_s": time.perf_coun
 """
 
 
+def load_seconds_in_subprocess(script: str, args: Sequence[str] = (),
+                               cache_dir: str | None = None, what: str = "the judge"
+                               ) -> tuple[float, float]:
+    """Run ``script`` (which builds a judge and prints ``{"load_s", "with_imports_s"}`` as
+    its last line) in a fresh Python process; ``(load_s, with_imports_s)``.
+
+    ``cache_dir`` becomes ``CONSENT_GYM_CACHE`` (an empty folder makes the load cold).
+
+    Raises:
+        RuntimeError: the subprocess failed (its stderr's tail, naming ``what``).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["CONSENT_GYM_CACHE"] = cache_dir
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"loading {what} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(result["load_s"]), float(result["with_imports_s"])
+
+
 def llm_judge_load_seconds(
     cache_dir: str | None = None, dtype: str = "auto"
 ) -> tuple[float, float]:
@@ -307,22 +334,7 @@ def llm_judge_load_seconds(
     ``cache_dir`` pointing at an empty folder the load is cold (the packaged GGUF is
     converted first).
     """
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    if cache_dir is not None:
-        env["CONSENT_GYM_CACHE"] = cache_dir
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOAD_SCRIPT, dtype], capture_output=True, text=True, env=env,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"loading the LLM judge failed:\n{proc.stderr[-2000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return float(result["load_s"]), float(result["with_imports_s"])
+    return load_seconds_in_subprocess(_LOAD_SCRIPT, [dtype], cache_dir, "the LLM judge")
 
 
 def bench_judge(

@@ -22,7 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
-from consent_gym.benchmarks.judge import matmul_gflops, synthetic_episodes
+from consent_gym.benchmarks.judge import (
+    load_seconds_in_subprocess,
+    matmul_gflops,
+    synthetic_episodes,
+)
 
 
 @dataclass(frozen=True)
@@ -257,20 +261,7 @@ def probe_judge_load_seconds(cache_dir: str | None = None) -> tuple[float, float
     Raises:
         RuntimeError: the subprocess failed (its stderr's tail is in the message).
     """
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    if cache_dir is not None:
-        env["CONSENT_GYM_CACHE"] = cache_dir
-    proc = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT], capture_output=True, text=True,
-                          env=env, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"loading the default probe judge failed:\n{proc.stderr[-2000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return float(result["load_s"]), float(result["with_imports_s"])
+    return load_seconds_in_subprocess(_LOAD_SCRIPT, (), cache_dir, "the default probe judge")
 
 
 def bench_probe_judge(

@@ -176,3 +176,14 @@ def test_bench_judge_loads_the_llm_judge_in_the_requested_dtype(tiny_path, monke
     assert loads == ["bfloat16", "bfloat16"]  # warm-up load, then the timed warm load
     assert built["dtype"] == "bfloat16" and result.dtype == "bfloat16"
     assert result.warm_load_s == 1.0 and result.warm_load_with_imports_s == 2.0
+
+
+def test_load_seconds_in_subprocess_reads_the_last_line_and_names_a_failure(tmp_path):
+    from consent_gym.benchmarks.judge import load_seconds_in_subprocess
+
+    script = ("import json, os, sys; print('noise'); "
+              "print(json.dumps({'load_s': float(sys.argv[1]), "
+              "'with_imports_s': float(len(os.environ['CONSENT_GYM_CACHE']))}))")
+    assert load_seconds_in_subprocess(script, ["1.5"], cache_dir="abcd") == (1.5, 4.0)
+    with pytest.raises(RuntimeError, match=r"(?s)loading the test judge failed:.*boom"):
+        load_seconds_in_subprocess("raise SystemExit('boom')", what="the test judge")
