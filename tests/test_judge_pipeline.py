@@ -4,6 +4,7 @@ closed, are never used without an audit line, and the frozen check still runs.""
 from __future__ import annotations
 
 import pickle
+import signal
 import threading
 import time
 
@@ -22,8 +23,10 @@ from consent_gym.judges.cache import VerdictCache
 class SlowJudge:
     """Vetoes texts with "harm"; sleeps ``seconds`` per call; records every call.
 
-    ``fail`` maps a text to how many more calls including it raise; ``failed_for`` to how
-    many more calls return a failed verdict for it; ``frozen`` raises FrozenJudgeError.
+    ``fail`` maps a text to how many more calls including it raise (``error``, a
+    RuntimeError unless set); ``failed_for`` to how many more calls return a failed verdict
+    for it; ``frozen`` raises FrozenJudgeError. A call with a text in ``hold`` sets
+    ``holding`` and waits until ``release`` is set (at most ``hold_s``).
     """
 
     def __init__(self, seconds: float = 0.0, *, thread_safe: bool = False) -> None:
@@ -34,6 +37,11 @@ class SlowJudge:
         self.fail: dict[str, int] = {}
         self.failed_for: dict[str, int] = {}
         self.frozen = False
+        self.error: type[BaseException] = RuntimeError
+        self.hold: set[str] = set()
+        self.hold_s = 3.0
+        self.holding = threading.Event()
+        self.release = threading.Event()
         self.checks = 0
         self.active = 0
         self.most_active = 0
@@ -51,13 +59,16 @@ class SlowJudge:
             self.most_active = max(self.most_active, self.active)
         try:
             time.sleep(self.seconds)
+            if self.hold.intersection(texts):
+                self.holding.set()
+                self.release.wait(self.hold_s)
             if self.frozen:
                 raise FrozenJudgeError("the weights changed")
             out = []
             for text in texts:
                 if self.fail.get(text, 0) > 0:
                     self.fail[text] -= 1
-                    raise RuntimeError(f"server gone while judging {text!r}")
+                    raise self.error(f"server gone while judging {text!r}")
                 if self.failed_for.get(text, 0) > 0:
                     self.failed_for[text] -= 1
                     out.append(failed_verdict(self.judge_id, "time-out"))
@@ -295,6 +306,200 @@ def test_no_verdict_is_used_without_its_audit_line(settings_pair, tmp_path):
     lines = list(read_audit_log(tmp_path / "audit0.jsonl"))
     assert len(decisions) == len(lines) == 1 and lines[0]["text_sha256"] == text_sha256("road")
     assert piped.pipeline.pending == 1
+
+
+# ------------------------------------------------------------------ taking, counting, threads
+def test_take_waits_only_as_long_as_its_own_wait_s():
+    judge = SlowJudge()
+    judge.hold = {"held"}
+    pipeline = JudgePipeline(workers=1, wait_s=None)
+    pipeline.submit(judge, ["held"])
+    assert judge.holding.wait(5)
+    # the judge answers only once released (at most 3 s): take's own limit, not the
+    # pipeline's (none), says when to give up
+    assert pipeline.take(judge, ["held"], wait_s=0.05) == [None]
+    assert pipeline.timed_out == 1 and pipeline.used == 0
+    judge.release.set()
+    pipeline.close()
+
+
+def test_a_pipeline_without_a_time_limit_waits_for_its_verdicts():
+    judge = SlowJudge(0.05)
+    pipeline = JudgePipeline(workers=1, wait_s=None)
+    assert pipeline.wait_s is None
+    pipeline.submit(judge, ["road", "harm"])
+    verdicts = pipeline.take(judge, ["road", "harm"])
+    assert [v.approved for v in verdicts] == [True, False]
+    assert pipeline.used == 2 and pipeline.timed_out == 0
+    pipeline.close()
+
+
+def test_each_text_is_looked_up_whatever_comes_before_it():
+    judge = SlowJudge()
+    pipeline = JudgePipeline(workers=1)
+    pipeline.submit(judge, ["road", "harm"])
+    verdicts = pipeline.take(judge, ["never sent", "road", "also never sent", "harm"])
+    assert verdicts[0] is None and verdicts[2] is None
+    assert verdicts[1].approved and not verdicts[3].approved
+    assert pipeline.used == 2 and pipeline.pending == 0
+    pipeline.close()
+
+
+def test_a_text_sent_twice_is_kept_until_both_decisions_took_it():
+    # two episodes with the same text, decided by two calls (e.g. two rollouts)
+    judge = SlowJudge()
+    pipeline = JudgePipeline(workers=1)
+    assert pipeline.submit(judge, ["road"]) == 1
+    assert pipeline.submit(judge, ["road"]) == 0  # held already: not judged twice
+    assert pipeline.take(judge, ["road"])[0].approved
+    assert pipeline.pending == 1
+    assert pipeline.take(judge, ["road"])[0].approved
+    assert pipeline.pending == 0 and pipeline.used == 2 and judge.judged("road") == 1
+    assert pipeline.take(judge, ["road"]) == [None]  # taken by both: released
+    pipeline.close()
+
+
+def test_every_time_out_is_counted_and_the_verdicts_ready_are_still_used():
+    judge = SlowJudge()
+    judge.hold = {"slow"}
+    pipeline = JudgePipeline(workers=1, max_batch=1)
+    pipeline.submit(judge, ["ready", "slow", "queued behind it"])
+    assert judge.holding.wait(5)  # the one thread judged "ready" first, then "slow"
+    verdicts = pipeline.take(judge, ["slow", "queued behind it", "ready"], wait_s=0.05)
+    assert verdicts[:2] == [None, None] and verdicts[2].approved
+    assert pipeline.timed_out == 2 and pipeline.used == 1 and pipeline.failed == 0
+    judge.release.set()
+    pipeline.close()
+
+
+def test_texts_dropped_by_close_fail_and_the_verdicts_ready_are_still_used():
+    judge = SlowJudge()
+    judge.hold = {"in flight"}
+    pipeline = JudgePipeline(workers=1, max_batch=1)
+    pipeline.submit(judge, ["ready", "in flight", "queued", "queued too"])
+    assert judge.holding.wait(5)
+    pipeline.close()  # drops the two queued texts; the call in flight finishes
+    judge.release.set()
+    verdicts = pipeline.take(judge, ["queued", "queued too", "ready", "in flight"])
+    assert verdicts[:2] == [None, None]
+    assert verdicts[2].approved and verdicts[3].approved
+    assert pipeline.failed == 2 and pipeline.used == 2 and pipeline.timed_out == 0
+    assert judge.judged("queued") == 0 and judge.judged("queued too") == 0
+
+
+class Interrupted(BaseException):
+    """Not an ``Exception``: ``judge_texts`` lets it through, as a KeyboardInterrupt."""
+
+
+def test_a_judge_call_that_raises_a_base_exception_fails_and_the_thread_goes_on():
+    judge = SlowJudge()
+    judge.error = Interrupted
+    judge.fail["interrupted"] = 1
+    pipeline = JudgePipeline(workers=1, wait_s=2.0)
+    pipeline.submit(judge, ["interrupted"])
+    assert pipeline.take(judge, ["interrupted"]) == [None]  # at once, not after 2 s
+    assert pipeline.failed == 1 and pipeline.timed_out == 0
+    pipeline.submit(judge, ["road"])  # the same thread judges the next text
+    assert pipeline.take(judge, ["road"])[0].approved
+    pipeline.close()
+
+
+def test_an_interrupt_while_take_waits_is_raised_not_counted_as_a_failed_prefetch():
+    # Ctrl-C (here: a signal handler's exception) while the decision waits for a verdict
+    # in flight stops the caller; it is not the prefetch's failure, to judge around
+    judge = SlowJudge()
+    judge.hold = {"held"}
+    pipeline = JudgePipeline(workers=1)
+    pipeline.submit(judge, ["held"])
+    assert judge.holding.wait(5)
+
+    def interrupt(signum, frame):
+        raise Interrupted("Ctrl-C")
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with pytest.raises(Interrupted):
+            threading.Timer(0.05, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGUSR1)).start()
+            pipeline.take(judge, ["held"])
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        judge.release.set()
+    assert pipeline.failed == 0 and pipeline.timed_out == 0
+    pipeline.close()
+
+
+class MeetingJudge:
+    """A thread-safe judge. The first two pipeline threads to ask whether it is thread-safe
+    wait for each other there (so both go for a batch while ONE text is queued: one finds
+    nothing to take); a call with a text starting "meet" waits until another such call is
+    in flight (at most 2 s, then it raises: a failed verdict)."""
+
+    judge_id = "meeting-rule"
+
+    def __init__(self) -> None:
+        self.asking = threading.Barrier(2, timeout=5)
+        self.asked = 0
+        self.meeting = threading.Barrier(2, timeout=2)
+        self._lock = threading.Lock()
+
+    @property
+    def thread_safe(self) -> bool:
+        with self._lock:
+            self.asked += 1
+            first_two = self.asked <= 2
+        if first_two:
+            self.asking.wait()
+        return True
+
+    def judge_batch(self, texts):
+        if any(text.startswith("meet") for text in texts):
+            self.meeting.wait()
+        return [Verdict(True, 0.9, self.judge_id, "rule") for _ in texts]
+
+
+def test_a_thread_that_found_nothing_to_take_keeps_working():
+    judge = MeetingJudge()
+    pipeline = JudgePipeline(workers=2, max_batch=1)
+    pipeline.submit(judge, ["alone"])
+    assert pipeline.take(judge, ["alone"])[0].approved
+    # both threads are still there: two calls in flight at once
+    pipeline.submit(judge, ["meet 1", "meet 2"])
+    assert [v is not None and v.approved for v in pipeline.take(judge, ["meet 1", "meet 2"])] \
+        == [True, True]
+    pipeline.close()
+
+
+def test_close_ends_the_threads_without_an_error(monkeypatch):
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    before = set(threading.enumerate())
+    judge = SlowJudge()
+    pipeline = JudgePipeline(workers=2)
+    pipeline.submit(judge, ["road"])
+    threads = [t for t in threading.enumerate()
+               if t not in before and t.name == "consent-judge-pipeline"]
+    assert len(threads) == 2
+    assert pipeline.take(judge, ["road"])[0].approved
+    pipeline.close()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads) and errors == []
+
+
+def test_a_pickled_pipeline_keeps_its_configuration_and_works():
+    judge = SlowJudge()
+    pipeline = JudgePipeline(workers=2, max_batch=3, wait_s=1.5, max_entries=7)
+    pipeline.submit(judge, ["road"])
+    copy = pickle.loads(pickle.dumps(pipeline))
+    assert (copy.workers, copy.max_batch, copy.wait_s, copy.max_entries) == (2, 3, 1.5, 7)
+    assert copy.pending == 0 and copy.used == 0
+    assert repr(copy) == "JudgePipeline(workers=2, max_batch=3, wait_s=1.5, pending=0)"
+    copy.submit(judge, ["harm"])
+    assert not copy.take(judge, ["harm"])[0].approved
+    assert pickle.loads(pickle.dumps(JudgePipeline(wait_s=None))).wait_s is None
+    pipeline.close()
+    copy.close()
 
 
 # ------------------------------------------------------------------ settings, errors
