@@ -15,7 +15,7 @@ from consent_gym import RolloutConsent, read_audit_log
 from consent_gym.audit import text_sha256
 from consent_gym.gate import ConsentSettings, ConsentStats, Piece, decide, submit_to_pipeline
 from consent_gym.judge_pipeline import JudgePipeline
-from consent_gym.judges import FrozenJudgeError, RuleJudge, Verdict
+from consent_gym.judges import FrozenJudgeError, JudgeError, RuleJudge, Verdict
 from consent_gym.judges.base import failed_verdict
 from consent_gym.judges.cache import VerdictCache
 
@@ -43,12 +43,14 @@ class SlowJudge:
         self.holding = threading.Event()
         self.release = threading.Event()
         self.checks = 0
+        self.fulls: list[bool] = []
         self.active = 0
         self.most_active = 0
         self._lock = threading.Lock()
 
     def verify_frozen(self, full: bool = True) -> None:
         self.checks += 1
+        self.fulls.append(full)
         if self.frozen:
             raise FrozenJudgeError("the weights changed")
 
@@ -117,8 +119,9 @@ def test_decisions_with_and_without_the_pipeline_are_identical(settings_pair, tm
         (d.verdict, d.released) for d in without]
     assert stats.prefetched == 5 and stats.last_prefetched == 5
     assert piped.pipeline is not None and piped.pipeline.pending == 0
-    # the decision made no judge call of its own, but the frozen check ran
-    assert piped.judge.checks == 1 and len(piped.judge.calls) >= 1
+    # the decision made no judge call of its own, but the (cheap) frozen check ran
+    assert piped.judge.checks == 1 and piped.judge.fulls == [False]
+    assert len(piped.judge.calls) >= 1
     assert sum(len(c) for c in piped.judge.calls) == 4
     # one audit line per verdict used, saying it was computed ahead
     lines = list(read_audit_log(tmp_path / "audit1.jsonl"))
@@ -148,6 +151,34 @@ def test_verdicts_of_another_judge_are_never_taken():
     assert pipeline.take(second, ["road"]) == [None]
     assert pipeline.take(first, ["road"])[0].approved
     pipeline.close()
+
+
+def test_decide_calls_a_judge_that_is_not_thread_safe_only_after_the_prefetch_call(
+        settings_pair):
+    judge = SlowJudge()
+    judge.hold, judge.hold_s = {"in flight"}, 0.3
+    piped = settings_pair(judge, pipeline=True)
+    submit_to_pipeline(piped, ["in flight"])
+    assert judge.holding.wait(5)
+    (decision,) = decide(piped, pieces(["not sent"]))  # judged by decide itself
+    assert decision.approved
+    assert judge.calls == [["in flight"], ["not sent"]] and judge.most_active == 1
+
+
+@pytest.mark.parametrize("on_judge_error", ["raise", "approve"])
+def test_decide_judges_what_was_not_sent_ahead_under_the_settings_failure_policy(
+        settings_pair, on_judge_error):
+    judge = SlowJudge()
+    judge.fail["not sent"] = 1
+    piped = settings_pair(judge, pipeline=True, on_judge_error=on_judge_error)
+    submit_to_pipeline(piped, ["road"])
+    if on_judge_error == "raise":
+        with pytest.raises(JudgeError, match="server gone"):
+            decide(piped, pieces(["road", "not sent"]))
+        return
+    road, not_sent = decide(piped, pieces(["road", "not sent"]))
+    assert road.approved and not road.verdict.failed
+    assert not_sent.approved and not_sent.verdict.failed  # "approve": failures release
 
 
 # ------------------------------------------------------------------ overlap
@@ -350,11 +381,13 @@ def test_a_text_sent_twice_is_kept_until_both_decisions_took_it():
     judge = SlowJudge()
     pipeline = JudgePipeline(workers=1)
     assert pipeline.submit(judge, ["road"]) == 1
-    assert pipeline.submit(judge, ["road"]) == 0  # held already: not judged twice
+    assert pipeline.submit(judge, ["road", "harm"]) == 1  # "road" held already: not again
+    assert pipeline.submitted == 2
     assert pipeline.take(judge, ["road"])[0].approved
-    assert pipeline.pending == 1
-    assert pipeline.take(judge, ["road"])[0].approved
-    assert pipeline.pending == 0 and pipeline.used == 2 and judge.judged("road") == 1
+    assert pipeline.pending == 2  # "road" for the second decision, and "harm"
+    road, harm = pipeline.take(judge, ["road", "harm"])
+    assert road.approved and not harm.approved
+    assert pipeline.pending == 0 and pipeline.used == 3 and judge.judged("road") == 1
     assert pipeline.take(judge, ["road"]) == [None]  # taken by both: released
     pipeline.close()
 
@@ -429,18 +462,17 @@ def test_an_interrupt_while_take_waits_is_raised_not_counted_as_a_failed_prefetc
     pipeline.close()
 
 
-class MeetingJudge:
-    """A thread-safe judge. The first two pipeline threads to ask whether it is thread-safe
-    wait for each other there (so both go for a batch while ONE text is queued: one finds
-    nothing to take); a call with a text starting "meet" waits until another such call is
-    in flight (at most 2 s, then it raises: a failed verdict)."""
+class ThreadSafeJudge:
+    """A thread-safe judge that approves every text. ``asking``: the first two pipeline
+    threads to ask whether it is thread-safe wait there for each other (so both go for a
+    batch of it while ONE text is queued: one finds nothing to take). ``meeting``: each
+    call waits until another call is in flight (at most 2 s, then it raises: failed)."""
 
-    judge_id = "meeting-rule"
-
-    def __init__(self) -> None:
-        self.asking = threading.Barrier(2, timeout=5)
+    def __init__(self, judge_id: str, *, asking: bool = False, meeting: bool = False) -> None:
+        self.judge_id = judge_id
+        self.asking = threading.Barrier(2, timeout=5) if asking else None
+        self.meeting = threading.Barrier(2, timeout=2) if meeting else None
         self.asked = 0
-        self.meeting = threading.Barrier(2, timeout=2)
         self._lock = threading.Lock()
 
     @property
@@ -448,25 +480,27 @@ class MeetingJudge:
         with self._lock:
             self.asked += 1
             first_two = self.asked <= 2
-        if first_two:
+        if self.asking is not None and first_two:
             self.asking.wait()
         return True
 
     def judge_batch(self, texts):
-        if any(text.startswith("meet") for text in texts):
+        if self.meeting is not None:
             self.meeting.wait()
         return [Verdict(True, 0.9, self.judge_id, "rule") for _ in texts]
 
 
 def test_a_thread_that_found_nothing_to_take_keeps_working():
-    judge = MeetingJudge()
+    asking = ThreadSafeJudge("asking", asking=True)
+    meeting = ThreadSafeJudge("meeting", meeting=True)
     pipeline = JudgePipeline(workers=2, max_batch=1)
-    pipeline.submit(judge, ["alone"])
-    assert pipeline.take(judge, ["alone"])[0].approved
-    # both threads are still there: two calls in flight at once
-    pipeline.submit(judge, ["meet 1", "meet 2"])
-    assert [v is not None and v.approved for v in pipeline.take(judge, ["meet 1", "meet 2"])] \
-        == [True, True]
+    pipeline.submit(asking, ["alone"])  # both threads go for it: one finds nothing
+    assert pipeline.take(asking, ["alone"])[0].approved
+    # both threads are still there: two calls in flight at once (the one that found
+    # nothing was taking texts of the first judge only, so it found nothing whenever it ran)
+    pipeline.submit(meeting, ["one", "two"])
+    verdicts = pipeline.take(meeting, ["one", "two"])
+    assert [v is not None and v.approved for v in verdicts] == [True, True]
     pipeline.close()
 
 
@@ -479,7 +513,8 @@ def test_close_ends_the_threads_without_an_error(monkeypatch):
     pipeline.submit(judge, ["road"])
     threads = [t for t in threading.enumerate()
                if t not in before and t.name == "consent-judge-pipeline"]
-    assert len(threads) == 2
+    # daemons: a pipeline never closed does not keep the process alive at exit
+    assert len(threads) == 2 and all(thread.daemon for thread in threads)
     assert pipeline.take(judge, ["road"])[0].approved
     pipeline.close()
     for thread in threads:
@@ -515,6 +550,11 @@ def test_settings_take_true_a_pipeline_or_false_and_pickle_without_threads():
     made.pipeline.submit(rule, ["x"])
     copy = pickle.loads(pickle.dumps(made))
     assert copy.judge is None and copy.pipeline.workers == 1 and copy.pipeline.pending == 0
+    # no judge yet (never pickled): nothing is sent ahead, until one is set
+    assert submit_to_pipeline(copy, ["x"]) == 0 and copy.pipeline.submitted == 0
+    copy.judge = rule
+    assert submit_to_pipeline(copy, ["x"]) == 1
+    copy.close()
     made.close()
     given.close()
 
@@ -523,6 +563,8 @@ def test_settings_take_true_a_pipeline_or_false_and_pickle_without_threads():
     ({"workers": 0}, "workers must be an int >= 1"),
     ({"max_batch": 1.5}, "max_batch must be an int >= 1"),
     ({"wait_s": -1}, "wait_s must be a number of seconds >= 0"),
+    ({"wait_s": True}, "wait_s must be a number of seconds >= 0"),
+    ({"wait_s": "5"}, "wait_s must be a number of seconds >= 0"),
     ({"max_entries": True}, "max_entries must be an int >= 1"),
 ])
 def test_pipeline_arguments_are_checked(kwargs, match):
@@ -530,12 +572,19 @@ def test_pipeline_arguments_are_checked(kwargs, match):
         JudgePipeline(**kwargs)
 
 
+def test_pipeline_defaults():
+    pipeline = JudgePipeline()
+    assert (pipeline.workers, pipeline.max_batch, pipeline.wait_s, pipeline.max_entries) == (
+        1, 16, 600.0, 100_000)
+    assert JudgePipeline(wait_s=0).wait_s == 0.0  # allowed: take only what is ready
+
+
 def test_submit_refuses_one_string_and_non_texts():
     pipeline = JudgePipeline()
     judge = SlowJudge()
     with pytest.raises(TypeError, match="not one string"):
         pipeline.submit(judge, "road")
-    with pytest.raises(TypeError, match="must be str"):
+    with pytest.raises(TypeError, match="must be str, got bytes"):
         pipeline.submit(judge, [b"road"])
     pipeline.close()
 
@@ -543,8 +592,9 @@ def test_submit_refuses_one_string_and_non_texts():
 def test_beyond_max_entries_nothing_more_is_sent_ahead():
     judge = SlowJudge()
     pipeline = JudgePipeline(max_entries=2)
-    assert pipeline.submit(judge, ["a", "b", "c"]) == 2 and pipeline.skipped == 1
-    assert pipeline.take(judge, ["a", "b", "c"])[2] is None
+    assert pipeline.submit(judge, ["a", "b", "c", "d"]) == 2 and pipeline.skipped == 2
+    verdicts = pipeline.take(judge, ["a", "b", "c", "d"])
+    assert verdicts[0].approved and verdicts[1].approved and verdicts[2:] == [None, None]
     pipeline.close()
 
 
