@@ -316,7 +316,7 @@ def test_the_frozen_check_runs_when_every_verdict_was_computed_ahead(settings_pa
 
 def test_a_closed_pipeline_leaves_every_text_to_decide(settings_pair):
     judge = SlowJudge(0.2)
-    pipeline = JudgePipeline(workers=1)
+    pipeline = JudgePipeline(workers=1, max_batch=1)  # "queued" waits behind "first"
     piped = settings_pair(judge, pipeline=pipeline)
     submit_to_pipeline(piped, ["first", "queued"])
     time.sleep(0.02)
