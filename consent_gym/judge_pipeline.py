@@ -251,17 +251,20 @@ class JudgePipeline:
         for key, future in found.items():
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                verdict = future.result(timeout=remaining)
+                # exception(), not result(): only what the prefetch raised is caught; what
+                # interrupts this wait itself (Ctrl-C, a signal handler) propagates.
+                error = future.exception(timeout=remaining)
             except FutureTimeout:
                 with self._cond:
                     self.timed_out += 1
                 continue
-            except FrozenJudgeError:
-                raise
-            except BaseException:
+            if error is not None:
+                if isinstance(error, FrozenJudgeError):
+                    raise error
                 with self._cond:
                     self.failed += 1
                 continue
+            verdict = future.result()
             if verdict.failed:
                 with self._cond:
                     self.failed += 1

@@ -44,6 +44,7 @@ def test_stats_count_calls_vetoes_flags_and_timesteps():
     assert stats.seen["road"]["count"] == 2 and stats.seen["road"]["approved"]
     assert not stats.seen["hit a box"]["approved"]
     assert totals["cache_hits"] is None  # a rule judge has no cache
+    assert totals["prefetched"] == 0 and stats.last_prefetched == 0  # no pipeline
     fresh = ConsentStats(history=True)
     assert fresh.totals()["texts"] == 0 and math.isnan(fresh.totals()["veto_rate"])
 
