@@ -238,10 +238,11 @@ class RunResult:
         seed: The training seed.
         train_s: Wall time of training (judging included).
         eval_s: Wall time of the evaluation.
-        evaluation: :func:`episode_metrics` of the evaluation episodes.
+        evaluation: The evaluation episodes aggregated (:attr:`EpisodeMetrics.aggregate`).
         judge: :meth:`~consent_gym.gate.ConsentStats.totals` over training (empty for
             ungated arms).
-        episodes: Every training episode, for learning curves.
+        episodes: Every training episode (the records of
+            :attr:`EpisodeMetrics.new_episode`), for learning curves.
         judge_batches: Every judge call, for the veto-rate curve.
         flag_timesteps: Training timesteps of flagged verdicts (panel disagreements).
         verdicts: One entry per distinct judged text (text, verdict, count), most judged
@@ -254,7 +255,7 @@ class RunResult:
     eval_s: float
     evaluation: dict[str, float]
     judge: dict[str, Any] = field(default_factory=dict)
-    episodes: list[EpisodeStats] = field(default_factory=list)
+    episodes: list[Any] = field(default_factory=list)
     judge_batches: list[JudgeCall] = field(default_factory=list)
     flag_timesteps: list[int] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
