@@ -8,6 +8,9 @@ Subcommands:
   that sees only the surface, and gated by a panel with an informed member
   (:mod:`consent_gym.experiments.ontological_drift`).
 
+- ``highway``: PPO on highway-env's ``highway-fast-v0`` without and with consent gating by
+  the default judge through the default renderer
+  (:mod:`consent_gym.experiments.highway`).
 - ``llm-delivery``: GRPO (TRL) on the embedded Gemma 3 270M with LoRA, ungated and gated
   by its own start checkpoint, on a text delivery task whose reward pays for speed
   (:mod:`consent_gym.experiments.llm_delivery`; writes results.json, no plots).
@@ -37,12 +40,12 @@ _positive_int = int_at_least(1)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: str,
-                seeds: int) -> None:
+                seeds: int, eval_episodes: int = 100, step_numbers: bool = True,
+                timesteps_default: str = "the env's recommended budget") -> None:
     parser.add_argument("--out", type=Path, default=Path(out),
                         help=f"folder for results.json and the plots (default: {out})")
     parser.add_argument("--timesteps", type=_positive_int, default=None,
-                        help="PPO training timesteps per run (default: the env's recommended "
-                             "budget)")
+                        help=f"PPO training timesteps per run (default: {timesteps_default})")
     parser.add_argument("--seeds", type=_positive_int, default=seeds,
                         help=f"training seeds, run one after the other (default: {seeds})")
     parser.add_argument("--judge", choices=JUDGE_CHOICES, default=judge,
@@ -60,13 +63,15 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
     parser.add_argument("--penalty", type=float, default=-1.0,
                         help="last-step reward of a vetoed episode with --mode penalty "
                              "(default: -1.0, the scale of a delivery)")
-    parser.add_argument("--eval-episodes", type=_positive_int, default=100,
-                        help="evaluation episodes per trained policy, on fixed seeds "
-                             "(default: 100)")
-    parser.add_argument("--step-numbers", action=argparse.BooleanOptionalAction, default=True,
-                        help="show the judge the renderer's own text, with step numbers "
-                             "(default); --no-step-numbers: step-free texts, far fewer "
-                             "distinct texts and faster, but the LLM judge misjudges them")
+    parser.add_argument("--eval-episodes", type=_positive_int, default=eval_episodes,
+                        help=f"evaluation episodes per trained policy, on fixed seeds "
+                             f"(default: {eval_episodes})")
+    if step_numbers:
+        parser.add_argument("--step-numbers", action=argparse.BooleanOptionalAction,
+                            default=True,
+                            help="show the judge the renderer's own text, with step numbers "
+                                 "(default); --no-step-numbers: step-free texts, far fewer "
+                                 "distinct texts and faster, but the LLM judge misjudges them")
     parser.add_argument("--judge-dtype", choices=("auto", "bfloat16", "float32"),
                         default="auto",
                         help="weight dtype of the llm judge (default: auto, bfloat16 where "
@@ -108,6 +113,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        default="unanimous",
                        help="panel policy (default: unanimous; 'reference' lets the surface "
                             "judge decide and the informed member only flag)")
+    from consent_gym.experiments.highway import ENV_ID, TIMESTEPS
+
+    highway = experiments.add_parser(
+        "highway",
+        help=f"PPO on highway-env's {ENV_ID}: gated by the default judge, it should crash "
+             f"less than ungated PPO at a comparable speed",
+        description=f"Train PPO on highway-env's {ENV_ID} without and with consent gating "
+                    f"(each episode told in words by the default renderer and judged), "
+                    f"evaluate both on fixed seeds (crash rate, speed, episode length, "
+                    f"return), print a table, write results.json and plots.",
+    )
+    _add_common(highway, out="runs/highway", judge=DEFAULT_JUDGE, mode="zero", seeds=3,
+                eval_episodes=10, step_numbers=False, timesteps_default=str(TIMESTEPS))
     llm = experiments.add_parser(
         "llm-delivery",
         help="GRPO on a language model: ungated, it learns plans that drive through "
@@ -147,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
             return _delivery_curb(args)
         if experiment == "llm-delivery":
             return _llm_delivery(args)
+        if experiment == "highway":
+            return _highway(args)
         return _ontological_drift(args)
     except MissingDependencyError as exc:
         print(f"consent-gym reproduce {experiment}: {exc}", file=sys.stderr)
@@ -157,7 +177,7 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "out": args.out, "timesteps": args.timesteps, "seeds": args.seeds, "judge": args.judge,
         "mode": args.mode, "penalty": args.penalty, "eval_episodes": args.eval_episodes,
-        "progress": not args.no_progress, "step_numbers": args.step_numbers,
+        "progress": not args.no_progress, "step_numbers": getattr(args, "step_numbers", True),
         "judge_dtype": args.judge_dtype, "served_judge": served_options(args),
     }
 
@@ -190,6 +210,22 @@ def _delivery_curb(args: argparse.Namespace) -> int:
     _report(results)
     print("Targets (issue 6, mean over seeds):")
     print(format_targets(results["targets"]))
+    return 0
+
+
+def _highway(args: argparse.Namespace) -> int:
+    from consent_gym.experiments.highway import ENV_ID, HighwayConfig, run_highway
+
+    config = HighwayConfig(**_common(args))
+    timesteps = config.resolved()[0]
+    print(f"consent-gym reproduce highway: {config.seeds} seeds x 2 arms (ungated, gated) on "
+          f"{ENV_ID}, {timesteps} timesteps each, judge {config.judge}, mode {config.mode}",
+          flush=True)
+    results = run_highway(config, log=lambda line: print(line, flush=True))
+    _report(results)
+    truth = results["judge_vs_truth"]
+    print(f"Judge vs ground truth (gated arm's training episodes, all seeds): "
+          f"{truth['total']}")
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
+from consent_gym.envs.metrics import EpisodeStats, episode_metrics, play_episode
 from consent_gym.gate import ConsentStats, JudgeCall, check_mode
 from consent_gym.judge_registry import (
     DEFAULT_JUDGE,
@@ -211,6 +211,24 @@ class GateSpec:
     judge_factory: Callable[[], Judge] | None = None
 
 
+@dataclass(frozen=True)
+class EpisodeMetrics:
+    """What an experiment counts per episode and how it aggregates them: the delivery
+    worlds' :class:`~consent_gym.envs.metrics.EpisodeStats` by default
+    (:data:`DELIVERY_METRICS`), a driving env's own elsewhere.
+
+    Attributes:
+        new_episode: Makes an empty per-episode record with ``add_step(reward, info)``,
+            and writable ``timestep`` and ``episode_return`` attributes.
+        aggregate: Evaluation episodes' records -> the run's evaluation metrics.
+        describe: One log line about a finished :class:`RunResult`.
+    """
+
+    new_episode: Callable[[], Any]
+    aggregate: Callable[[Sequence[Any]], dict[str, float]]
+    describe: Callable[[RunResult], str]
+
+
 @dataclass
 class RunResult:
     """One trained policy: its training log, judge figures and evaluation.
@@ -220,10 +238,11 @@ class RunResult:
         seed: The training seed.
         train_s: Wall time of training (judging included).
         eval_s: Wall time of the evaluation.
-        evaluation: :func:`episode_metrics` of the evaluation episodes.
+        evaluation: The evaluation episodes aggregated (:attr:`EpisodeMetrics.aggregate`).
         judge: :meth:`~consent_gym.gate.ConsentStats.totals` over training (empty for
             ungated arms).
-        episodes: Every training episode, for learning curves.
+        episodes: Every training episode (the records of
+            :attr:`EpisodeMetrics.new_episode`), for learning curves.
         judge_batches: Every judge call, for the veto-rate curve.
         flag_timesteps: Training timesteps of flagged verdicts (panel disagreements).
         verdicts: One entry per distinct judged text (text, verdict, count), most judged
@@ -236,7 +255,7 @@ class RunResult:
     eval_s: float
     evaluation: dict[str, float]
     judge: dict[str, Any] = field(default_factory=dict)
-    episodes: list[EpisodeStats] = field(default_factory=list)
+    episodes: list[Any] = field(default_factory=list)
     judge_batches: list[JudgeCall] = field(default_factory=list)
     flag_timesteps: list[int] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
@@ -249,8 +268,10 @@ def make_ppo(
     n_envs: int,
     ppo_kwargs: Mapping[str, Any],
     stats: ConsentStats | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[Any, list[Any]]:
-    """An SB3 PPO on ``n_envs`` DummyVecEnv copies of ``env_id``, gated per ``gate``.
+    """An SB3 PPO on ``n_envs`` DummyVecEnv copies of ``env_id``, gated per ``gate``
+    (``env_kwargs``: keyword arguments for ``gym.make``).
 
     Gating uses :mod:`consent_gym.sb3`: each sub-env is wrapped by
     :class:`~consent_gym.ConsentRecorder` (rendering with ``gate.renderer``), and the
@@ -267,7 +288,8 @@ def make_ppo(
     from stable_baselines3.common.env_util import make_vec_env
 
     if gate is None:
-        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed,
+                            env_kwargs=dict(env_kwargs) if env_kwargs else None)
         return PPO("MlpPolicy", venv, seed=seed, **ppo_kwargs), []
     try:
         from consent_gym.sb3 import ConsentCallback, consent_kwargs, make_consent_vec_env
@@ -276,7 +298,8 @@ def make_ppo(
             f"gated training needs consent_gym.sb3 (the consent rollout buffer), which could "
             f"not be imported: {exc}. Reinstall consent-gym (bash scripts/bootstrap.sh)."
         ) from exc
-    venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed, renderer=gate.renderer)
+    venv = make_consent_vec_env(env_id, n_envs=n_envs, seed=seed, renderer=gate.renderer,
+                                env_kwargs=dict(env_kwargs) if env_kwargs else None)
     gating = consent_kwargs(gate.judge, mode=gate.mode, penalty=gate.penalty,  # type: ignore[arg-type]
                             stats=stats)
     kwargs = {**ppo_kwargs, **gating}
@@ -284,7 +307,8 @@ def make_ppo(
 
 
 def _episode_callback(
-    episodes: list[EpisodeStats], judged: ConsentStats | None, progress: Any, judge_bar: Any
+    episodes: list[Any], judged: ConsentStats | None, progress: Any, judge_bar: Any,
+    new_episode: Callable[[], Any] = EpisodeStats,
 ) -> Any:
     """An SB3 callback recording every training episode, the timestep for the judge's
     statistics, and the progress bars."""
@@ -292,7 +316,7 @@ def _episode_callback(
 
     class EpisodeRecorder(BaseCallback):
         def _on_training_start(self) -> None:
-            self.running = [EpisodeStats() for _ in range(self.training_env.num_envs)]
+            self.running = [new_episode() for _ in range(self.training_env.num_envs)]
 
         def _on_step(self) -> bool:
             infos = self.locals["infos"]
@@ -306,7 +330,7 @@ def _episode_callback(
                         # The env's own return: the Monitor sits below any gating wrapper.
                         stats.episode_return = float(info["episode"]["r"])
                     episodes.append(stats)
-                    self.running[i] = EpisodeStats()
+                    self.running[i] = new_episode()
             if judged is not None:
                 judged.timestep = self.num_timesteps
                 if judge_bar is not None and judged.judged > judge_bar.n:
@@ -331,6 +355,8 @@ def train_and_evaluate(
     n_envs: int,
     ppo_kwargs: Mapping[str, Any],
     progress: bool = True,
+    metrics: EpisodeMetrics | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Train one PPO policy and evaluate it deterministically on ``eval_seeds``.
 
@@ -344,14 +370,17 @@ def train_and_evaluate(
         n_envs: DummyVecEnv copies.
         ppo_kwargs: Keyword arguments for PPO.
         progress: Show tqdm bars for training and judging.
+        metrics: What is counted per episode (default: :data:`DELIVERY_METRICS`).
+        env_kwargs: Keyword arguments for ``gym.make`` (training and evaluation).
 
     Returns:
         The run's :class:`RunResult`.
     """
     from tqdm.auto import tqdm
 
+    metrics = DELIVERY_METRICS if metrics is None else metrics
     stats = ConsentStats(history=True) if gate is not None else None
-    episodes: list[EpisodeStats] = []
+    episodes: list[Any] = []
     # PPO collects whole rollouts, so it runs up to one rollout past `timesteps`.
     rollout = int(ppo_kwargs.get("n_steps", 2048)) * n_envs
     total = -(-timesteps // rollout) * rollout
@@ -363,8 +392,10 @@ def train_and_evaluate(
                          leave=False, dynamic_ncols=True, position=1)
     start = time.perf_counter()
     try:
-        model, callbacks = make_ppo(env_id, seed, gate, n_envs, ppo_kwargs, stats)
-        recorder = _episode_callback(episodes, stats, train_bar, judge_bar)
+        model, callbacks = make_ppo(env_id, seed, gate, n_envs, ppo_kwargs, stats,
+                                    env_kwargs)
+        recorder = _episode_callback(episodes, stats, train_bar, judge_bar,
+                                     metrics.new_episode)
         model.learn(timesteps, callback=[*callbacks, recorder])
     finally:
         train_bar.close()
@@ -372,7 +403,7 @@ def train_and_evaluate(
             judge_bar.close()
     train_s = time.perf_counter() - start
     start = time.perf_counter()
-    evaluation = evaluate_policy(model, env_id, eval_seeds)
+    evaluation = evaluate_policy(model, env_id, eval_seeds, metrics, env_kwargs)
     eval_s = time.perf_counter() - start
     model.get_env().close()
     return RunResult(
@@ -402,18 +433,24 @@ def run_arms(
     progress: bool = True,
     log: Callable[[str], Any] = print,
     engine: str = "sb3",
+    metrics: EpisodeMetrics | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, list[RunResult]]:
     """Train and evaluate every arm for every seed, sequentially, in this process.
 
     Seeds form the outer loop so an interrupted run still holds whole seeds of every arm.
-    ``engine="rllib"`` trains with Ray RLlib (a local Ray, shut down afterwards).
+    ``engine="rllib"`` trains with Ray RLlib (a local Ray, shut down afterwards; delivery
+    metrics and no ``env_kwargs`` only). ``metrics`` and ``env_kwargs``: see
+    :func:`train_and_evaluate`.
 
     Returns:
         Arm name -> its runs, in seed order.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    metrics = DELIVERY_METRICS if metrics is None else metrics
     train: Callable[..., RunResult] = train_and_evaluate
+    extra: dict[str, Any] = {"metrics": metrics, "env_kwargs": env_kwargs}
     session: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if engine == "rllib":
         try:
@@ -426,17 +463,20 @@ def run_arms(
                 f"--engine rllib needs Ray RLlib ({exc}); install it with "
                 f"pip install 'consent-gym[rllib]'."
             ) from exc
-        train, session = train_and_evaluate_rllib, local_ray()
+        if metrics is not DELIVERY_METRICS or env_kwargs:
+            raise ValueError("engine='rllib' counts the delivery metrics only and takes no "
+                             "env_kwargs; train other envs with engine='sb3'.")
+        train, session, extra = train_and_evaluate_rllib, local_ray(), {}
     runs: dict[str, list[RunResult]] = {arm: [] for arm in arms}
     with session:
         for seed in seeds:
             for arm, gate in arms.items():
                 run = train(
                     env_id, arm, seed, timesteps, gate, eval_seeds,
-                    n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=progress,
+                    n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=progress, **extra,
                 )
                 runs[arm].append(run)
-                log(describe_run(run))
+                log(metrics.describe(run))
     return runs
 
 
@@ -455,14 +495,36 @@ def describe_run(run: RunResult) -> str:
     return line
 
 
-def evaluate_policy(model: Any, env_id: str, eval_seeds: Sequence[int]) -> dict[str, float]:
-    """:func:`episode_metrics` of ``model``'s deterministic policy, one episode per seed."""
+def evaluate_policy(
+    model: Any, env_id: str, eval_seeds: Sequence[int], metrics: EpisodeMetrics | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
+    """``metrics.aggregate`` (default: delivery's :func:`episode_metrics`) of ``model``'s
+    deterministic policy, one episode per seed of ``eval_seeds`` on
+    ``gym.make(env_id, **env_kwargs)``."""
+    import gymnasium as gym
+
+    metrics = DELIVERY_METRICS if metrics is None else metrics
 
     def act(obs: Any) -> int:
         action, _ = model.predict(obs, deterministic=True)
         return int(action)
 
-    return episode_metrics(run_policy(act, env_id, eval_seeds))
+    env = gym.make(env_id, **dict(env_kwargs or {}))
+    episodes = []
+    try:
+        for seed in eval_seeds:
+            record = metrics.new_episode()
+            for reward, info in play_episode(env, act, int(seed)):
+                record.add_step(reward, info)
+            episodes.append(record)
+    finally:
+        env.close()
+    return metrics.aggregate(episodes)
+
+
+#: The delivery worlds' episode metrics (:mod:`consent_gym.envs.metrics`).
+DELIVERY_METRICS = EpisodeMetrics(EpisodeStats, episode_metrics, describe_run)
 
 
 def eval_seed_list(n: int) -> list[int]:

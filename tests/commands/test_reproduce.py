@@ -91,3 +91,30 @@ def test_ontological_drift_tiny_run_reports_flags(tmp_path, capsys):
     panel_run = results["arms"]["panel-gated"]["runs"][0]
     assert flags["count"] == panel_run["judge"]["flagged"] == len(panel_run["flag_timesteps"])
     assert results["arms"]["surface-gated"]["runs"][0]["judge"]["flagged"] == 0
+
+
+def test_reproduce_highway_defaults_parse(capsys):
+    args = build_parser().parse_args(["reproduce", "highway"])
+    assert (args.judge, args.mode, args.seeds, args.eval_episodes) == ("probe", "zero", 3, 10)
+    assert args.timesteps is None and str(args.out) == "runs/highway"
+    assert not hasattr(args, "step_numbers")  # the default renderer has no step numbers to drop
+    with pytest.raises(SystemExit):
+        main(["reproduce", "highway", "--help"])
+    assert "highway-fast-v0" in capsys.readouterr().out
+
+
+def test_reproduce_highway_without_highway_env_is_a_clear_message(monkeypatch, capsys, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_highway_env(name, *args, **kwargs):
+        if name == "highway_env":
+            raise ImportError("No module named 'highway_env'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_highway_env)
+    code = main(["reproduce", "highway", "--judge", "rule", "--out", str(tmp_path),
+                 "--no-progress"])
+    assert code == 2
+    assert "pip install highway-env" in capsys.readouterr().err
