@@ -141,17 +141,20 @@ def play_episode(
 
 
 def run_policy(
-    policy: Callable[[Any], int], env_id: str, eval_seeds: Sequence[int]
-) -> list[EpisodeStats]:
-    """Run ``policy(obs) -> action`` for one episode per seed of ``eval_seeds``."""
-    env = gym.make(env_id)
+    policy: Callable[[Any], int], env_id: str, eval_seeds: Sequence[int],
+    new_record: Callable[[], Any] = EpisodeStats, env_kwargs: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """Run ``policy(obs) -> action`` for one episode per seed of ``eval_seeds`` on
+    ``gym.make(env_id, **env_kwargs)``; each episode is counted by a fresh ``new_record()``
+    (anything with ``add_step(reward, info)``; default :class:`EpisodeStats`)."""
+    env = gym.make(env_id, **dict(env_kwargs or {}))
     episodes = []
     try:
         for seed in eval_seeds:
-            stats = EpisodeStats()
+            record = new_record()
             for reward, info in play_episode(env, policy, int(seed)):
-                stats.add_step(reward, info)
-            episodes.append(stats)
+                record.add_step(reward, info)
+            episodes.append(record)
     finally:
         env.close()
     return episodes

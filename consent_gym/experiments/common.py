@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consent_gym.envs.metrics import EpisodeStats, episode_metrics, play_episode
+from consent_gym.envs.metrics import EpisodeStats, episode_metrics, run_policy
 from consent_gym.gate import ConsentStats, JudgeCall, check_mode
 from consent_gym.judge_registry import (
     DEFAULT_JUDGE,
@@ -502,25 +502,14 @@ def evaluate_policy(
     """``metrics.aggregate`` (default: delivery's :func:`episode_metrics`) of ``model``'s
     deterministic policy, one episode per seed of ``eval_seeds`` on
     ``gym.make(env_id, **env_kwargs)``."""
-    import gymnasium as gym
-
     metrics = DELIVERY_METRICS if metrics is None else metrics
 
     def act(obs: Any) -> int:
         action, _ = model.predict(obs, deterministic=True)
         return int(action)
 
-    env = gym.make(env_id, **dict(env_kwargs or {}))
-    episodes = []
-    try:
-        for seed in eval_seeds:
-            record = metrics.new_episode()
-            for reward, info in play_episode(env, act, int(seed)):
-                record.add_step(reward, info)
-            episodes.append(record)
-    finally:
-        env.close()
-    return metrics.aggregate(episodes)
+    return metrics.aggregate(run_policy(act, env_id, eval_seeds, metrics.new_episode,
+                                        env_kwargs))
 
 
 #: The delivery worlds' episode metrics (:mod:`consent_gym.envs.metrics`).

@@ -71,3 +71,17 @@ def test_play_episode_stops_at_the_end_or_at_max_steps():
     assert list(play_episode(env, lambda obs: 2, seed=0, max_steps=0)) == []
     with pytest.raises(ValueError, match="max_steps"):
         list(play_episode(env, lambda obs: 2, max_steps=-1))
+
+
+def test_run_policy_counts_with_the_record_and_env_kwargs_given():
+    class Steps:
+        def __init__(self) -> None:
+            self.rewards: list[float] = []
+
+        def add_step(self, reward: float, info: dict) -> None:
+            self.rewards.append(reward)
+
+    records = run_policy(lambda obs: 0, "CartPole-v1", [0, 1], Steps,
+                         env_kwargs={"max_episode_steps": 3})
+    assert [type(r) for r in records] == [Steps, Steps]
+    assert [r.rewards for r in records] == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
