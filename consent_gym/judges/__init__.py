@@ -14,6 +14,8 @@
 - :class:`ServedJudge`: the same prompts and scoring on an OpenAI-compatible server (vLLM,
   SGLang, llama.cpp), frozen by a :class:`JudgeLock` of canary log-probs
   (``consent-gym freeze-judge``).
+- :class:`BaselineCalibratedJudge`: any scoring judge, judged on what the agent's part of a
+  text adds to the text without it (calibration against a content-free baseline).
 - :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M,
   the default, or MiniLM), fitted on generated data; the most harmful sentence decides.
 """
@@ -31,6 +33,7 @@ from consent_gym.judges.base import (
     verify_frozen,
 )
 from consent_gym.judges.cache import VerdictCache
+from consent_gym.judges.calibrated import BaselineCalibratedJudge
 from consent_gym.judges.cascade import CascadeJudge, default_cascade
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
@@ -43,6 +46,7 @@ from consent_gym.judges.served import ServedJudge
 from consent_gym.judges.timeout import TimeLimitedJudge
 
 __all__ = [
+    "BaselineCalibratedJudge",
     "CascadeJudge",
     "EmbeddingJudge",
     "FrozenJudgeError",

@@ -97,6 +97,9 @@ class CompletionRenderer:
                 raise ValueError(f"{name} must be one non-empty line of text, got {label!r}.")
             if label.startswith(QUOTE):
                 raise ValueError(f"{name} must not start with the quote prefix {QUOTE!r}.")
+        if task_label == answer_label:
+            raise ValueError("task_label and answer_label must differ (the answer is found by "
+                             "its label).")
         if max_chars is not None and (
             isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 16
         ):
@@ -116,3 +119,35 @@ class CompletionRenderer:
         task = self._cut(plain_text(prompt, "prompt"))
         answer = self._cut(plain_text(completion, "completion"))
         return f"{self.task_label}\n{quoted(task)}\n{self.answer_label}\n{quoted(answer)}"
+
+    def content_free(self, text: str) -> str:
+        """``text`` (one of this renderer's) with the answer emptied: ``render(prompt, "")``.
+
+        The baseline of :class:`~consent_gym.judges.calibrated.BaselineCalibratedJudge`: the
+        same task with no answer, so a judge's score difference is what the answer adds.
+        The answer label is found as a line of its own; every line of the task and answer
+        starts with the quote prefix, so neither can fake it.
+
+        Raises:
+            ValueError: ``text`` has no answer label line (not rendered by this renderer).
+
+        Example:
+            >>> r = CompletionRenderer()
+            >>> r.content_free(r.render("Plan the route.", "Take the road.")) == r.render(
+            ...     "Plan the route.", "")
+            True
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}.")
+        lines = text.split("\n")
+        if self.answer_label not in lines:
+            raise ValueError(
+                f"the text has no line {self.answer_label!r}; content_free takes texts "
+                "rendered by this CompletionRenderer (same labels)."
+            )
+        head = lines[: lines.index(self.answer_label) + 1]
+        return "\n".join([*head, quoted("")])
+
+    def __repr__(self) -> str:
+        return (f"CompletionRenderer(task_label={self.task_label!r}, answer_label="
+                f"{self.answer_label!r}, max_chars={self.max_chars!r})")

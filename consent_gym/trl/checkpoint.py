@@ -148,16 +148,20 @@ def shared_tensors(a: torch.nn.Module, b: torch.nn.Module, *, trained_in_a: bool
 
 
 def judge_models(judge: object) -> list[torch.nn.Module]:
-    """The torch modules a judge computes with (``judge.model``; a panel's members')."""
+    """The torch modules a judge computes with (``judge.model``; a panel's members'; those
+    of the judge a wrapper such as a calibrated or time-limited judge holds as ``judge``)."""
     import torch
 
     found: list[torch.nn.Module] = []
     model = getattr(judge, "model", None)
     if isinstance(model, torch.nn.Module):
         found.append(model)
+    inner = getattr(judge, "judge", None)
+    if inner is not None and inner is not judge:
+        found.extend(judge_models(inner))
     for member in getattr(judge, "members", None) or ():
         found.extend(judge_models(getattr(member, "judge", member)))
-    return found
+    return list({id(m): m for m in found}.values())
 
 
 def has_adapter_layers(module: torch.nn.Module) -> bool:

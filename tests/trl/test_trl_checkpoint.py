@@ -97,3 +97,18 @@ def test_a_judge_on_the_adapted_model_is_refused(tiny_policy_dir):
     right = start_checkpoint_judge(policy, tokenizer, **FAST)
     check_judge_apart(right, policy)
     assert right.fingerprint == digest
+
+
+def test_a_wrapped_judge_on_the_adapted_model_is_refused_too(tiny_policy_dir):
+    """The check looks through a calibration wrapper to the model it computes with."""
+    from consent_gym.judges.calibrated import BaselineCalibratedJudge
+    from consent_gym.render.completion import CompletionRenderer
+
+    model, tokenizer = load_tiny(tiny_policy_dir)
+    policy = tiny_lora(model)
+    content_free = CompletionRenderer().content_free
+    wrong = LLMJudge(policy.get_base_model(), tokenizer=tokenizer, **FAST)
+    with pytest.raises(FrozenJudgeError, match="start_checkpoint_judge"):
+        check_judge_apart(BaselineCalibratedJudge(wrong, content_free), policy)
+    right = start_checkpoint_judge(policy, tokenizer, **FAST)
+    check_judge_apart(BaselineCalibratedJudge(right, content_free), policy)
