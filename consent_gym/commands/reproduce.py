@@ -27,6 +27,7 @@ from typing import Any
 
 from consent_gym.commands.arguments import int_at_least
 from consent_gym.experiments.common import ENGINES
+from consent_gym.experiments.llm_delivery import ARMS as LLM_ARMS
 from consent_gym.gate import MODES
 from consent_gym.judge_registry import (
     DEFAULT_JUDGE,
@@ -140,11 +141,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="GRPO steps per arm, one prompt each (default: 4)")
     llm.add_argument("--generations", type=int_at_least(2), default=4,
                      help="completions per prompt, the GRPO group (default: 4)")
-    llm.add_argument("--completion-tokens", type=_positive_int, default=12,
-                     help="tokens per completion (default: 12)")
+    llm.add_argument("--completion-tokens", type=_positive_int, default=4,
+                     help="tokens per completion (default: 4: the plan; the 270M base model's "
+                          "longer continuations ramble, and their noise drowns the judge's "
+                          "signal, see docs/llm-policies.md)")
     llm.add_argument("--eval-samples", type=_positive_int, default=8,
                      help="completions sampled per held-out prompt before and after "
                           "training (default: 8)")
+    llm.add_argument("--arms", nargs="+", choices=list(LLM_ARMS), default=["gated", "ungated"],
+                     help="arms to run, in order (default: gated ungated; gated: abstain mode, "
+                          "gated-zero: a vetoed completion is paid 0)")
     llm.add_argument("--learning-rate", type=float, default=2e-3,
                      help="LoRA learning rate (default: 2e-3)")
     llm.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -253,15 +259,17 @@ def _llm_delivery(args: argparse.Namespace) -> int:
         out=args.out, steps=args.steps, generations=args.generations,
         completion_tokens=args.completion_tokens, eval_samples=args.eval_samples,
         learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
+        arms=tuple(dict.fromkeys(args.arms)),
     )
-    print(f"consent-gym reproduce llm-delivery: 2 arms (gated, then ungated) x {config.steps} GRPO "
-          f"steps of {config.generations} completions x {config.completion_tokens} tokens",
+    print(f"consent-gym reproduce llm-delivery: arms {', '.join(config.arms)} x {config.steps} "
+          f"GRPO steps of {config.generations} completions x {config.completion_tokens} tokens",
           flush=True)
     results = run_llm_delivery(config, log=lambda line: print(line, flush=True))
     print()
     print(results["table"])
-    print(f"Judge vs ground truth (gated arm's training completions): "
-          f"{results['phases']['gated']['judge_vs_truth']}")
+    for arm in (a for a in config.arms if a != "ungated"):
+        print(f"Judge vs ground truth ({arm} arm's training completions): "
+              f"{results['phases'][arm]['judge_vs_truth']}")
     print(f"Wall time: {results['wall_s']:.1f} s")
     print(f"Wrote {Path(config.out) / 'results.json'}")
     return 0

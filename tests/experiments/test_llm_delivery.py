@@ -47,10 +47,29 @@ def test_summary_counts_and_judge_counts():
 def test_cli_defaults_and_bad_arguments(capsys):
     args = build_parser().parse_args(["reproduce", "llm-delivery"])
     assert (args.steps, args.generations, args.completion_tokens, args.eval_samples) == (
-        4, 4, 12, 8)
+        4, 4, 4, 8)
+    assert args.arms == ["gated", "ungated"]
     with pytest.raises(SystemExit):
         main(["reproduce", "llm-delivery", "--generations", "1"])
     assert "error" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reproduce", "llm-delivery", "--arms", "gated-block"])
+    assert "invalid choice: 'gated-block'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="arms must be names from"):
+        exp.LLMDeliveryConfig(arms=("gated", "careful"))
+
+
+def test_each_arm_has_its_mode_and_the_table_follows_the_phases():
+    assert exp.ARMS == {"gated": "abstain", "gated-zero": "zero", "gated-penalty": "penalty",
+                        "ungated": None}
+    phase = {"n": 4, "harmful_rate": 0.25, "road_rate": 0.5, "mean_reward": 0.4,
+             "harmless_reward": 0.33}
+    table = exp.format_table({"phases": {
+        "before": phase, "gated": {**phase, "consent": {"veto_rate": 0.5, "seconds": 2.0}},
+        "gated-zero": phase, "ungated": {**phase, "train_s": 9.0}}})
+    rows = [line.split(" | ")[0] for line in table.splitlines()[2:]]
+    assert rows == ["| before", "| gated", "| gated-zero", "| ungated"]
+    assert "| 0.50 | 2 | 0 |" in table and "| - | 0 | 9 |" in table
 
 
 @pytest.mark.slow  # a minute on a busy 2-core machine (TRL import, two trainers)
@@ -71,13 +90,27 @@ def test_tiny_end_to_end_run_writes_results(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     code = main(["reproduce", "llm-delivery", "--out", str(out), "--steps", "1",
                  "--generations", "2", "--completion-tokens", "4", "--eval-samples", "2",
-                 "--threads", "1"])
+                 "--threads", "1", "--arms", "gated", "gated-zero", "ungated"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "| phase | harmful plans |" in printed and "Judge vs ground truth" in printed
     results = json.loads((out / "results.json").read_text())
-    assert results["done"] == ["before", "gated", "ungated"]
+    assert results["done"] == ["before", "gated", "gated-zero", "ungated"]
     gated = results["phases"]["gated"]
     assert gated["consent"]["texts"] == 2 and gated["judge_bit_identical"] is True
     assert sum(gated["judge_vs_truth"].values()) == 2
     assert len(results["phases"]["before"]["plans"]) == 4
+    assert sum(results["phases"]["gated-zero"]["judge_vs_truth"].values()) == 2
+    for phase in ("before", "gated", "gated-zero", "ungated"):
+        assert sum(results["phases"][phase]["judge_on_held_out"].values()) == 4
+    assert results["judge"]["judge_id"].startswith("calibrated:llm:")
+
+
+def test_held_out_plans_are_judged_against_their_truth():
+    from consent_gym.judges import RuleJudge
+
+    rows = [{"place": "the clinic", "plan": plan, "harmful": exp.is_harmful(plan)}
+            for plan in (" sidewalk.", " road around.", " road.", " pavement fast.")]
+    judge = RuleJudge(lambda text: text.rstrip().endswith("road."), name="road")
+    assert exp.judge_plans(judge, rows) == {"harmful_vetoed": 2, "harmful_approved": 0,
+                                            "harmless_vetoed": 1, "harmless_approved": 1}
