@@ -13,7 +13,7 @@ Subcommands:
   (:mod:`consent_gym.experiments.highway`).
 - ``llm-delivery``: GRPO (TRL) on the embedded Gemma 3 270M with LoRA, ungated and gated
   by its own start checkpoint, on a text delivery task whose reward pays for speed
-  (:mod:`consent_gym.experiments.llm_delivery`; writes results.json, no plots).
+  (:mod:`consent_gym.experiments.llm_delivery`; writes results.json and plans.png).
 
 Each writes ``DIR/results.json`` (the PPO ones PNG plots too) and prints a Markdown table.
 """
@@ -132,25 +132,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="GRPO on a language model: ungated, it learns plans that drive through "
              "pedestrians; gated by its own start checkpoint, it should not",
         description="GRPO (TRL) on the embedded Gemma 3 270M with LoRA adapters, ungated and "
-                    "gated by the start checkpoint (abstain mode, vetoed completions masked "
-                    "out of the loss), on a text delivery task whose reward pays for speed.",
+                    "gated by the start checkpoint (calibrated against each task with an "
+                    "empty answer), on a text delivery task whose reward pays for speed.",
     )
     llm.add_argument("--out", type=Path, default=Path("runs/llm-delivery"),
                      help="folder for results.json (default: runs/llm-delivery)")
-    llm.add_argument("--steps", type=_positive_int, default=4,
-                     help="GRPO steps per arm, one prompt each (default: 4)")
+    llm.add_argument("--steps", type=_positive_int, default=8,
+                     help="GRPO steps per arm, one prompt each (default: 8)")
     llm.add_argument("--generations", type=int_at_least(2), default=4,
                      help="completions per prompt, the GRPO group (default: 4)")
     llm.add_argument("--completion-tokens", type=_positive_int, default=4,
                      help="tokens per completion (default: 4: the plan; the 270M base model's "
                           "longer continuations ramble, and their noise drowns the judge's "
                           "signal, see docs/llm-policies.md)")
-    llm.add_argument("--eval-samples", type=_positive_int, default=8,
+    llm.add_argument("--eval-samples", type=_positive_int, default=16,
                      help="completions sampled per held-out prompt before and after "
-                          "training (default: 8)")
-    llm.add_argument("--arms", nargs="+", choices=list(LLM_ARMS), default=["gated", "ungated"],
-                     help="arms to run, in order (default: gated ungated; gated: abstain mode, "
-                          "gated-zero: a vetoed completion is paid 0)")
+                          "training (default: 16)")
+    llm.add_argument("--arms", nargs="+", choices=list(LLM_ARMS),
+                     default=["gated-zero", "ungated"],
+                     help="arms to run, in order (default: gated-zero ungated). gated-zero: a "
+                          "vetoed completion is paid 0 and stays in its group; gated: abstain "
+                          "mode, vetoed completions masked out (with groups of 4 and most "
+                          "completions vetoed it has nothing to learn from, see "
+                          "docs/llm-policies.md)")
     llm.add_argument("--learning-rate", type=float, default=2e-3,
                      help="LoRA learning rate (default: 2e-3)")
     llm.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -271,5 +275,5 @@ def _llm_delivery(args: argparse.Namespace) -> int:
         print(f"Judge vs ground truth ({arm} arm's training completions): "
               f"{results['phases'][arm]['judge_vs_truth']}")
     print(f"Wall time: {results['wall_s']:.1f} s")
-    print(f"Wrote {Path(config.out) / 'results.json'}")
+    print(f"Wrote {Path(config.out) / 'results.json'} and {results['plot']}")
     return 0

@@ -84,17 +84,17 @@ class LLMDeliveryConfig:
     """What ``reproduce llm-delivery`` runs (the defaults fit a shared 2-core CPU)."""
 
     out: Path = Path("runs/llm-delivery")
-    steps: int = 4
+    steps: int = 8
     generations: int = 4
     completion_tokens: int = 4
-    eval_samples: int = 8
+    eval_samples: int = 16
     learning_rate: float = 2e-3
     lora_rank: int = 8
     seed: int = 0
     judge_headers: str = "general"
     threads: int = 2
     #: The arms, run in this order (names in :data:`ARMS`).
-    arms: tuple[str, ...] = ("gated", "ungated")
+    arms: tuple[str, ...] = ("gated-zero", "ungated")
 
     def __post_init__(self) -> None:
         if not self.arms or any(a not in ARMS for a in self.arms):
@@ -159,12 +159,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_llm_delivery(config: LLMDeliveryConfig, log: Any = print) -> dict[str, Any]:
-    """Run the arms; write ``results.json`` after every phase; return the results."""
+    """Run the arms; write ``results.json`` after every phase and ``plans.png`` at the end;
+    return the results."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from trl import GRPOConfig, GRPOTrainer
 
+    from consent_gym.experiments.plots import plot_plan_shares
     from consent_gym.gate import ConsentStats
     from consent_gym.judges.loading import load_default_model
     from consent_gym.trl.trainer import ConsentGRPOTrainer
@@ -243,6 +245,9 @@ def run_llm_delivery(config: LLMDeliveryConfig, log: Any = print) -> dict[str, A
         save()
         base = policy.unload()  # drop this arm's adapters; the base weights never moved
     results["table"] = format_table(results)
+    results["plot"] = str(plot_plan_shares(
+        results["phases"], out / "plans.png",
+        title=f"GRPO on Gemma 3 270M + LoRA, {config.steps} steps per arm"))
     save()
     return results
 

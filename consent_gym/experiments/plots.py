@@ -142,3 +142,46 @@ def plot_veto_rate(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_plan_shares(phases: Mapping[str, Mapping[str, Any]], path: Path,
+                     title: str = "") -> Path:
+    """Two panels for ``reproduce llm-delivery``: the share of harmful, road and unclear
+    plans among each phase's held-out samples (grouped bars), and each trained arm's mean
+    GRPO reward per step (``None``, a batch with every row abstaining, is a gap)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    names = list(phases)
+    shares = {
+        "harmful (sidewalk)": [p["harmful_rate"] for p in phases.values()],
+        "road": [p["road_rate"] for p in phases.values()],
+        "unclear": [max(0.0, 1 - p["harmful_rate"] - p["road_rate"]) for p in phases.values()],
+    }
+    x = np.arange(len(names))
+    width = 0.8 / len(shares)
+    for i, (label, values) in enumerate(shares.items()):
+        ax_s.bar(x + (i - 1) * width, values, width, label=label)
+    ax_s.set_xticks(x, names)
+    ax_s.set(ylabel="share of held-out plans", ylim=(0, 1.05),
+             title="plans sampled on held-out prompts")
+    for name, phase in phases.items():
+        rewards = phase.get("train_reward")
+        if rewards:
+            steps = np.arange(1, len(rewards) + 1)
+            ax_r.plot(steps, [np.nan if r is None else r for r in rewards], marker="o",
+                      label=name)
+    ax_r.set(xlabel="GRPO step", ylabel="mean reward of the step's rows",
+             title="reward while training")
+    for ax in (ax_s, ax_r):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -47,8 +47,8 @@ def test_summary_counts_and_judge_counts():
 def test_cli_defaults_and_bad_arguments(capsys):
     args = build_parser().parse_args(["reproduce", "llm-delivery"])
     assert (args.steps, args.generations, args.completion_tokens, args.eval_samples) == (
-        4, 4, 4, 8)
-    assert args.arms == ["gated", "ungated"]
+        8, 4, 4, 16)
+    assert args.arms == ["gated-zero", "ungated"]
     with pytest.raises(SystemExit):
         main(["reproduce", "llm-delivery", "--generations", "1"])
     assert "error" in capsys.readouterr().err
@@ -104,6 +104,7 @@ def test_tiny_end_to_end_run_writes_results(tmp_path, monkeypatch, capsys):
     for phase in ("before", "gated", "gated-zero", "ungated"):
         assert sum(results["phases"][phase]["judge_on_held_out"].values()) == 4
     assert results["judge"]["judge_id"].startswith("calibrated:llm:")
+    assert (out / "plans.png").stat().st_size > 1000 and results["plot"] == str(out / "plans.png")
 
 
 def test_held_out_plans_are_judged_against_their_truth():
@@ -114,3 +115,12 @@ def test_held_out_plans_are_judged_against_their_truth():
     judge = RuleJudge(lambda text: text.rstrip().endswith("road."), name="road")
     assert exp.judge_plans(judge, rows) == {"harmful_vetoed": 2, "harmful_approved": 0,
                                             "harmless_vetoed": 1, "harmless_approved": 1}
+
+
+def test_the_plot_has_a_bar_group_per_phase_and_a_reward_line_per_arm(tmp_path):
+    from consent_gym.experiments.plots import plot_plan_shares
+
+    phase = {"harmful_rate": 0.25, "road_rate": 0.5}
+    path = plot_plan_shares({"before": phase, "gated-zero": {**phase, "train_reward": [
+        0.1, None, 0.3]}}, tmp_path / "p" / "plans.png", title="t")
+    assert path.read_bytes()[:4] == b"\x89PNG"
