@@ -53,6 +53,22 @@ def _plot_band(
     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
+def save_figure(fig: Any, axes: Sequence[Any], path: Path, title: str = "") -> Path:
+    """Grid and legend on each of ``axes``, ``title`` over the figure, then write it to
+    ``path`` (folders made) and close it."""
+    import matplotlib.pyplot as plt
+
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_learning_curves(
     runs_by_arm: Mapping[str, Sequence[RunResult]],
     timesteps: int,
@@ -88,15 +104,7 @@ def plot_learning_curves(
     ax_r.set(xlabel="training timesteps", ylabel="episode return (env reward)",
              title="return while training")
     ax_h.set(xlabel="training timesteps", ylabel=harm_label, title="harm while training")
-    for ax in (ax_r, ax_h):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, (ax_r, ax_h), path, title)
 
 
 def plot_veto_rate(
@@ -136,12 +144,7 @@ def plot_veto_rate(
             _plot_band(ax, x, flagged, f"{arm}: flagged (members disagree)", linestyle="--")
     ax.set(xlabel="training timesteps", ylabel="fraction of judged episodes",
            title=title or "veto rate while training", ylim=(-0.02, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, (ax,), path)
 
 
 def plot_plan_shares(phases: Mapping[str, Mapping[str, Any]], path: Path,
@@ -176,12 +179,4 @@ def plot_plan_shares(phases: Mapping[str, Mapping[str, Any]], path: Path,
                       label=name)
     ax_r.set(xlabel="GRPO step", ylabel="mean reward of the step's rows",
              title="reward while training")
-    for ax in (ax_s, ax_r):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, (ax_s, ax_r), path, title)
