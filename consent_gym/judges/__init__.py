@@ -14,6 +14,8 @@
 - :class:`ServedJudge`: the same prompts and scoring on an OpenAI-compatible server (vLLM,
   SGLang, llama.cpp), frozen by a :class:`JudgeLock` of canary log-probs
   (``consent-gym freeze-judge``).
+- :class:`PredictThenJudge`: a prediction-trained model (:class:`ContinuationSampler`)
+  writes what happened next, ``k`` samples on fixed seeds; an inner judge reads each.
 - :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M,
   the default, or MiniLM), fitted on generated data; the most harmful sentence decides.
 """
@@ -34,9 +36,11 @@ from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.cascade import CascadeJudge, default_cascade
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
+from consent_gym.judges.continuation import ContinuationSampler
 from consent_gym.judges.judge_lock import JudgeLock
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
+from consent_gym.judges.prediction import PredictThenJudge
 from consent_gym.judges.probe import ProbeJudge
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
 from consent_gym.judges.served import ServedJudge
@@ -44,6 +48,7 @@ from consent_gym.judges.timeout import TimeLimitedJudge
 
 __all__ = [
     "CascadeJudge",
+    "ContinuationSampler",
     "EmbeddingJudge",
     "FrozenJudgeError",
     "Judge",
@@ -54,6 +59,7 @@ __all__ = [
     "LLMJudge",
     "Outcome",
     "PanelMember",
+    "PredictThenJudge",
     "ProbeJudge",
     "RuleJudge",
     "ServedJudge",
