@@ -34,9 +34,9 @@ from consent_gym.judges.base import (
 )
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.cascade import CascadeJudge, default_cascade
+from consent_gym.judges.continuation import ContinuationSampler
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
-from consent_gym.judges.continuation import ContinuationSampler
 from consent_gym.judges.judge_lock import JudgeLock
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember

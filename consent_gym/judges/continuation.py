@@ -67,8 +67,10 @@ class ContinuationSampler:
         max_prompt_tokens: A longer prompt keeps its last tokens (what comes next depends
             most on them).
         device: ``"cpu"`` (default) or a CUDA device.
-        dtype: The weights' dtype: ``"float32"`` (default), ``"bfloat16"``, ``"auto"``, or
-            ``None`` (the checkpoint's own; a loaded model is cast only for an explicit one).
+        dtype: The weights' dtype: ``"float32"`` (default), ``"bfloat16"``, ``"auto"`` (see
+            :func:`~consent_gym.judges.loading.resolve_dtype`), or ``None`` (the checkpoint's
+            own). A loaded model is cast (in place) only for an explicit dtype, not for
+            ``"auto"`` or ``None``.
 
     Attributes:
         fingerprint: sha256 of the weights (:class:`WeightFingerprint`).
@@ -124,7 +126,9 @@ class ContinuationSampler:
                 raise ValueError("model is a loaded module: pass its tokenizer=... too.")
             self.model, self.tokenizer = model, tokenizer
             self.model_name = type(model).__name__
-            if torch_dtype is not None and dtype is not None:
+            explicit = not (dtype is None or (isinstance(dtype, str)
+                                              and dtype.strip().lower() == "auto"))
+            if explicit:
                 self.model.to(torch_dtype)
         else:
             raise TypeError(f"model must be a checkpoint folder or a loaded transformers causal "

@@ -186,13 +186,14 @@ def train_prediction_copy(
     say(f"predict-train: base {base_name} fingerprint {fingerprint.digest[:16]}; "
         f"{len(texts)} texts")
 
-    torch.manual_seed(seed)
     copy_model = training_copy(original)
     config = peft.LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=0.0,
                              target_modules=list(target_modules), bias="none",
                              task_type="CAUSAL_LM")
     try:
-        model = peft.get_peft_model(copy_model, config)
+        with torch.random.fork_rng():  # the adapters' initialisation; the caller's RNG stays
+            torch.manual_seed(seed)
+            model = peft.get_peft_model(copy_model, config)
     except ValueError as exc:  # peft: "Target modules ... not found in the base model"
         raise ValueError(f"no layer of {base_name} matches target_modules="
                          f"{list(target_modules)} ({exc}).") from exc

@@ -93,3 +93,16 @@ def test_bad_models_texts_and_seeds(sampler):
                          ([True], ">= 0")):
         with pytest.raises(ValueError, match=match):
             check_seeds(seeds)
+
+
+def test_a_loaded_model_is_cast_only_for_an_explicit_dtype(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.bfloat16)
+    ContinuationSampler(model, tokenizer, dtype=None)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    ContinuationSampler(model, tokenizer, dtype="auto")
+    assert next(model.parameters()).dtype == torch.bfloat16
+    ContinuationSampler(model, tokenizer)  # float32, the default, is explicit
+    assert next(model.parameters()).dtype == torch.float32

@@ -203,3 +203,23 @@ def test_bad_inner_judges_and_predictors():
     with pytest.raises(TypeError, match="one str per seed"):
         PredictThenJudge(Liar(), NO_HARM, k=2).judge_batch([BOX])
     assert judge_texts(PredictThenJudge(Liar(), NO_HARM, k=2), [BOX])[0].outcome == "failed"
+
+
+@pytest.mark.slow
+def test_the_sampler_continues_on_the_embedded_gemma():
+    """Gemma 3's cache (sliding-window layers) through the sampler's own decoding loop."""
+    from consent_gym.judges.loading import load_default_model
+
+    model, tokenizer, _ = load_default_model(dtype=torch.float32)
+    sampler = ContinuationSampler(model, tokenizer, max_new_tokens=6)
+    two = sampler.continue_text("The car drove on the road and", [0, 1])
+    assert two == sampler.continue_text("The car drove on the road and", [0, 1])
+    assert sampler.continue_text("The car drove on the road and", [1]) == two[1:]
+    assert all(c.strip() for c in two)
+    # Greedy-like sampling continues as the model's own generate() does.
+    cold = ContinuationSampler(model, tokenizer, max_new_tokens=6, temperature=1e-4)
+    ids = tokenizer("The car drove on the road and", return_tensors="pt")
+    greedy = model.generate(**ids, max_new_tokens=6, do_sample=False)
+    expected = tokenizer.decode(greedy[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert cold.continue_text("The car drove on the road and", [0])[0].strip() == \
+        expected.strip()

@@ -104,3 +104,16 @@ def test_bad_texts_folders_and_layers(tiny_base_dir, tmp_path):
         train_prediction_copy(TEXTS, tmp_path / "c", base=tiny_base_dir,
                               target_modules=("no_such_proj",))
     assert not (tmp_path / "c").exists()
+
+
+def test_same_seed_same_copy_and_the_callers_random_state_is_left_alone(tiny_base_dir, tmp_path):
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = train_prediction_copy(TEXTS, tmp_path / "a", base=tiny_base_dir, steps=2, seed=4)
+    assert torch.equal(torch.rand(3), expected)
+    b = train_prediction_copy(TEXTS, tmp_path / "b", base=tiny_base_dir, steps=2, seed=4)
+    c = train_prediction_copy(TEXTS, tmp_path / "c", base=tiny_base_dir, steps=2, seed=5)
+    assert a["fingerprint"] == b["fingerprint"] != c["fingerprint"]
