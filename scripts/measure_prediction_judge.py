@@ -13,7 +13,9 @@ original judge reads: "the car hit a box", never what was inside), and judges th
 - and for each, :class:`~consent_gym.judges.PredictThenJudge`: the prediction-trained copy
   continuing each surface text ``--k`` times and that original judge reading each expanded
   text (``--veto-when``). The continuations are sampled once per text and shared by the
-  arms (the same seeds would write the same ones).
+  arms (the same seeds would write the same ones);
+- ``copy-llm`` (``--direct``): the prediction-trained copy itself as an
+  :class:`~consent_gym.judges.LLMJudge` (same ``--headers``) reading the surface text.
 
 Counts are per episode (episodes with the same surface text share its verdict). Groups:
 ``person_box`` (a box with a person inside hit, no pedestrian), ``person_box_and_pedestrian``,
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="distinct surface texts per group")
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
     parser.add_argument("--inner", nargs="+", default=["llm", "probe"], choices=("llm", "probe"))
+    parser.add_argument("--direct", action="store_true",
+                        help="also judge with the copy as an LLMJudge on the surface text")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -114,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         arms.append((inner, original))
         arms.append((f"predict+{inner}",
                      PredictThenJudge(sampler, original, k=args.k, veto_when=veto_when)))
+    if args.direct:
+        arms.append(("copy-llm", LLMJudge(str(args.predictor), headers=args.headers,
+                                          num_threads=args.threads)))
     results: dict[str, Any] = {
         "command": "python scripts/measure_prediction_judge.py " + " ".join(argv or []),
         "settings": {k: str(v) for k, v in vars(args).items()},

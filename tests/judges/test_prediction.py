@@ -223,3 +223,25 @@ def test_the_sampler_continues_on_the_embedded_gemma():
     expected = tokenizer.decode(greedy[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
     assert cold.continue_text("The car drove on the road and", [0])[0].strip() == \
         expected.strip()
+
+
+def test_the_audit_log_shows_what_the_copy_predicted(tmp_path):
+    from consent_gym.audit import AuditLog, read_audit_log
+    from consent_gym.gate import judge_trajectories
+    from consent_gym.trajectory import Step, Trajectory
+
+    class Surface:
+        def render(self, trajectory):
+            return BOX
+
+    panel = JudgePanel([NO_HARM, PredictThenJudge(ScriptedPredictor([1]), NO_HARM, k=2)],
+                       policy="reference")
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        judge_trajectories(panel, [Trajectory("x", steps=[Step(0, None, 0, 0.0)])], Surface(),
+                           audit_log=log)
+    (record,) = list(read_audit_log(tmp_path / "audit.jsonl"))
+    assert record["flagged"] and record["text"].endswith(BOX)
+    predicted = record["members"][1]
+    assert predicted["outcome"] == "vetoed"
+    assert '[seed 1] vetoed: "A person inside was hurt."' in predicted["reason"]
+    assert "seed 1 predicted" in predicted["members"][1]["reason"]
