@@ -160,7 +160,11 @@ def train_prediction_copy(
         ValueError: no texts, a non-str text, a bad setting, or a non-empty ``out_dir``.
         FrozenJudgeError: the original's weights changed during training (nothing saved).
     """
-    import peft
+    try:
+        import peft
+    except ImportError as exc:
+        raise ImportError("predict-train trains LoRA adapters with peft, which is not installed: "
+                          "pip install 'consent-gym[llm]' (or pip install peft).") from exc
     import torch
     import transformers
 

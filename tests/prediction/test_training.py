@@ -117,3 +117,11 @@ def test_same_seed_same_copy_and_the_callers_random_state_is_left_alone(tiny_bas
     b = train_prediction_copy(TEXTS, tmp_path / "b", base=tiny_base_dir, steps=2, seed=4)
     c = train_prediction_copy(TEXTS, tmp_path / "c", base=tiny_base_dir, steps=2, seed=5)
     assert a["fingerprint"] == b["fingerprint"] != c["fingerprint"]
+
+
+def test_without_peft_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft raises ImportError
+    with pytest.raises(ImportError, match=r"consent-gym\[llm\]"):
+        train_prediction_copy(TEXTS, tmp_path / "c")
