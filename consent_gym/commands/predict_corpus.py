@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     held = range(args.seeds, args.seeds + args.heldout_seeds)
     episodes = collect_episodes(args.env, train, held, args.policies, actor=args.actor or None,
                                 epsilon=args.epsilon, step_numbers=not args.no_step_numbers)
-    settings = {"env_id": args.env, "seeds": [0, args.seeds], "heldout_seeds": [held.start,
-                held.stop], "policies": args.policies, "actor": args.actor or None,
+    settings = {"env_id": args.env, "train_seed_range": [train.start, train.stop],
+                "heldout_seed_range": [held.start, held.stop],  # half-open: [start, stop)
+                "policies": args.policies, "actor": args.actor or None,
                 "epsilon": args.epsilon, "step_numbers": not args.no_step_numbers}
     paths = write_corpus(episodes, args.out, settings)
     for split in ("train", "heldout"):

@@ -21,7 +21,8 @@ def test_writes_both_splits_and_the_manifest(tmp_path, capsys):
     assert {r["seed"] for r in train} == {0, 1, 2} and {r["seed"] for r in held} == {3, 4}
     assert all(r["text"].startswith("This episode was explored by Naive_Explorer.") for r in train)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["settings"]["heldout_seeds"] == [3, 5]
+    assert manifest["settings"]["train_seed_range"] == [0, 3]
+    assert manifest["settings"]["heldout_seed_range"] == [3, 5]
 
 
 def test_no_label_and_no_step_numbers(tmp_path):
