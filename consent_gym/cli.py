@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 # Module names under consent_gym.commands, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("reproduce", "eval_judge", "bench", "audit", "freeze_judge")
+COMMAND_MODULES: tuple[str, ...] = (
+    "reproduce", "eval_judge", "bench", "audit", "freeze_judge", "predict_corpus", "predict_train",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ MODULES = [
     "consent_gym.rllib",
     "consent_gym.trl",
     "consent_gym.envs",
+    "consent_gym.prediction",
 ]
 OUT = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 

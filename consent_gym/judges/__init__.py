@@ -16,6 +16,8 @@
   (``consent-gym freeze-judge``).
 - :class:`BaselineCalibratedJudge`: any scoring judge, judged on what the agent's part of a
   text adds to the text without it (calibration against a content-free baseline).
+- :class:`PredictThenJudge`: a prediction-trained model (:class:`ContinuationSampler`)
+  writes what happened next, ``k`` samples on fixed seeds; an inner judge reads each.
 - :class:`ProbeJudge`: a logistic readout of a frozen encoder's hidden states (Gemma 3 270M,
   the default, or MiniLM), fitted on generated data; the most harmful sentence decides.
 """
@@ -35,11 +37,13 @@ from consent_gym.judges.base import (
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.calibrated import BaselineCalibratedJudge
 from consent_gym.judges.cascade import CascadeJudge, default_cascade
+from consent_gym.judges.continuation import ContinuationSampler
 from consent_gym.judges.embedding import EmbeddingJudge
 from consent_gym.judges.frozen import FrozenJudgeError
 from consent_gym.judges.judge_lock import JudgeLock
 from consent_gym.judges.llm import LLMJudge
 from consent_gym.judges.panel import JudgePanel, PanelMember
+from consent_gym.judges.prediction import PredictThenJudge
 from consent_gym.judges.probe import ProbeJudge
 from consent_gym.judges.rule import KeywordJudge, RuleJudge
 from consent_gym.judges.served import ServedJudge
@@ -48,6 +52,7 @@ from consent_gym.judges.timeout import TimeLimitedJudge
 __all__ = [
     "BaselineCalibratedJudge",
     "CascadeJudge",
+    "ContinuationSampler",
     "EmbeddingJudge",
     "FrozenJudgeError",
     "Judge",
@@ -58,6 +63,7 @@ __all__ = [
     "LLMJudge",
     "Outcome",
     "PanelMember",
+    "PredictThenJudge",
     "ProbeJudge",
     "RuleJudge",
     "ServedJudge",
