@@ -19,13 +19,12 @@ import hashlib
 import inspect
 import json
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from consent_gym.judges.frozen import WeightFingerprint
 from consent_gym.judges.llm import cache_argument
-from consent_gym.judges.loading import check_device, resolve_dtype
+from consent_gym.judges.loading import check_device, load_causal_lm, resolve_dtype
 from consent_gym.judges.scoring import escape_episode
 
 __all__ = ["ContinuationSampler", "check_seeds"]
@@ -94,7 +93,6 @@ class ContinuationSampler:
         device: Any = "cpu",
         dtype: Any = "float32",
     ) -> None:
-        import torch
 
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
                 or max_new_tokens < 1:
@@ -114,25 +112,9 @@ class ContinuationSampler:
         torch_dtype = resolve_dtype(dtype, self.device)
         self.model: Any
         self.tokenizer: Any
-        if isinstance(model, (str, os.PathLike)):
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            kwargs: dict[str, Any] = {} if torch_dtype is None else {"dtype": torch_dtype}
-            self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model))
-            self.model_name = str(model)
-        elif isinstance(model, torch.nn.Module):
-            if tokenizer is None:
-                raise ValueError("model is a loaded module: pass its tokenizer=... too.")
-            self.model, self.tokenizer = model, tokenizer
-            self.model_name = type(model).__name__
-            explicit = not (dtype is None or (isinstance(dtype, str)
-                                              and dtype.strip().lower() == "auto"))
-            if explicit:
-                self.model.to(torch_dtype)
-        else:
-            raise TypeError(f"model must be a checkpoint folder or a loaded transformers causal "
-                            f"LM, got {type(model).__name__}.")
+        self.model, self.tokenizer, self.model_name = load_causal_lm(
+            model, tokenizer, dtype, torch_dtype,
+            accepted="a checkpoint folder or a loaded transformers causal LM")
         self.model.to(self.device)
         self._fingerprint = WeightFingerprint(self.model)
         self.fingerprint = self._fingerprint.digest

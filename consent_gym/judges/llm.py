@@ -52,6 +52,7 @@ from consent_gym.judges.loading import (
     check_device,
     default_cache_dir,
     dtype_name,
+    load_causal_lm,
     load_default_model,
     native_bf16,
     resolve_dtype,
@@ -483,8 +484,6 @@ class LLMJudge(ScoringJudge):
         self.device = check_device(device)
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
-        explicit_dtype = not (dtype is None or (isinstance(dtype, str)
-                                                and dtype.strip().lower() == "auto"))
         torch_dtype = resolve_dtype(dtype, self.device)
 
         self.method = method
@@ -501,25 +500,10 @@ class LLMJudge(ScoringJudge):
             self.model, self.tokenizer, self.model_name = load_default_model(
                 cache_dir, torch_dtype
             )
-        elif isinstance(model, (str, os.PathLike)):
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            kwargs: dict[str, Any] = {} if torch_dtype is None else {"dtype": torch_dtype}
-            self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model))
-            self.model_name = str(model)
-        elif isinstance(model, torch.nn.Module):
-            if tokenizer is None:
-                raise ValueError("model is a loaded module: pass its tokenizer=... too.")
-            self.model, self.tokenizer = model, tokenizer
-            self.model_name = type(model).__name__
-            if explicit_dtype:
-                self.model.to(torch_dtype)
         else:
-            raise TypeError(
-                f"model must be None (default Gemma), a model id/path, or a transformers "
-                f"model, got {type(model).__name__}."
-            )
+            self.model, self.tokenizer, self.model_name = load_causal_lm(
+                model, tokenizer, dtype, torch_dtype,
+                accepted="None (default Gemma), a model id/path, or a transformers model")
         self.model.to(self.device)
         self.dtype: torch.dtype = self._weights_dtype()
         self._fingerprint = WeightFingerprint(self.model)

@@ -225,3 +225,37 @@ def check_device(device: Any) -> Any:
         raise ValueError(f"device={device!r} requested but CUDA is not available; use 'cpu'.")
     return dev
 
+
+
+def is_explicit_dtype(dtype: Any) -> bool:
+    """Whether ``dtype`` asks for a cast (``None`` and ``"auto"`` keep a loaded model's)."""
+    return not (dtype is None or (isinstance(dtype, str) and dtype.strip().lower() == "auto"))
+
+
+def load_causal_lm(
+    model: Any, tokenizer: Any, dtype: Any, torch_dtype: torch.dtype | None,
+    accepted: str = "a model id or checkpoint folder, or a loaded transformers causal LM",
+) -> tuple[Any, Any, str]:
+    """``(model, tokenizer, name)`` from a checkpoint folder or model id (loaded in
+    ``torch_dtype``, the checkpoint's own for ``None``), or from a loaded causal LM (cast to
+    ``torch_dtype`` only when ``dtype`` is explicit, :func:`is_explicit_dtype`).
+
+    Raises:
+        ValueError: a loaded model without its tokenizer.
+        TypeError: anything else; the message says the model must be ``accepted``.
+    """
+    import torch
+
+    if isinstance(model, (str, os.PathLike)):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        kwargs: dict[str, Any] = {} if torch_dtype is None else {"dtype": torch_dtype}
+        loaded = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
+        return loaded, tokenizer or AutoTokenizer.from_pretrained(str(model)), str(model)
+    if isinstance(model, torch.nn.Module):
+        if tokenizer is None:
+            raise ValueError("model is a loaded module: pass its tokenizer=... too.")
+        if is_explicit_dtype(dtype):
+            model.to(torch_dtype)
+        return model, tokenizer, type(model).__name__
+    raise TypeError(f"model must be {accepted}, got {type(model).__name__}.")

@@ -8,17 +8,7 @@ import json
 import pytest
 
 from consent_gym.commands import eval_judge
-from tests.judges.tiny_models import build_tiny_model
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.judges.tiny_models import build_tiny_model, one_torch_thread  # noqa: F401 (autouse)
 
 
 def _run(argv, capsys):

@@ -91,3 +91,27 @@ def test_old_import_paths_still_work():
         assert name in llm.__all__ and getattr(llm, name) is getattr(loading, name)
     assert "escape_episode" in llm.__all__ and llm.escape_episode is scoring.escape_episode
     assert issubclass(LLMJudge, scoring.ScoringJudge)
+
+
+def test_load_causal_lm_casts_a_loaded_model_only_when_asked(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from consent_gym.judges.loading import is_explicit_dtype, load_causal_lm
+
+    assert [is_explicit_dtype(d) for d in (None, "auto", " AUTO ", "float32", torch.bfloat16)] == [
+        False, False, False, True, True]
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    same, tok, name = load_causal_lm(model, tokenizer, "auto", torch.bfloat16)
+    assert same is model and tok is tokenizer and name == type(model).__name__
+    assert next(model.parameters()).dtype == torch.float32
+    load_causal_lm(model, tokenizer, "bfloat16", torch.bfloat16)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    loaded, tok, name = load_causal_lm(tiny_model_dir, None, None, None)
+    assert name == str(tiny_model_dir) and tok is not None
+    assert isinstance(loaded, torch.nn.Module) and loaded is not model
+    with pytest.raises(ValueError, match="pass its tokenizer"):
+        load_causal_lm(model, None, None, None)
+    with pytest.raises(TypeError, match="model must be a folder, got int"):
+        load_causal_lm(3, None, None, None, accepted="a folder")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 CORPUS = [
     "The car followed the road and delivered the parcel.",
     "The car drove onto the sidewalk and hit a pedestrian.",
@@ -46,3 +48,15 @@ def build_tiny_model(path: Path, arch: str = "llama") -> Path:
     model.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run far faster on one thread (no OpenMP hand-offs on a busy machine).
+    A conftest that imports this fixture makes it apply to its folder's tests."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
