@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RECORD_NAME",
     "TARGET_MODULES",
-    "load_causal_lm",
+    "load_training_base",
     "train_prediction_copy",
     "training_copy",
 ]
@@ -49,7 +49,7 @@ RECORD_NAME = "training_record.json"
 TARGET_MODULES: tuple[str, ...] = ("q_proj", "v_proj")
 
 
-def load_causal_lm(base: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
+def load_training_base(base: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
     """``(model, tokenizer, name)`` in float32: the embedded default judge model for
     ``None``, else the transformers checkpoint at ``base``."""
     import torch
@@ -185,7 +185,7 @@ def train_prediction_copy(
     say = progress or (lambda line: None)
 
     started = time.perf_counter()
-    original, tokenizer, base_name = load_causal_lm(base)
+    original, tokenizer, base_name = load_training_base(base)
     fingerprint = WeightFingerprint(original)  # also freezes the original (eval, no grads)
     say(f"predict-train: base {base_name} fingerprint {fingerprint.digest[:16]}; "
         f"{len(texts)} texts")

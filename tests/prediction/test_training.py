@@ -12,7 +12,7 @@ from consent_gym.prediction import training
 from consent_gym.prediction.corpus import file_sha256
 from consent_gym.prediction.training import (
     RECORD_NAME,
-    load_causal_lm,
+    load_training_base,
     train_prediction_copy,
 )
 
@@ -36,9 +36,9 @@ def test_trains_saves_and_records_and_leaves_the_original_alone(tiny_base_dir, t
     assert record["texts"] == 8 and record["label"] == "Naive_Explorer"
     assert record["corpus_sha256"] == "abc" and record["seed"] == 1 and record["rank"] == 8
     assert record["tokens_seen"] > 0 and record["wall_seconds"] >= record["train_seconds"] > 0
-    original, _, _ = load_causal_lm(tiny_base_dir)
+    original, _, _ = load_training_base(tiny_base_dir)
     assert record["base_fingerprint"] == WeightFingerprint(original).digest
-    trained, _, _ = load_causal_lm(out)
+    trained, _, _ = load_training_base(out)
     assert record["fingerprint"] == WeightFingerprint(trained).digest != record["base_fingerprint"]
     # Only the adapted projections moved (merged LoRA on q_proj / v_proj).
     moved = {name for (name, a), (_, b) in zip(original.state_dict().items(),
