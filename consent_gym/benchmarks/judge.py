@@ -232,19 +232,11 @@ class JudgeSpeed:
         }
 
 
-@dataclass
-class JudgeBench:
-    """Everything ``consent-gym bench judge --judge llm`` measures; the headline is one
-    :class:`JudgeSpeed`."""
+@dataclass(kw_only=True)
+class LoadAndCacheTimes:
+    """What both judge benchmarks time besides judging: answers from the verdict cache and
+    loading the judge (in this process, and warm and cold in fresh ones)."""
 
-    model_name: str
-    judge_id: str
-    method: str
-    threads: int
-    dtype: str
-    cost: JudgeCost
-    results: list[JudgeSpeed]
-    headline: JudgeSpeed
     cached_verdicts: int
     cached_seconds: float
     load_s: float
@@ -256,6 +248,79 @@ class JudgeBench:
     def cached_verdicts_per_s(self) -> float:
         """Verdicts per second answered by the verdict cache (texts judged before)."""
         return self.cached_verdicts / self.cached_seconds
+
+    def load_and_cache_dict(self) -> dict[str, Any]:
+        """The JSON keys of these times."""
+        return {
+            "cached_verdicts_per_s": self.cached_verdicts_per_s,
+            "warm_load_s": self.warm_load_s,
+            "warm_load_with_imports_s": self.warm_load_with_imports_s,
+            "cold_load_s": self.cold_load_s,
+            "in_process_load_s": self.load_s,
+        }
+
+
+def time_loads(load_seconds: Callable[[str | None], tuple[float, float]], *, warm: bool,
+               cold: bool, log: Callable[[str], None] | None = None
+               ) -> tuple[float | None, float | None, float | None]:
+    """``(warm, warm_with_imports, cold)`` load seconds of a judge in fresh processes, each
+    ``None`` unless asked for. ``load_seconds(cache_dir)`` loads it once (``None``: the
+    usual cache); the cold load uses an empty cache folder, the warm one runs after a
+    first load that converts the model if this machine never did."""
+    import tempfile
+
+    warm_s = warm_with_imports = cold_s = None
+    if cold:
+        with tempfile.TemporaryDirectory(prefix="consent-gym-cold-") as empty:
+            cold_s = load_seconds(empty)[0]
+    if warm:
+        load_seconds(None)  # converts first if this machine never did
+        warm_s, warm_with_imports = load_seconds(None)
+        if log is not None:
+            log(f"warm load {warm_s:.1f} s ({warm_with_imports:.1f} s with imports)")
+    return warm_s, warm_with_imports, cold_s
+
+
+def time_cached_verdicts(judge: Any, texts: Sequence[str], verdicts: Sequence[Any],
+                         repeats: int) -> float:
+    """Seconds ``judge`` takes to answer ``texts`` ``repeats`` times from a verdict cache
+    holding their ``verdicts`` (the judge's own cache is put back afterwards).
+
+    Raises:
+        RuntimeError: a lookup missed (the cache key changed).
+    """
+    from consent_gym.judges.cache import VerdictCache
+
+    saved = judge.cache
+    cache = VerdictCache()
+    cache.put_many((VerdictCache.key(judge.judge_id, judge.prompt, t), v)
+                   for t, v in zip(texts, verdicts, strict=True))
+    judge.cache = cache
+    try:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            judge.judge_batch(list(texts))
+        seconds = time.perf_counter() - start
+    finally:
+        judge.cache = saved
+    if cache.misses:
+        raise RuntimeError(f"{cache.misses} cached lookups missed; the cache key changed.")
+    return seconds
+
+
+@dataclass
+class JudgeBench(LoadAndCacheTimes):
+    """Everything ``consent-gym bench judge --judge llm`` measures; the headline is one
+    :class:`JudgeSpeed`."""
+
+    model_name: str
+    judge_id: str
+    method: str
+    threads: int
+    dtype: str
+    cost: JudgeCost
+    results: list[JudgeSpeed]
+    headline: JudgeSpeed
 
     def to_dict(self) -> dict[str, Any]:
         h = self.headline
@@ -271,11 +336,7 @@ class JudgeBench:
             "flop_fraction_bf16_with_head": h.flop_fraction_bf16_with_head,
             "headline_batch_size": h.batch_size,
             "headline_episode_tokens": h.mean_tokens,
-            "cached_verdicts_per_s": self.cached_verdicts_per_s,
-            "warm_load_s": self.warm_load_s,
-            "warm_load_with_imports_s": self.warm_load_with_imports_s,
-            "cold_load_s": self.cold_load_s,
-            "in_process_load_s": self.load_s,
+            **self.load_and_cache_dict(),
             "model": self.model_name,
             "judge_id": self.judge_id,
             "method": self.method,
@@ -389,11 +450,9 @@ def bench_judge(
     Raises:
         ValueError: empty or non-positive sizes.
     """
-    import tempfile
 
     import torch
 
-    from consent_gym.judges.cache import VerdictCache
     from consent_gym.judges.loading import dtype_name
 
     sizes = sorted({int(b) for b in batch_sizes})
@@ -405,14 +464,9 @@ def bench_judge(
         )
     warm = warm_with_imports = cold = None
     if judge is None:
-        if cold_load:
-            with tempfile.TemporaryDirectory(prefix="consent-gym-cold-") as empty:
-                cold = llm_judge_load_seconds(empty, dtype)[0]
-        if warm_load:
-            llm_judge_load_seconds(dtype=dtype)  # converts first if this machine never did
-            warm, warm_with_imports = llm_judge_load_seconds(dtype=dtype)
-            if log is not None:
-                log(f"warm load {warm:.1f} s ({warm_with_imports:.1f} s with imports)")
+        warm, warm_with_imports, cold = time_loads(
+            lambda cache_dir: llm_judge_load_seconds(cache_dir, dtype), warm=warm_load,
+            cold=cold_load, log=log)
         from consent_gym.judges import LLMJudge
 
         judge = LLMJudge(cache=False, instructions=instructions, dtype=dtype)
@@ -457,18 +511,7 @@ def bench_judge(
         if bf16:
             bf16_rates.append(matmul_gflops(matmul_size, dtype="bfloat16"))
 
-        cache = VerdictCache()
-        cache.put_many(
-            (VerdictCache.key(judge.judge_id, judge.prompt, t), v)
-            for t, v in zip(texts_seen, verdicts_seen, strict=True)
-        )
-        judge.cache = cache
-        start = time.perf_counter()
-        for _ in range(cached_repeats):
-            judge.judge_batch(texts_seen)
-        cached_seconds = time.perf_counter() - start
-        if cache.misses:
-            raise RuntimeError(f"{cache.misses} cached lookups missed; the cache key changed.")
+        cached_seconds = time_cached_verdicts(judge, texts_seen, verdicts_seen, cached_repeats)
     finally:
         judge.cache, judge.batch_size = saved_cache, saved_batch
 

@@ -23,9 +23,12 @@ from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
 from consent_gym.benchmarks.judge import (
+    LoadAndCacheTimes,
     load_seconds_in_subprocess,
     matmul_gflops,
     synthetic_episodes,
+    time_cached_verdicts,
+    time_loads,
 )
 
 
@@ -185,7 +188,7 @@ class ProbeSpeed:
 
 
 @dataclass
-class ProbeBench:
+class ProbeBench(LoadAndCacheTimes):
     """Everything ``consent-gym bench judge --judge probe`` measures; headline: one
     :class:`ProbeSpeed`."""
 
@@ -199,17 +202,6 @@ class ProbeBench:
     layer_params: int
     results: list[ProbeSpeed]
     headline: ProbeSpeed
-    cached_verdicts: int
-    cached_seconds: float
-    load_s: float
-    warm_load_s: float | None = None
-    warm_load_with_imports_s: float | None = None
-    cold_load_s: float | None = None
-
-    @property
-    def cached_verdicts_per_s(self) -> float:
-        """Verdicts per second answered by the verdict cache (texts judged before)."""
-        return self.cached_verdicts / self.cached_seconds
 
     def to_dict(self) -> dict[str, Any]:
         h = self.headline
@@ -224,11 +216,7 @@ class ProbeBench:
             "dtype": "float32",
             "headline_batch_size": h.batch_size,
             "headline_episode_tokens": h.mean_tokens,
-            "cached_verdicts_per_s": self.cached_verdicts_per_s,
-            "warm_load_s": self.warm_load_s,
-            "warm_load_with_imports_s": self.warm_load_with_imports_s,
-            "cold_load_s": self.cold_load_s,
-            "in_process_load_s": self.load_s,
+            **self.load_and_cache_dict(),
             "model": self.model_name,
             "judge_id": self.judge_id,
             "readout_layer": self.readout_layer,
@@ -301,11 +289,9 @@ def bench_probe_judge(
         ValueError: empty or non-positive sizes, or ``headline_tokens`` < 1.
         TypeError: ``judge`` is not a ProbeJudge.
     """
-    import tempfile
 
     import torch
 
-    from consent_gym.judges.cache import VerdictCache
 
     sizes = sorted({int(b) for b in batch_sizes})
     lengths = sorted({int(t) for t in episode_tokens} | {int(headline_tokens)})
@@ -317,14 +303,8 @@ def bench_probe_judge(
             f"{cached_repeats}.")
     warm = warm_with_imports = cold = None
     if judge is None:
-        if cold_load:
-            with tempfile.TemporaryDirectory(prefix="consent-gym-cold-") as empty:
-                cold = probe_judge_load_seconds(empty)[0]
-        if warm_load:
-            probe_judge_load_seconds()  # converts first if this machine never did
-            warm, warm_with_imports = probe_judge_load_seconds()
-            if log is not None:
-                log(f"warm load {warm:.1f} s ({warm_with_imports:.1f} s with imports)")
+        warm, warm_with_imports, cold = time_loads(probe_judge_load_seconds, warm=warm_load,
+                                                   cold=cold_load, log=log)
         from consent_gym.judges import default_judge
 
         judge = default_judge(cache=False)
@@ -366,18 +346,7 @@ def bench_probe_judge(
             verdicts_seen += verdicts
         rates.append(matmul_gflops(matmul_size))
 
-        cache = VerdictCache()
-        cache.put_many(
-            (VerdictCache.key(judge.judge_id, judge.prompt, t), v)
-            for t, v in zip(texts_seen, verdicts_seen, strict=True)
-        )
-        judge.cache = cache
-        start = time.perf_counter()
-        for _ in range(cached_repeats):
-            judge.judge_batch(texts_seen)
-        cached_seconds = time.perf_counter() - start
-        if cache.misses:
-            raise RuntimeError(f"{cache.misses} cached lookups missed; the cache key changed.")
+        cached_seconds = time_cached_verdicts(judge, texts_seen, verdicts_seen, cached_repeats)
     finally:
         judge.cache = saved_cache
 

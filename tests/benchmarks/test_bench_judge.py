@@ -187,3 +187,54 @@ def test_load_seconds_in_subprocess_reads_the_last_line_and_names_a_failure(tmp_
     assert load_seconds_in_subprocess(script, ["1.5"], cache_dir="abcd") == (1.5, 4.0)
     with pytest.raises(RuntimeError, match=r"(?s)loading the test judge failed:.*boom"):
         load_seconds_in_subprocess("raise SystemExit('boom')", what="the test judge")
+
+
+def test_time_loads_runs_only_what_is_asked_and_converts_before_the_warm_load():
+    from consent_gym.benchmarks.judge import time_loads
+
+    calls = []
+
+    def load(cache_dir):
+        calls.append(cache_dir)
+        return (1.5, 2.5) if cache_dir is None else (9.0, 9.5)
+
+    assert time_loads(load, warm=False, cold=False) == (None, None, None) and calls == []
+    logged = []
+    assert time_loads(load, warm=True, cold=True, log=logged.append) == (1.5, 2.5, 9.0)
+    assert calls[0] is not None and calls[1:] == [None, None]  # cold, convert, warm
+    assert logged == ["warm load 1.5 s (2.5 s with imports)"]
+
+
+class _Scorer:
+    """A scoring judge's inner part: minus the number of "x" in a text."""
+
+    judge_id = "count:x"
+
+    def score_texts(self, texts):
+        return [-float(t.count("x")) for t in texts]
+
+    def judge_batch(self, texts):
+        raise AssertionError("not called")
+
+
+def test_time_cached_verdicts_restores_the_cache_and_refuses_a_miss():
+    from consent_gym.benchmarks.judge import time_cached_verdicts
+    from consent_gym.judges import BaselineCalibratedJudge, VerdictCache
+
+    judge = BaselineCalibratedJudge(_Scorer(), lambda text: "", threshold=-0.5)
+    own = judge.cache
+    texts = ["a", "bx"]
+    verdicts = judge.judge_batch(texts)
+    assert time_cached_verdicts(judge, texts, verdicts, repeats=3) >= 0.0
+    assert judge.cache is own
+
+    class Drifting:  # looks verdicts up under another judge id than they were stored under
+        judge_id, prompt, cache = "d", "p", own
+
+        def judge_batch(self, texts):
+            return [self.cache.get(VerdictCache.key("other", self.prompt, t)) for t in texts]
+
+    drifting = Drifting()
+    with pytest.raises(RuntimeError, match="2 cached lookups missed"):
+        time_cached_verdicts(drifting, texts, verdicts, repeats=1)
+    assert drifting.cache is own
