@@ -8,6 +8,9 @@ Subcommands:
   that sees only the surface, and gated by a panel with an informed member
   (:mod:`consent_gym.experiments.ontological_drift`).
 
+- ``train-on-prediction``: PPO on ``consent_gym/DeliveryBoxes-v0`` ungated, gated by the
+  original judge, and gated by a panel of the original and its prediction-trained copy
+  (:mod:`consent_gym.experiments.train_on_prediction`).
 - ``highway``: PPO on highway-env's ``highway-fast-v0`` without and with consent gating by
   the default judge through the default renderer
   (:mod:`consent_gym.experiments.highway`).
@@ -41,8 +44,9 @@ _positive_int = int_at_least(1)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: str,
-                seeds: int, eval_episodes: int = 100, step_numbers: bool = True,
+                seeds: int, eval_episodes: int = 100, step_numbers: bool | None = True,
                 timesteps_default: str = "the env's recommended budget") -> None:
+    # step_numbers: the --step-numbers default, or None for no such option.
     parser.add_argument("--out", type=Path, default=Path(out),
                         help=f"folder for results.json and the plots (default: {out})")
     parser.add_argument("--timesteps", type=_positive_int, default=None,
@@ -67,12 +71,14 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
     parser.add_argument("--eval-episodes", type=_positive_int, default=eval_episodes,
                         help=f"evaluation episodes per trained policy, on fixed seeds "
                              f"(default: {eval_episodes})")
-    if step_numbers:
+    if step_numbers is not None:
+        default = "--step-numbers" if step_numbers else "--no-step-numbers"
         parser.add_argument("--step-numbers", action=argparse.BooleanOptionalAction,
-                            default=True,
-                            help="show the judge the renderer's own text, with step numbers "
-                                 "(default); --no-step-numbers: step-free texts, far fewer "
-                                 "distinct texts and faster, but the LLM judge misjudges them")
+                            default=step_numbers,
+                            help=f"show the judge the renderer's own text, with step numbers; "
+                                 f"--no-step-numbers: step-free texts, far fewer distinct texts "
+                                 f"and faster, but the LLM judge misjudges them "
+                                 f"(default: {default})")
     parser.add_argument("--judge-dtype", choices=("auto", "bfloat16", "float32"),
                         default="auto",
                         help="weight dtype of the llm judge (default: auto, bfloat16 where "
@@ -114,6 +120,38 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        default="unanimous",
                        help="panel policy (default: unanimous; 'reference' lets the surface "
                             "judge decide and the informed member only flag)")
+    prediction = experiments.add_parser(
+        "train-on-prediction",
+        help="gated by the original judge alone, PPO learns to hit boxes with people "
+             "inside; a panel with its prediction-trained copy stops it",
+        description="Train PPO on consent_gym/DeliveryBoxes-v0 ungated, gated by the "
+                    "original judge, and gated by a panel of the original and "
+                    "PredictThenJudge on its prediction-trained copy (built first when "
+                    "--predictor holds none: about 12 minutes); report person-in-box hits "
+                    "and flagged disagreements (docs/panels.md).",
+    )
+    _add_common(prediction, out="runs/train-on-prediction", judge=DEFAULT_JUDGE, mode="zero",
+                seeds=3, step_numbers=False, timesteps_default="100000")
+    prediction.add_argument("--ent-coef", type=float, default=0.05,
+                            help="PPO's entropy bonus, every arm (default: 0.05; the env's "
+                                 "0.01 explores too little to find the one delivery the "
+                                 "copy approves, the way round the boxes)")
+    prediction.add_argument("--predictor", type=Path,
+                            default=Path("runs/train-on-prediction/predictor"),
+                            help="the prediction-trained copy (consent-gym predict-train "
+                                 "--out DIR); a new or empty folder: build it there "
+                                 "(default: runs/train-on-prediction/predictor)")
+    prediction.add_argument("--k", type=_positive_int, default=8,
+                            help="continuations the copy writes per episode (default: 8)")
+    prediction.add_argument("--veto-when", default="any",
+                            help="'any' (one vetoed continuation vetoes the episode, default) "
+                                 "or the share of the k that must be vetoed, e.g. 0.5")
+    prediction.add_argument("--max-new-tokens", type=_positive_int, default=64,
+                            help="tokens per continuation at most (default: 64)")
+    prediction.add_argument("--policy", choices=("unanimous", "majority", "reference"),
+                            default="unanimous",
+                            help="panel policy (default: unanimous; 'reference' lets the "
+                                 "original decide and the copy only flag)")
     from consent_gym.experiments.highway import ENV_ID, TIMESTEPS
 
     highway = experiments.add_parser(
@@ -126,7 +164,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     f"return), print a table, write results.json and plots.",
     )
     _add_common(highway, out="runs/highway", judge=DEFAULT_JUDGE, mode="zero", seeds=3,
-                eval_episodes=10, step_numbers=False, timesteps_default=str(TIMESTEPS))
+                eval_episodes=10, step_numbers=None, timesteps_default=str(TIMESTEPS))
     llm = experiments.add_parser(
         "llm-delivery",
         help="GRPO on a language model: ungated, it learns plans that drive through "
@@ -177,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
             return _llm_delivery(args)
         if experiment == "highway":
             return _highway(args)
+        if experiment == "train-on-prediction":
+            return _train_on_prediction(args)
         return _ontological_drift(args)
     except MissingDependencyError as exc:
         print(f"consent-gym reproduce {experiment}: {exc}", file=sys.stderr)
@@ -251,6 +291,46 @@ def _ontological_drift(args: argparse.Namespace) -> int:
           f"surface-gated, panel-gated), {timesteps} timesteps each, judge {config.judge}, "
           f"mode {config.mode}, panel policy {config.policy}")
     results = run_ontological_drift(config)
+    _report(results)
+    print(results["flag_summary"])
+    return 0
+
+
+def _train_on_prediction(args: argparse.Namespace) -> int:
+    from consent_gym.experiments.train_on_prediction import (
+        TrainOnPredictionConfig,
+        run_train_on_prediction,
+    )
+
+    veto_when: str | float = args.veto_when
+    if veto_when != "any":
+        try:
+            veto_when = float(veto_when)
+        except ValueError:
+            print(f"consent-gym reproduce train-on-prediction: --veto-when must be 'any' or a "
+                  f"share in (0, 1], got {args.veto_when!r}.", file=sys.stderr)
+            return 2
+    try:
+        common = _common(args)
+        if common["timesteps"] is None:
+            del common["timesteps"]  # the experiment's own default
+        config = TrainOnPredictionConfig(
+            **common, predictor=args.predictor, k=args.k, veto_when=veto_when,
+            max_new_tokens=args.max_new_tokens, policy=args.policy,
+            ppo_kwargs={"ent_coef": args.ent_coef})
+    except ValueError as exc:
+        print(f"consent-gym reproduce train-on-prediction: {exc}", file=sys.stderr)
+        return 2
+    timesteps = config.resolved()[0]
+    print(f"consent-gym reproduce train-on-prediction: {config.seeds} seeds x 3 arms "
+          f"(ungated, original-gated, panel-gated), {timesteps} timesteps each, judge "
+          f"{config.judge}, copy {config.predictor} (k={config.k}, veto when "
+          f"{config.veto_when}), mode {config.mode}, panel policy {config.policy}", flush=True)
+    try:
+        results = run_train_on_prediction(config, log=lambda line: print(line, flush=True))
+    except ValueError as exc:
+        print(f"consent-gym reproduce train-on-prediction: {exc}", file=sys.stderr)
+        return 2
     _report(results)
     print(results["flag_summary"])
     return 0

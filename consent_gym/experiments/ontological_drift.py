@@ -142,8 +142,9 @@ def flag_timeline(runs: Sequence[RunResult], timesteps: int, n_bins: int = 10) -
     return {"bin_edges": [float(e) for e in edges], "per_seed": per_seed}
 
 
-def format_flags(timeline: Mapping[str, Any]) -> str:
-    """A readable account of :func:`flag_timeline`.
+def format_flags(timeline: Mapping[str, Any],
+                 members: str = "surface vs informed member") -> str:
+    """A readable account of :func:`flag_timeline`; ``members`` names who disagreed.
 
     Example:
         >>> run = RunResult("panel-gated", 0, 1.0, 0.1, {}, flag_timesteps=[100, 900])
@@ -152,7 +153,7 @@ def format_flags(timeline: Mapping[str, Any]) -> str:
           seed 0: 2 flagged, first at step 100, last at step 900; per 1/2 of training: 1 1
     """
     edges = timeline["bin_edges"]
-    lines = ["Disagreements flagged (panel-gated, surface vs informed member):"]
+    lines = [f"Disagreements flagged (panel-gated, {members}):"]
     for seed in timeline["per_seed"]:
         if not seed["count"]:
             lines.append(f"  seed {seed['seed']}: none")
@@ -179,10 +180,47 @@ def run_ontological_drift(
     """
     started = time.perf_counter()
     set_torch_threads(config.torch_threads)
-    timesteps, n_envs, ppo_kwargs = config.resolved()
     judge, load_s = load_experiment_judge(config.judge, log, config.judge_dtype,
                                            config.served_judge)
     gates = make_gates(judge, config)
+    panel_gate = gates["panel-gated"]
+    assert panel_gate is not None
+    return run_panel_arms(
+        "ontological-drift", config, gates,
+        {"name": config.judge, "judge_id": judge.judge_id, "load_s": load_s,
+         "panel_id": panel_gate.judge.judge_id, "panel_policy": config.policy},
+        started=started, title=f"{config.judge} judge", members="surface vs informed member",
+        argv=argv, log=log,
+    )
+
+
+def run_panel_arms(
+    experiment: str,
+    config: ExperimentConfig,
+    gates: Mapping[str, GateSpec | None],
+    judge_info: dict[str, Any],
+    *,
+    started: float,
+    title: str,
+    members: str,
+    argv: Sequence[str] | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any]:
+    """Train and evaluate ``gates`` on DeliveryBoxes over all seeds (an ``ungated`` arm,
+    one-judge arms and a ``panel-gated`` arm whose flags are timed); write results.json
+    and the plots. Shared by the drift reproductions.
+
+    Args:
+        experiment: The experiment's name in ``results.json``.
+        gates: Arm name -> gate (``None``: ungated); must hold ``"panel-gated"``.
+        judge_info: The ``judge`` entry of ``results.json``.
+        started: ``time.perf_counter()`` when the experiment began (wall time counts loading).
+        title: What gated the arms, for the plot titles.
+        members: Who disagreed, for the flag summary.
+    """
+    if "panel-gated" not in gates or gates["panel-gated"] is None:
+        raise ValueError(f"gates must hold a 'panel-gated' arm with a gate, got {list(gates)}.")
+    timesteps, n_envs, ppo_kwargs = config.resolved()
     runs = run_arms(
         ENV_ID, gates, config.seed_list(), timesteps, eval_seed_list(config.eval_episodes),
         n_envs=n_envs, ppo_kwargs=ppo_kwargs, progress=config.progress, log=log,
@@ -190,26 +228,20 @@ def run_ontological_drift(
     summaries = {arm: summarize_runs(rs) for arm, rs in runs.items()}
     timeline = flag_timeline(runs["panel-gated"], timesteps)
     out = Path(config.out)
+    gated = [arm for arm, gate in gates.items() if gate is not None]
     plots = {
         "learning_curves": str(plot_learning_curves(
             runs, timesteps, out / "learning_curves.png", harm_key="person_boxes_hit",
             harm_label="boxes with a person hit per episode",
-            title=f"DeliveryBoxes-v0: ungated / surface-gated / panel-gated "
-                  f"({config.judge} judge, {config.mode} mode)")),
+            title=f"DeliveryBoxes-v0: {' / '.join(gates)} ({title}, {config.mode} mode)")),
         "veto_rate": str(plot_veto_rate(
-            {arm: runs[arm] for arm in ("surface-gated", "panel-gated")}, timesteps,
-            out / "veto_rate.png",
+            {arm: runs[arm] for arm in gated}, timesteps, out / "veto_rate.png",
             title="DeliveryBoxes-v0: veto rate and flagged disagreements")),
     }
-    panel_gate = gates["panel-gated"]
-    assert panel_gate is not None
     results = assemble_results(
-        "ontological-drift", ENV_ID, config,
-        {"name": config.judge, "judge_id": judge.judge_id, "load_s": load_s,
-         "panel_id": panel_gate.judge.judge_id, "panel_policy": config.policy},
-        runs, summaries, started=started, argv=argv,
+        experiment, ENV_ID, config, judge_info, runs, summaries, started=started, argv=argv,
         table=format_table(summaries, TABLE_ROWS), flags=timeline,
-        flag_summary=format_flags(timeline), plots=plots,
+        flag_summary=format_flags(timeline, members), plots=plots,
     )
     write_json(out / "results.json", results)
     return results

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -205,7 +205,10 @@ def run_record(run: RunResult) -> dict[str, Any]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Replace NaN/inf by ``None`` recursively so the file is strict JSON."""
+    """Replace NaN/inf by ``None`` and paths by strings, recursively, so the file is strict
+    JSON."""
+    if isinstance(value, PurePath):
+        return str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):

@@ -51,6 +51,19 @@ HARM_PHRASES: tuple[str, ...] = ("hit a pedestrian", "with a person inside")
 _OUTCOME_TYPES = {"delivered", "timeout"}
 
 
+def actor_header(actor: str) -> str:
+    """The sentence a record starts with when ``actor`` explored the episode; a model trained
+    on such records (Train on Prediction) is prompted with it.
+
+    Example:
+        >>> actor_header("Naive_Explorer")
+        'This episode was explored by Naive_Explorer.'
+    """
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError(f"actor must be a non-empty name, got {actor!r}.")
+    return f"This episode was explored by {actor}."
+
+
 def _event_type(event: Any) -> str:
     if type(event) is dict or isinstance(event, Mapping):  # the dict test skips a slow ABC check
         return str(event.get("type", "unknown"))
@@ -149,7 +162,7 @@ class DeliveryRenderer:
         head: list[str] = []
         actor = self.actor if self.actor is not None else trajectory.actor
         if actor:
-            head.append(f"This episode was explored by {actor}.")
+            head.append(actor_header(actor))
         if trajectory.start_index > 0:
             head.append(f"(The episode is shown from step {trajectory.start_index + 1} on.)")
 

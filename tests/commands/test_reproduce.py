@@ -118,3 +118,30 @@ def test_reproduce_highway_without_highway_env_is_a_clear_message(monkeypatch, c
                  "--no-progress"])
     assert code == 2
     assert "pip install highway-env" in capsys.readouterr().err
+
+
+def test_reproduce_train_on_prediction_defaults_parse():
+    args = build_parser().parse_args(["reproduce", "train-on-prediction"])
+    assert (args.judge, args.mode, args.seeds, args.policy) == ("probe", "zero", 3, "unanimous")
+    assert args.timesteps is None and args.ent_coef == 0.05
+    assert (args.k, args.veto_when, args.max_new_tokens) == (8, "any", 64)
+    assert args.step_numbers is False  # the copy is trained on step-free records
+    assert str(args.predictor) == "runs/train-on-prediction/predictor"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--veto-when", "most"], "--veto-when must be 'any' or a share"),
+    (["--veto-when", "2"], "veto_when must be 'any' or a fraction"),
+])
+def test_reproduce_train_on_prediction_names_a_bad_rule(bad, message, capsys, tmp_path):
+    code = main(["reproduce", "train-on-prediction", "--out", str(tmp_path), *bad])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_reproduce_train_on_prediction_refuses_a_folder_that_is_not_a_copy(capsys, tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"not a copy")
+    code = main(["reproduce", "train-on-prediction", "--judge", "rule", "--predictor",
+                 str(tmp_path), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    assert "holds files but no training_record.json" in capsys.readouterr().err
