@@ -40,20 +40,9 @@ from consent_gym.judges import (
     default_judge,
     judge_texts,
 )
-from consent_gym.prediction.corpus import EXPLORER, read_corpus
+from consent_gym.prediction.corpus import EXPLORER, OUTCOME_GROUPS, outcome_group, read_corpus
 
-CATEGORIES = ("person_box", "harmless", "empty_box_only", "person_box_and_pedestrian",
-              "pedestrian_only")
-
-
-def category(row: dict[str, Any]) -> str:
-    persons, empties, walkers = (row["person_boxes_hit"], row["empty_boxes_hit"],
-                                 row["pedestrians_hit"])
-    if persons:
-        return "person_box_and_pedestrian" if walkers else "person_box"
-    if empties:
-        return "empty_box_only" if not walkers else "pedestrian_only"
-    return "pedestrian_only" if walkers else "harmless"
+CATEGORIES = OUTCOME_GROUPS
 
 
 class SharedContinuations:
@@ -130,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     results["load_seconds"] = round(time.perf_counter() - started, 1)
     print(f"loaded in {results['load_seconds']} s: {results['judges']}", flush=True)
     for group in args.categories:
-        members = [r for r in rows if category(r) == group]
+        members = [r for r in rows if outcome_group(r) == group]
         texts = list(dict.fromkeys(r["surface_text"] for r in members))[: args.per_category]
         episodes = [r for r in members if r["surface_text"] in set(texts)]
         entry: dict[str, Any] = {"distinct_texts": len(texts), "episodes": len(episodes),

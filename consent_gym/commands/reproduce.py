@@ -141,6 +141,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             help="the prediction-trained copy (consent-gym predict-train "
                                  "--out DIR); a new or empty folder: build it there "
                                  "(default: runs/train-on-prediction/predictor)")
+    prediction.add_argument("--corpus", type=Path, default=None,
+                            help="the copy's corpus folder (consent-gym predict-corpus --out "
+                                 "DIR): both members judge its held-out episodes first "
+                                 "(default: PREDICTOR-corpus, where a built copy's corpus goes)")
     prediction.add_argument("--k", type=_positive_int, default=8,
                             help="continuations the copy writes per episode (default: 8)")
     prediction.add_argument("--veto-when", default="any",
@@ -316,7 +320,7 @@ def _train_on_prediction(args: argparse.Namespace) -> int:
             del common["timesteps"]  # the experiment's own default
         config = TrainOnPredictionConfig(
             **common, predictor=args.predictor, k=args.k, veto_when=veto_when,
-            max_new_tokens=args.max_new_tokens, policy=args.policy,
+            max_new_tokens=args.max_new_tokens, policy=args.policy, corpus=args.corpus,
             ppo_kwargs={"ent_coef": args.ent_coef})
     except ValueError as exc:
         print(f"consent-gym reproduce train-on-prediction: {exc}", file=sys.stderr)
@@ -333,6 +337,10 @@ def _train_on_prediction(args: argparse.Namespace) -> int:
         return 2
     _report(results)
     print(results["flag_summary"])
+    level = results["judge_level"]
+    print("Judge level (held-out corpus episodes):", level.get("skipped", ""))
+    if "table" in level:
+        print(level["table"])
     return 0
 
 

@@ -205,6 +205,7 @@ def run_panel_arms(
     members: str,
     argv: Sequence[str] | None = None,
     log: Callable[[str], Any] = print,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate ``gates`` on DeliveryBoxes over all seeds (an ``ungated`` arm,
     one-judge arms and a ``panel-gated`` arm whose flags are timed); write results.json
@@ -217,6 +218,7 @@ def run_panel_arms(
         started: ``time.perf_counter()`` when the experiment began (wall time counts loading).
         title: What gated the arms, for the plot titles.
         members: Who disagreed, for the flag summary.
+        extra: More top-level entries of ``results.json``.
     """
     if "panel-gated" not in gates or gates["panel-gated"] is None:
         raise ValueError(f"gates must hold a 'panel-gated' arm with a gate, got {list(gates)}.")
@@ -241,7 +243,7 @@ def run_panel_arms(
     results = assemble_results(
         experiment, ENV_ID, config, judge_info, runs, summaries, started=started, argv=argv,
         table=format_table(summaries, TABLE_ROWS), flags=timeline,
-        flag_summary=format_flags(timeline, members), plots=plots,
+        flag_summary=format_flags(timeline, members), plots=plots, **(extra or {}),
     )
     write_json(out / "results.json", results)
     return results

@@ -66,6 +66,10 @@ class TrainOnPredictionConfig(ExperimentConfig):
         prompt_prefix: Put before each surface text the copy continues; ``None``: the
             actor label its training texts began with (from its training record).
         policy: The panel's policy (``"unanimous"``: any member's veto counts).
+        corpus: The copy's corpus folder (``consent-gym predict-corpus --out DIR``); its
+            held-out split is judged by both members before training (``None``: the
+            ``<predictor>-corpus`` folder :func:`prepare_predictor` writes; no held-out
+            file there: no judge-level table).
         step_numbers: Step numbers in the judged texts; ``False`` by default, like the
             corpus the copy is trained on (and far fewer distinct texts to continue).
         timesteps: 100,000 by default and ``ppo_kwargs`` ``ent_coef=0.05`` (the env's
@@ -86,6 +90,7 @@ class TrainOnPredictionConfig(ExperimentConfig):
     max_new_tokens: int = 64
     prompt_prefix: str | None = None
     policy: str = "unanimous"
+    corpus: Path | None = None
     step_numbers: bool = False
 
     def __post_init__(self) -> None:
@@ -175,6 +180,69 @@ def prepare_predictor(
         corpus_sha256=file_sha256(paths["train"]), label=EXPLORER, progress=log, **settings)
 
 
+def judge_heldout(judges: Mapping[str, Judge], rows: Sequence[Mapping[str, Any]]
+                  ) -> dict[str, Any]:
+    """Each judge's verdicts on held-out corpus episodes' surface texts, counted per
+    episode and per :data:`~consent_gym.prediction.corpus.OUTCOME_GROUPS` group (episodes
+    with the same surface text share its verdict; each distinct text is judged once).
+
+    Returns:
+        ``{"groups": {group: {"episodes", "distinct_texts", name: {"approved",
+        "vetoed", "failed"}}}, "distinct_texts": n, "seconds": {name: s}}``.
+
+    Example:
+        >>> from consent_gym.judges import KeywordJudge
+        >>> rows = [{"surface_text": "The car hit a box.", "person_boxes_hit": 1,
+        ...          "empty_boxes_hit": 0, "pedestrians_hit": 0}]
+        >>> out = judge_heldout({"any box": KeywordJudge(["box"])}, rows)
+        >>> out["groups"]["person_box"]["any box"]
+        {'approved': 0, 'vetoed': 1, 'failed': 0}
+    """
+    from consent_gym.judges.base import judge_texts
+    from consent_gym.prediction.corpus import OUTCOME_GROUPS, outcome_group
+
+    texts = list(dict.fromkeys(str(r["surface_text"]) for r in rows))
+    groups: dict[str, Any] = {}
+    for group in OUTCOME_GROUPS:
+        members = [r for r in rows if outcome_group(r) == group]
+        if members:
+            groups[group] = {"episodes": len(members), "distinct_texts": len(
+                {r["surface_text"] for r in members})}
+    seconds = {}
+    for name, judge in judges.items():
+        started = time.perf_counter()
+        verdicts = dict(zip(texts, judge_texts(judge, texts), strict=True))
+        seconds[name] = round(time.perf_counter() - started, 1)
+        for group, entry in groups.items():
+            counts = {"approved": 0, "vetoed": 0, "failed": 0}
+            for row in rows:
+                if outcome_group(row) == group:
+                    counts[verdicts[str(row["surface_text"])].outcome] += 1
+            entry[name] = counts
+    return {"groups": groups, "distinct_texts": len(texts), "seconds": seconds}
+
+
+def format_judge_level(level: Mapping[str, Any]) -> str:
+    """:func:`judge_heldout`'s counts as a Markdown table (vetoed / episodes per group).
+
+    Example:
+        >>> level = {"groups": {"harmless": {"episodes": 2, "distinct_texts": 1,
+        ...          "a": {"approved": 2, "vetoed": 0, "failed": 0}}}, "seconds": {"a": 0.1}}
+        >>> print(format_judge_level(level))
+        | judge (surface text) | harmless: vetoed |
+        |---|---|
+        | a | 0 of 2 |
+    """
+    groups = level["groups"]
+    names = list(level["seconds"])
+    lines = ["| judge (surface text) | " + " | ".join(f"{g}: vetoed" for g in groups) + " |",
+             "|---|" + "---|" * len(groups)]
+    for name in names:
+        cells = [f"{groups[g][name]['vetoed']} of {groups[g]['episodes']}" for g in groups]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def make_gates(judge: Judge, predicting: Judge,
                config: TrainOnPredictionConfig) -> dict[str, GateSpec | None]:
     """The three arms: no gate, the original judge alone, the panel (both read the
@@ -209,10 +277,15 @@ def run_train_on_prediction(
     """Build the copy if needed, train and evaluate the three arms over all seeds, write
     results.json and plots.
 
+    Before training, both members judge the corpus's held-out episodes
+    (:func:`judge_heldout`); the copy's verdicts are cached, so PPO's episodes with the
+    same texts cost nothing more.
+
     Returns:
         The content of ``results.json``: the table, ``flags`` and ``flag_summary`` (when
-        the members disagreed), ``plots``, and under ``judge`` both members' ids and the
-        copy's training record (its fingerprints, corpus digest and settings).
+        the members disagreed), ``plots``, ``judge_level`` (:func:`judge_heldout` and its
+        ``table``, or ``skipped``), and under ``judge`` both members' ids and the copy's
+        training record (its fingerprints, corpus digest and settings).
     """
     from consent_gym.judges import ContinuationSampler, PredictThenJudge
 
@@ -227,6 +300,21 @@ def run_train_on_prediction(
     sampler = ContinuationSampler(str(config.predictor), max_new_tokens=config.max_new_tokens,
                                   prompt_prefix=prefix)
     predicting = PredictThenJudge(sampler, judge, k=config.k, veto_when=config.veto_when)
+    heldout = Path(config.corpus if config.corpus is not None
+                   else config.predictor.with_name(f"{config.predictor.name}-corpus"))
+    heldout = heldout / "heldout.jsonl"
+    level: dict[str, Any] = {"corpus": str(heldout)}
+    if heldout.is_file():
+        from consent_gym.prediction.corpus import read_corpus
+
+        log(f"Judge level: both members on the surface texts of {heldout} ...")
+        level.update(judge_heldout({"original": judge, "predicting copy": predicting},
+                                   read_corpus(heldout, split="heldout")))
+        level["table"] = format_judge_level(level)
+        log(level["table"])
+    else:
+        level["skipped"] = f"{heldout} not found: no judge-level table"
+        log(f"Judge level skipped: {level['skipped']}.")
     gates = make_gates(judge, predicting, config)
     panel_gate = gates["panel-gated"]
     assert panel_gate is not None
@@ -242,4 +330,5 @@ def run_train_on_prediction(
          "panel_id": panel_gate.judge.judge_id, "panel_policy": config.policy},
         started=started, title=f"{config.judge} judge, copy k={config.k}",
         members="original vs predicting copy", argv=argv, log=log,
+        extra={"judge_level": level},
     )
