@@ -6,6 +6,8 @@
 - :mod:`consent_gym.prediction.training`: fine-tune a copy of a frozen judge's causal LM as a
   plain language model on those texts (LoRA on ``q_proj``/``v_proj``, merged), save it as a
   new checkpoint with a training record, and prove the original untouched.
+- :mod:`consent_gym.prediction.evaluation`: how judges read the held-out episodes' surface
+  texts, counted per episode and ground-truth group.
 
 The judge that uses the trained copy knows only text and lives with the other judges:
 :class:`consent_gym.judges.prediction.PredictThenJudge`.
