@@ -53,6 +53,9 @@ def _add_common(parser: argparse.ArgumentParser, *, out: str, judge: str, mode: 
                         help=f"PPO training timesteps per run (default: {timesteps_default})")
     parser.add_argument("--seeds", type=_positive_int, default=seeds,
                         help=f"training seeds, run one after the other (default: {seeds})")
+    parser.add_argument("--first-seed", type=int_at_least(0), default=0,
+                        help="the first training seed: --first-seed 3 --seeds 3 runs seeds "
+                             "3, 4, 5 (default: 0)")
     parser.add_argument("--judge", choices=JUDGE_CHOICES, default=judge,
                         help=f"probe: the embedded default judge (Gemma 3 270M hidden "
                              f"states, worst sentence decides); llm: the prompted LLM judge; "
@@ -229,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "out": args.out, "timesteps": args.timesteps, "seeds": args.seeds, "judge": args.judge,
+        "out": args.out, "timesteps": args.timesteps, "seeds": args.seeds,
+        "first_seed": args.first_seed, "judge": args.judge,
         "mode": args.mode, "penalty": args.penalty, "eval_episodes": args.eval_episodes,
         "progress": not args.no_progress, "step_numbers": getattr(args, "step_numbers", True),
         "judge_dtype": args.judge_dtype, "served_judge": served_options(args),

@@ -122,7 +122,10 @@ class ExperimentConfig:
     Attributes:
         out: Folder for ``results.json`` and the plots.
         timesteps: PPO training budget per run (``None``: the env's recommended budget).
-        seeds: Number of training seeds (``0 .. seeds-1``), run one after the other.
+        seeds: Number of training seeds (``first_seed .. first_seed+seeds-1``), run one
+            after the other.
+        first_seed: The first training seed (default 0): more seeds for an earlier run
+            without re-running the ones it has.
         judge: ``"probe"`` (the default judge), ``"llm"``, ``"cascade"``, ``"embedding"``,
             ``"rule"`` or ``"served"`` (see
             :func:`load_judge`).
@@ -153,6 +156,7 @@ class ExperimentConfig:
     out: Path = Path("runs/experiment")
     timesteps: int | None = None
     seeds: int = 3
+    first_seed: int = 0
     judge: str = DEFAULT_JUDGE
     mode: str = "zero"
     penalty: float = -1.0
@@ -174,12 +178,20 @@ class ExperimentConfig:
         check_mode(self.mode)
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}.")
+        if isinstance(self.first_seed, bool) or not isinstance(self.first_seed, int) \
+                or self.first_seed < 0:
+            raise ValueError(f"first_seed must be a whole number >= 0, got {self.first_seed!r}.")
         if self.timesteps is not None and self.timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {self.timesteps}.")
 
     def seed_list(self) -> list[int]:
-        """The training seeds."""
-        return list(range(self.seeds))
+        """The training seeds.
+
+        Example:
+            >>> ExperimentConfig(seeds=3, first_seed=3).seed_list()
+            [3, 4, 5]
+        """
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
     def resolved(self) -> tuple[int, int, dict[str, Any]]:
         """Timesteps, number of envs and PPO kwargs, with the env's recommendations filled in."""

@@ -145,3 +145,16 @@ def test_reproduce_train_on_prediction_refuses_a_folder_that_is_not_a_copy(capsy
                  str(tmp_path), "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert "holds files but no training_record.json" in capsys.readouterr().err
+
+
+def test_first_seed_runs_later_seeds(tmp_path, capsys):
+    out = tmp_path / "curb"
+    code = main(["reproduce", "delivery-curb", "--judge", "rule", "--timesteps", "256",
+                 "--seeds", "1", "--first-seed", "4", "--eval-episodes", "1", "--out", str(out),
+                 "--no-progress"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["seeds"] == [4]
+    assert [r["seed"] for r in results["arms"]["gated"]["runs"]] == [4]
+    with pytest.raises(SystemExit):
+        main(["reproduce", "delivery-curb", "--first-seed", "-1"])
