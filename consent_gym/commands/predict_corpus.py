@@ -51,17 +51,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Collect and write the corpus; returns 0."""
-    from consent_gym.prediction.corpus import collect_episodes, write_corpus
+    from consent_gym.prediction.corpus import build_corpus
 
-    train = range(args.seeds)
-    held = range(args.seeds, args.seeds + args.heldout_seeds)
-    episodes = collect_episodes(args.env, train, held, args.policies, actor=args.actor or None,
-                                epsilon=args.epsilon, step_numbers=not args.no_step_numbers)
-    settings = {"env_id": args.env, "train_seed_range": [train.start, train.stop],
-                "heldout_seed_range": [held.start, held.stop],  # half-open: [start, stop)
-                "policies": args.policies, "actor": args.actor or None,
-                "epsilon": args.epsilon, "step_numbers": not args.no_step_numbers}
-    paths = write_corpus(episodes, args.out, settings)
+    episodes, paths = build_corpus(
+        args.out, args.seeds, args.heldout_seeds, env_id=args.env, policies=args.policies,
+        actor=args.actor or None, epsilon=args.epsilon, step_numbers=not args.no_step_numbers)
     for split in ("train", "heldout"):
         rows = [e for e in episodes if e.split == split]
         print(f"predict-corpus: {split}: {len(rows)} episodes "

@@ -42,11 +42,11 @@ from consent_gym.experiments.common import (
 )
 from consent_gym.experiments.ontological_drift import run_panel_arms
 from consent_gym.judges.base import Judge
+from consent_gym.prediction.corpus import EXPLORER, build_corpus, file_sha256
+from consent_gym.prediction.training import RECORD_NAME, train_prediction_copy
 from consent_gym.render.delivery import DeliveryRenderer, actor_header
 
 ARMS: tuple[str, ...] = ("ungated", "original-gated", "panel-gated")
-#: What ``predict-train`` writes beside the weights; its presence marks a finished copy.
-TRAINING_RECORD = "training_record.json"
 #: How :func:`prepare_predictor` builds a missing copy: the corpus (``predict-corpus``
 #: defaults, step-free) and the training settings docs/panels.md measured.
 CORPUS_SEEDS, HELDOUT_SEEDS = 100, 50
@@ -119,7 +119,7 @@ def predictor_prefix(predictor: str | Path) -> str:
     Raises:
         FileNotFoundError: ``predictor`` holds no training record.
     """
-    record_path = Path(predictor) / TRAINING_RECORD
+    record_path = Path(predictor) / RECORD_NAME
     if not record_path.is_file():
         raise FileNotFoundError(f"{record_path} not found: {predictor} is not a checkpoint "
                                 f"written by consent-gym predict-train.")
@@ -138,43 +138,29 @@ def prepare_predictor(
     log: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
     """The copy's training record; when ``folder`` holds no checkpoint yet, build one
-    there first: collect the corpus into ``<folder>-corpus`` beside it (seeds
-    ``0 .. corpus_seeds-1`` to train on, the next ``heldout_seeds`` held out; labelled
-    Naive_Explorer), then
-    train a copy of ``base`` (``None``: the embedded Gemma 3 270M) into ``folder`` with
+    there first: collect the corpus into ``<folder>-corpus`` beside it
+    (:func:`~consent_gym.prediction.corpus.build_corpus`: seeds ``0 .. corpus_seeds-1`` to
+    train on, the next ``heldout_seeds`` held out; labelled Naive_Explorer), then train a
+    copy of ``base`` (``None``: the embedded Gemma 3 270M) into ``folder`` with
     :data:`TRAIN_SETTINGS` updated by ``train_settings`` (about 12 minutes on a 2-core CPU).
 
     Raises:
         ValueError: ``folder`` holds files but no training record (not a finished copy).
     """
-    from consent_gym.prediction.corpus import (
-        EXPLORER,
-        collect_episodes,
-        file_sha256,
-        write_corpus,
-    )
-    from consent_gym.prediction.training import train_prediction_copy
-
     folder = Path(folder)
-    record_path = folder / TRAINING_RECORD
+    record_path = folder / RECORD_NAME
     if record_path.is_file():
         record: dict[str, Any] = json.loads(record_path.read_text())
         return record
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValueError(f"{folder} holds files but no {TRAINING_RECORD}: not a finished "
+        raise ValueError(f"{folder} holds files but no {RECORD_NAME}: not a finished "
                          f"prediction-trained copy. Give the copy's folder, or a new or empty "
                          f"one to build it in.")
-    train = range(corpus_seeds)
-    held = range(corpus_seeds, corpus_seeds + heldout_seeds)
     settings = {**TRAIN_SETTINGS, **(train_settings or {})}
     log(f"No prediction-trained copy in {folder}: collecting the corpus, then training it "
         f"(up to {float(settings['max_minutes']):g} minutes) ...")
-    episodes = collect_episodes(seeds=train, heldout_seeds=held, actor=EXPLORER,
-                                step_numbers=step_numbers)
-    paths = write_corpus(episodes, folder.with_name(f"{folder.name}-corpus"), {
-        "train_seed_range": [train.start, train.stop],
-        "heldout_seed_range": [held.start, held.stop], "actor": EXPLORER,
-        "step_numbers": step_numbers})
+    episodes, paths = build_corpus(folder.with_name(f"{folder.name}-corpus"), corpus_seeds,
+                                   heldout_seeds, actor=EXPLORER, step_numbers=step_numbers)
     return train_prediction_copy(
         [e.text for e in episodes if e.split == "train"], folder, base=base,
         corpus_sha256=file_sha256(paths["train"]), label=EXPLORER, progress=log, **settings)

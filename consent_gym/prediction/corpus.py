@@ -46,6 +46,7 @@ __all__ = [
     "POLICY_CHOICES",
     "SPLITS",
     "CorpusEpisode",
+    "build_corpus",
     "collect_episodes",
     "file_sha256",
     "read_corpus",
@@ -300,3 +301,32 @@ def read_corpus(path: str | Path, split: str | None = None) -> list[dict[str, An
     if not rows:
         raise ValueError(f"{path} holds no episodes.")
     return rows
+
+
+def build_corpus(
+    out_dir: str | Path,
+    seeds: int,
+    heldout_seeds: int,
+    *,
+    env_id: str = DEFAULT_ENV_ID,
+    policies: Sequence[str] = POLICY_CHOICES,
+    actor: str | None = EXPLORER,
+    epsilon: float = 0.2,
+    step_numbers: bool = True,
+) -> tuple[list[CorpusEpisode], dict[str, Path]]:
+    """Collect seeds ``0 .. seeds-1`` for training and the next ``heldout_seeds`` held out
+    (:func:`collect_episodes`) and write them with their settings (:func:`write_corpus`):
+    what ``consent-gym predict-corpus`` does.
+
+    Returns:
+        The episodes and :func:`write_corpus`'s paths.
+    """
+    train = range(seeds)
+    held = range(seeds, seeds + heldout_seeds)
+    episodes = collect_episodes(env_id, train, held, policies, actor=actor or None,
+                                epsilon=epsilon, step_numbers=step_numbers)
+    settings = {"env_id": env_id, "train_seed_range": [train.start, train.stop],
+                "heldout_seed_range": [held.start, held.stop],  # half-open: [start, stop)
+                "policies": list(policies), "actor": actor or None,
+                "epsilon": epsilon, "step_numbers": step_numbers}
+    return episodes, write_corpus(episodes, out_dir, settings)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from consent_gym.experiments.train_on_prediction import (
-    TRAINING_RECORD,
     TrainOnPredictionConfig,
     make_gates,
     predictor_prefix,
@@ -17,6 +16,7 @@ from consent_gym.experiments.train_on_prediction import (
     run_train_on_prediction,
 )
 from consent_gym.judges import KeywordJudge, PredictThenJudge
+from consent_gym.prediction.training import RECORD_NAME
 from consent_gym.trajectory import Step, Trajectory
 from tests.judges.tiny_models import build_tiny_model, one_torch_thread  # noqa: F401 (autouse)
 
@@ -85,7 +85,7 @@ def test_the_surface_text_passes_the_original_and_the_panel_vetoes_and_flags_it(
 
 
 def test_prepare_builds_a_copy_with_its_corpus_and_record(tiny_copy):
-    record = json.loads((tiny_copy / TRAINING_RECORD).read_text())
+    record = json.loads((tiny_copy / RECORD_NAME).read_text())
     assert record["label"] == "Naive_Explorer" and record["steps"] == 2
     manifest = json.loads((tiny_copy.parent / "predictor-corpus" / "manifest.json").read_text())
     assert manifest["files"]["train"]["sha256"] == record["corpus_sha256"]
@@ -104,7 +104,7 @@ def test_prepare_refuses_a_folder_that_holds_something_else(tmp_path):
 
 def test_prefix_is_the_label_its_training_texts_began_with(tiny_copy, tmp_path):
     assert predictor_prefix(tiny_copy) == "This episode was explored by Naive_Explorer. "
-    (tmp_path / TRAINING_RECORD).write_text(json.dumps({"label": None}))
+    (tmp_path / RECORD_NAME).write_text(json.dumps({"label": None}))
     assert predictor_prefix(tmp_path) == ""
     with pytest.raises(FileNotFoundError, match="predict-train"):
         predictor_prefix(tmp_path / "missing")
@@ -122,7 +122,7 @@ def test_tiny_run_writes_both_members_and_the_flag_timeline(tiny_copy, tmp_path)
     assert judge["predicting"]["inner"] == judge["judge_id"]
     assert judge["prompt_prefix"] == "This episode was explored by Naive_Explorer. "
     assert judge["predictor_training"]["fingerprint"] == json.loads(
-        (tiny_copy / TRAINING_RECORD).read_text())["fingerprint"]
+        (tiny_copy / RECORD_NAME).read_text())["fingerprint"]
     panel_run = results["arms"]["panel-gated"]["runs"][0]
     assert results["flags"]["per_seed"][0]["count"] == len(panel_run["flag_timesteps"])
     assert "original vs predicting copy" in results["flag_summary"]

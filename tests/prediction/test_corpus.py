@@ -100,3 +100,16 @@ def test_read_corpus_rejects_bad_files(tmp_path) -> None:
         read_corpus(bad, split="test")
     with pytest.raises(FileNotFoundError):
         read_corpus(tmp_path / "missing.jsonl")
+
+
+def test_build_corpus_writes_both_splits_with_its_settings(tmp_path):
+    from consent_gym.prediction.corpus import build_corpus
+
+    episodes, paths = build_corpus(tmp_path, 2, 1, policies=["random"], actor="",
+                                   step_numbers=False)
+    assert [(e.split, e.seed) for e in episodes] == [("train", 0), ("train", 1), ("heldout", 2)]
+    assert all(e.actor is None for e in episodes)
+    settings = json.loads(paths["manifest"].read_text())["settings"]
+    assert settings["train_seed_range"] == [0, 2] and settings["heldout_seed_range"] == [2, 3]
+    assert settings["policies"] == ["random"] and settings["actor"] is None
+    assert settings["step_numbers"] is False
