@@ -39,6 +39,7 @@ from consent_gym.judge_registry import (
     add_served_arguments,
     served_options,
 )
+from consent_gym.judges.panel import POLICIES
 
 _positive_int = int_at_least(1)
 
@@ -119,7 +120,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "informed member; report person-in-box hits and flagged disagreements.",
     )
     _add_common(drift, out="runs/ontological-drift", judge="rule", mode="zero", seeds=3)
-    drift.add_argument("--policy", choices=("unanimous", "majority", "reference"),
+    drift.add_argument("--policy", choices=POLICIES,
                        default="unanimous",
                        help="panel policy (default: unanimous; 'reference' lets the surface "
                             "judge decide and the informed member only flag)")
@@ -155,7 +156,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                  "or the share of the k that must be vetoed, e.g. 0.5")
     prediction.add_argument("--max-new-tokens", type=_positive_int, default=64,
                             help="tokens per continuation at most (default: 64)")
-    prediction.add_argument("--policy", choices=("unanimous", "majority", "reference"),
+    prediction.add_argument("--policy", choices=POLICIES,
                             default="unanimous",
                             help="panel policy (default: unanimous; 'reference' lets the "
                                  "original decide and the copy only flag)")
