@@ -146,3 +146,9 @@ def test_plots_are_written_as_png(tmp_path):
     for path in (curves, veto):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_config_rejects_a_bad_first_seed(bad):
+    with pytest.raises(ValueError, match="first_seed must be a whole number >= 0"):
+        common.ExperimentConfig(first_seed=bad)

@@ -79,3 +79,12 @@ def test_surface_gated_agent_hits_people_in_boxes_and_the_panel_stops_it(tmp_pat
     assert panel < surface, results["table"]
     assert summary["surface-gated"]["pedestrians_hit_per_episode"]["mean"] <= 0.05
     assert results["flags"]["per_seed"][0]["count"] > 0
+
+
+def test_run_panel_arms_needs_a_panel_arm(tmp_path):
+    from consent_gym.experiments.ontological_drift import run_panel_arms
+
+    config = OntologicalDriftConfig(out=tmp_path, seeds=1, progress=False)
+    with pytest.raises(ValueError, match="'panel-gated' arm"):
+        run_panel_arms("x", config, {"ungated": None}, {}, started=0.0, title="t",
+                       members="m", log=lambda _: None)

@@ -351,3 +351,11 @@ def test_the_record_names_the_steps_of_what_was_seen() -> None:
     assert renderer.perception == "recorded"
     assert "Naive_Explorer" in repr(renderer)
     check_renderer(renderer)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None])
+def test_actor_header_names_a_missing_actor(bad) -> None:
+    from consent_gym.render.delivery import actor_header
+
+    with pytest.raises(ValueError, match="actor must be a non-empty name"):
+        actor_header(bad)
