@@ -1,10 +1,14 @@
 """Fit the probe judge's readout, deterministically, on generated training data only.
 
-    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --threads 2
+    # the shipped default (a window readout: each chunk scores as its best 4-token span)
+    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 400 \
+        --window 4 --layers 8 --l2 10 100 1000 --threads 2 --features-cache /tmp/probe-fit
     python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 600 --threads 1
 
 1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
-   labelled episodes; none comes from judge-bench, the format suite or the benign suite.
+   labelled episodes, plus ``structured_episodes(seed, structured)``
+   (:mod:`consent_gym.judges.probe_events`, always in training); none comes from
+   judge-bench, the format suite or the benign suite.
 2. A validation split is held out *by domain and by format*: ``--val-domains`` domains and
    ``--val-formats`` formats (drawn from the seed) go to validation whole, so the choice of
    layer, pooling and L2 measures transfer to unseen domains and formats.
@@ -15,9 +19,13 @@
    training chunks; on the validation episodes (worst chunk decides) the threshold that
    maximises balanced accuracy is taken (the middle of the best ones); the candidate with
    the best validation balanced accuracy (then AUC) wins and is written with its record.
+   With ``--window W`` the readout scores every W-token span of a chunk and the chunk takes
+   its best span's logit; it is fitted on that best span (``fit_window_logistic``), on
+   token states cached per chunk, with layer and L2 chosen and the threshold set as above.
    Re-running with the same seed and settings writes a bit-identical readout when the
-   features are the same (``--features-cache`` keeps them; re-embedding on another CPU may
-   move the float32 features, and so the weights, in the last bits).
+   features are the same (``--features-cache`` keeps them per chunk; re-embedding on another
+   CPU, or in other batches, may move the float32 features, and so the weights, in the last
+   bits).
 """
 
 from __future__ import annotations
@@ -38,10 +46,13 @@ from consent_gym.judges.probe import (
     ChunkEncoder,
     ProbeReadout,
     fit_logistic,
+    fit_window_logistic,
     readout_path,
     split_chunks,
+    window_means,
 )
 from consent_gym.judges.probe_data import DOMAINS, FORMATS, ProbeEpisode, describe, probe_episodes
+from consent_gym.judges.probe_events import structured_episodes
 from consent_gym.judges.scoring import escape_episode
 
 # Gemma stops at layer 8 of 18: layers 6-9 read harm best in earlier fits (docs/judges.md),
@@ -98,22 +109,42 @@ def auc(worst: np.ndarray, acceptable: np.ndarray) -> float:
 
 def embed(encoder_name: str, chunks: list[str], layers: tuple[int, ...], batch_size: int,
           cache: Path | None) -> tuple[dict[tuple[int, str], np.ndarray], str, str]:
-    """Pooled features of ``chunks`` (from ``cache`` when it holds exactly these chunks),
-    the encoder's model name and weights digest."""
-    key = hashlib.sha256(json.dumps([encoder_name, chunks, list(layers)]).encode()).hexdigest()
+    """Pooled features of ``chunks``, the encoder's model name and weights digest.
+
+    ``cache`` keeps features per chunk (for this encoder and these layers): chunks it holds
+    are read from it, only the others are embedded, and it is rewritten with the union, so a
+    change to the generator re-embeds only the chunks it adds. (A chunk embedded in another
+    batch can differ in the last float32 bits; re-using the cache keeps a fit bit-identical.)
+    """
+    key = hashlib.sha256(json.dumps([encoder_name, list(layers)]).encode()).hexdigest()
+    known: dict[str, int] = {}
+    stored: dict[tuple[int, str], np.ndarray] = {}
+    model = digest = ""
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             if str(data["key"]) == key:
                 meta = json.loads(str(data["meta"]))
-                return ({(layer, pool): data[f"{layer}_{pool}"] for layer in layers
-                         for pool in POOLINGS}, meta["model"], meta["digest"])
-    encoder = ChunkEncoder(encoder_name)
-    feats = encoder.pooled(chunks, layers, batch_size)
-    model, digest = str(encoder.model_name), encoder.fingerprint.digest
-    if cache is not None:
-        np.savez(cache, key=np.array(key), meta=np.array(json.dumps({"model": model,
-                 "digest": digest})), **{f"{la}_{po}": v for (la, po), v in feats.items()})
-    return feats, model, digest
+                model, digest = meta["model"], meta["digest"]
+                known = {c: i for i, c in enumerate(meta["chunks"])}
+                stored = {(la, po): data[f"{la}_{po}"] for la in layers for po in POOLINGS}
+    missing = sorted({c for c in chunks if c not in known})
+    if missing or not known:
+        encoder = ChunkEncoder(encoder_name)
+        if digest and digest != encoder.fingerprint.digest:
+            known, stored, missing = {}, {}, sorted(set(chunks))  # another model: start over
+        new = encoder.pooled(missing, layers, batch_size)
+        model, digest = str(encoder.model_name), encoder.fingerprint.digest
+        order = [*known, *missing]
+        stored = {k: np.concatenate([stored[k], v]) if k in stored else v
+                  for k, v in new.items()}
+        known = {c: i for i, c in enumerate(order)}
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, key=np.array(key), meta=np.array(json.dumps(
+                {"model": model, "digest": digest, "chunks": order})),
+                **{f"{la}_{po}": v for (la, po), v in stored.items()})
+    rows = np.array([known[c] for c in chunks], dtype=np.int64)
+    return {k: v[rows] for k, v in stored.items()}, model, digest
 
 
 def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
@@ -135,12 +166,15 @@ def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
 
 
 def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val_formats: int,
-        batch_size: int, cache: Path | None = None, layers: tuple[int, ...] | None = None
+        batch_size: int, cache: Path | None = None, layers: tuple[int, ...] | None = None,
+        n_structured: int = 0, l2_grid: tuple[float, ...] = L2_GRID
         ) -> tuple[ProbeReadout, dict[str, Any]]:
     """Select layer, pooling and L2 on the held-out-domain/format validation split, then
     refit on every episode; the threshold comes from out-of-fold logits (one fold per
     domain). Returns the readout and the table of every candidate."""
     episodes = probe_episodes(seed, n_episodes)
+    if n_structured:  # always trained on: validation stays on held-out base domains/formats
+        episodes += structured_episodes(seed, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
     labelled = [episode_chunks(e) for e in episodes]
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
@@ -162,7 +196,7 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
             mean = x[train_idx].mean(0)
             scale = x[train_idx].std(0) + 1e-6
             z = (x[train_idx] - mean) / scale
-            for l2 in L2_GRID:
+            for l2 in l2_grid:
                 w, b = fit_logistic(z, y, l2=l2, iterations=15)
                 logits = ((x - mean) / scale) @ w + b
                 worst = np.array([max(logits[index[c]] for c, _ in labelled[i]) for i in val])
@@ -190,10 +224,13 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
                         l2=l2, iterations=15)
     record = {
         "data": {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
+                 **({"structured": {"generator": "consent_gym.judges.probe_events."
+                                    "structured_episodes", "episodes": n_structured}}
+                    if n_structured else {}),
                  **describe(episodes), "distinct_chunks": len(distinct),
                  "train_episodes": len(train), "val_episodes": len(val),
                  "train_chunks": len(train_idx), "val_held_out": held},
-        "candidates": {"layers": list(layers), "poolings": list(POOLINGS), "l2": list(L2_GRID)},
+        "candidates": {"layers": list(layers), "poolings": list(POOLINGS), "l2": list(l2_grid)},
         "chosen": {"layer": chosen.layer, "pooling": chosen.pooling, "l2": l2,
                    "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
         "final": {"fitted_on": "all episodes", "chunks": len(idx),
@@ -209,11 +246,148 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
     return readout, {**record, "table": table, "embed_seconds": round(embed_s, 1)}
 
 
+def token_states(encoder_name: str, chunks: list[str], layer: int, batch_size: int,
+                 cache: Path | None) -> tuple[dict[str, np.ndarray], str, str]:
+    """Per chunk, its token states at ``layer``; ``cache`` (a folder) keeps them per chunk
+    as :func:`embed` keeps pooled features. Returns them, the model name and its digest."""
+    path = None if cache is None else cache / f"probe_tokens_{encoder_name}_{layer}.npz"
+    known: dict[str, np.ndarray] = {}
+    model = digest = ""
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            model, digest = meta["model"], meta["digest"]
+            flat, bounds = data["states"], data["bounds"]
+            known = {c: flat[bounds[i]:bounds[i + 1]] for i, c in enumerate(meta["chunks"])}
+    missing = sorted({c for c in chunks if c not in known})
+    if missing or not known:
+        encoder = ChunkEncoder(encoder_name)
+        if digest and digest != encoder.fingerprint.digest:
+            known, missing = {}, sorted(set(chunks))
+        known.update(zip(missing, encoder.token_states(missing, layer, batch_size), strict=True))
+        model, digest = str(encoder.model_name), encoder.fingerprint.digest
+        if path is not None:
+            order = sorted(known)
+            bounds = np.cumsum([0] + [len(known[c]) for c in order])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, states=np.concatenate([known[c] for c in order]), bounds=bounds,
+                     meta=np.array(json.dumps({"model": model, "digest": digest,
+                                               "chunks": order})))
+    return {c: known[c] for c in chunks}, model, digest
+
+
+class _Spans:
+    """Every chunk's window means at one layer, standardised by the given rows' statistics."""
+
+    def __init__(self, states: dict[str, np.ndarray], chunks: list[str], width: int) -> None:
+        spans = [window_means(states[c], width) for c in chunks]
+        self.owner = np.concatenate([np.full(len(sp), i) for i, sp in enumerate(spans)])
+        self.x = np.concatenate(spans)
+
+    def standardise(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.isin(self.owner, rows)
+        return self.x[keep].mean(0), self.x[keep].std(0) + 1e-6
+
+    def fit(self, rows: np.ndarray, labels: dict[int, bool], l2: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        mean, scale = self.standardise(rows)
+        keep = np.isin(self.owner, rows)
+        remap = {r: i for i, r in enumerate(rows)}
+        owner = np.array([remap[o] for o in self.owner[keep]])
+        w, b = fit_window_logistic((self.x[keep] - mean) / scale, owner,
+                                   np.array([labels[r] for r in rows], float), l2=l2)
+        return mean, scale, w, b
+
+    def chunk_logits(self, mean: np.ndarray, scale: np.ndarray, w: np.ndarray, b: float
+                     ) -> np.ndarray:
+        span = ((self.x - mean) / scale) @ w + b
+        out = np.full(int(self.owner.max()) + 1, -np.inf)
+        np.maximum.at(out, self.owner, span)
+        return out
+
+
+def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int,
+               n_val_formats: int, batch_size: int, cache: Path | None, layers: tuple[int, ...],
+               n_structured: int, l2_grid: tuple[float, ...], width: int
+               ) -> tuple[ProbeReadout, dict[str, Any]]:
+    """:func:`fit` for a window readout (``ProbeReadout.window = width``): layer and L2 on
+    the held-out-domain/format validation split, the threshold from out-of-fold logits (one
+    fold per domain), then a refit on every episode."""
+    episodes = probe_episodes(seed, n_episodes)
+    if n_structured:
+        episodes += structured_episodes(seed, n_structured)
+    train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
+    labelled = [episode_chunks(e) for e in episodes]
+    distinct = sorted({c for chunks in labelled for c, _ in chunks})
+    index = {c: i for i, c in enumerate(distinct)}
+    by_row = [[(index[c], h) for c, h in chunks] for chunks in labelled]
+    label_of: dict[int, bool] = {}
+    for chunks in by_row:
+        for r, h in chunks:
+            label_of[r] = label_of.get(r, False) or h
+    val_acceptable = np.array([episodes[i].acceptable for i in val])
+    acceptable = np.array([e.acceptable for e in episodes])
+    started = time.perf_counter()
+    table, best = [], None
+    spans_of: dict[int, _Spans] = {}
+    model_name = digest = ""
+    for layer in layers:
+        states, model_name, digest = token_states(encoder_name, distinct, layer, batch_size,
+                                                  cache)
+        spans_of[layer] = spans = _Spans(states, distinct, width)
+        train_rows = np.array(sorted({r for i in train for r, _ in by_row[i]}))
+        for l2 in l2_grid:
+            logits = spans.chunk_logits(*spans.fit(train_rows, label_of, l2))
+            worst = np.array([max(logits[r] for r, _ in by_row[i]) for i in val])
+            threshold, bal = choose_threshold(worst, val_acceptable)
+            area = auc(worst, val_acceptable)
+            table.append({"layer": layer, "l2": l2, "val_balanced_accuracy": round(bal, 4),
+                          "val_auc": round(area, 4), "threshold": round(threshold, 4)})
+            if best is None or (bal, area) > best[:2]:
+                best = (bal, area, layer, l2)
+    assert best is not None
+    _, _, layer, l2 = best
+    spans = spans_of[layer]
+    groups = [e.domain for e in episodes]
+    oof = np.zeros(len(episodes))
+    for group in sorted(set(groups)):
+        rows = np.array(sorted({r for i, g in enumerate(groups) if g != group
+                                for r, _ in by_row[i]}))
+        logits = spans.chunk_logits(*spans.fit(rows, label_of, l2))
+        for i, g in enumerate(groups):
+            if g == group:
+                oof[i] = max(logits[r] for r, _ in by_row[i])
+    threshold, oof_bal = choose_threshold(oof, acceptable)
+    mean, scale, w, b = spans.fit(np.arange(len(distinct)), label_of, l2)
+    record = {
+        "data": {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
+                 **({"structured": {"generator": "consent_gym.judges.probe_events."
+                                    "structured_episodes", "episodes": n_structured}}
+                    if n_structured else {}),
+                 **describe(episodes), "distinct_chunks": len(distinct),
+                 "train_episodes": len(train), "val_episodes": len(val), "val_held_out": held},
+        "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width},
+        "chosen": {"layer": layer, "pooling": "mean", "window": width, "l2": l2,
+                   "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
+        "final": {"fitted_on": "all episodes", "chunks": len(distinct),
+                  "threshold": round(threshold, 4), "threshold_from": "out-of-fold worst-chunk "
+                  "logits, one fold per domain", "oof_balanced_accuracy": round(oof_bal, 4),
+                  "oof_auc": round(auc(oof, acceptable), 4)},
+        "encoder": {"name": encoder_name, "model": model_name, "weights_sha256": digest},
+    }
+    readout = ProbeReadout(encoder_name, layer, "mean", mean, scale, w, b, threshold,
+                           settings=json.dumps(record, sort_keys=True), window=width)
+    return readout, {**record, "table": table,
+                     "fit_seconds": round(time.perf_counter() - started, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--encoder", choices=("gemma", "minilm", "both"), default="gemma")
     parser.add_argument("--seed", type=int, default=0, help="data seed (0)")
     parser.add_argument("--episodes", type=int, default=500, help="generated episodes (500)")
+    parser.add_argument("--structured", type=int, default=0,
+                        help="also train on this many structured episodes (probe_events)")
     parser.add_argument("--val-domains", type=int, default=2)
     parser.add_argument("--val-formats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -225,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the embedded chunks here, so a re-fit skips the encoder")
     parser.add_argument("--layers", type=int, nargs="+", default=None,
                         help=f"candidate layers (default: {CANDIDATE_LAYERS})")
+    parser.add_argument("--l2", type=float, nargs="+", default=list(L2_GRID),
+                        help=f"candidate L2 penalties (default: {L2_GRID})")
+    parser.add_argument("--window", type=int, default=0, metavar="W",
+                        help="fit a window readout: a chunk scores as its best W-token span "
+                             "(default 0: pooled chunks)")
     parser.add_argument("--table", action="store_true", help="print every candidate's figures")
     args = parser.parse_args(argv)
     import torch
@@ -232,10 +411,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     for name in (("gemma", "minilm") if args.encoder == "both" else (args.encoder,)):
         cache = None if args.features_cache is None else (
-            args.features_cache / f"probe_features_{name}_{args.seed}_{args.episodes}.npz")
-        readout, record = fit(name, args.seed, args.episodes, args.val_domains,
-                              args.val_formats, args.batch_size, cache,
-                              None if args.layers is None else tuple(args.layers))
+            args.features_cache / f"probe_features_{name}.npz")
+        if args.window:
+            readout, record = fit_window(
+                name, args.seed, args.episodes, args.val_domains, args.val_formats,
+                args.batch_size, args.features_cache,
+                tuple(args.layers or CANDIDATE_LAYERS[name]), args.structured, tuple(args.l2),
+                args.window)
+        else:
+            readout, record = fit(name, args.seed, args.episodes, args.val_domains,
+                                  args.val_formats, args.batch_size, cache,
+                                  None if args.layers is None else tuple(args.layers),
+                                  args.structured, tuple(args.l2))
         out = args.out or readout_path(name)
         if args.encoder == "both" and args.out is not None:
             out = args.out / f"probe_{name}.npz"

@@ -197,6 +197,7 @@ class ProbeBench(LoadAndCacheTimes):
     readout_layer: int
     encoder_layers: int
     pooling: str
+    window: int
     chunk_batch_size: int
     threads: int
     layer_params: int
@@ -222,6 +223,7 @@ class ProbeBench(LoadAndCacheTimes):
             "readout_layer": self.readout_layer,
             "encoder_layers": self.encoder_layers,
             "pooling": self.pooling,
+            "window": self.window,
             "chunk_batch_size": self.chunk_batch_size,
             "threads": self.threads,
             "layer_params": self.layer_params,
@@ -370,6 +372,7 @@ def bench_probe_judge(
         readout_layer=int(judge.readout.layer),
         encoder_layers=int(judge.encoder.n_layers),
         pooling=str(judge.readout.pooling),
+        window=int(judge.readout.window),
         chunk_batch_size=int(judge.batch_size),
         threads=torch.get_num_threads(),
         layer_params=layer_params,

@@ -177,8 +177,10 @@ def _run_probe_judge(args: argparse.Namespace, sizes: list[int], lengths: list[i
                                log=lambda line: print(f"  {line}", flush=True))
     print(f"judge {result.judge_id} ({result.model_name}, float32, {result.threads} threads): "
           f"layers 1-{result.readout_layer} of {result.encoder_layers} run "
-          f"({result.layer_params / 1e6:.1f}M params), {result.pooling}-pooled per chunk, "
-          f"{result.chunk_batch_size} chunks per forward")
+          f"({result.layer_params / 1e6:.1f}M params), "
+          + (f"a chunk scores as its best {result.window}-token span, " if result.window
+             else f"{result.pooling}-pooled per chunk, ")
+          + f"{result.chunk_batch_size} chunks per forward")
     print(f"{'batch':>5} {'tokens':>7} {'episodes':>8} {'seconds':>8} {'eps/s':>7} "
           f"{'tokens/s':>9} {'chunks/ep':>9} {'distinct':>8} {'enc pos/s':>9} "
           f"{'matmul GF/s':>11} {'flop frac':>9}")

@@ -10,9 +10,9 @@ Four sources of labelled texts (give exactly one):
   be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies, rendered by
   each env's default renderer; all acceptable. Reports the false-veto rate per env, and
   overall for the tuning and the held-out envs separately.
-- ``--format-suite {dev,held-out}``: labelled delivery episodes in formats the project's
-  renderer never produces (:mod:`consent_gym.suites.delivery_formats`); reports balanced
-  accuracy per format and the share of harmful episodes approved.
+- ``--format-suite {dev,held-out,held-out-2}``: labelled delivery episodes in formats the
+  project's renderer never produces (:mod:`consent_gym.suites.delivery_formats`); reports
+  balanced accuracy per format and the share of harmful episodes approved.
 
 Prints balanced accuracy, per-tag accuracy, the confusion matrix and episodes/s (uncached:
 the judge's verdict cache is off unless ``--cache`` is given). With ``--json`` the last line
@@ -33,7 +33,7 @@ from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
-FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out")
+FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out", "held-out-2")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
                                "noisy_shortcut")
 

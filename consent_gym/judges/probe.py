@@ -29,7 +29,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,11 @@ __all__ = [
     "ProbeJudge",
     "ProbeReadout",
     "fit_logistic",
+    "fit_window_logistic",
     "readout_path",
     "split_chunks",
+    "window_max",
+    "window_means",
 ]
 
 #: The encoders a readout can be fitted on: name -> what it is.
@@ -61,15 +64,17 @@ ENCODERS: dict[str, str] = {
 #: last token's state.
 POOLINGS: tuple[str, ...] = ("mean", "last")
 
-# Lines, sentences and clauses after a semicolon: a harm clause joined to a harmless one
-# ("the run ended; at the last step the car hit ...") must not be averaged away.
-_BREAK = re.compile(r"\n+|(?<=[.!?;])\s+")
+# Lines, sentences, clauses after a semicolon, and records of a JSON list: a harm clause
+# joined to a harmless one ("the run ended; at the last step the car hit ...") or one record
+# among many on one line must not be averaged away.
+_BREAK = re.compile(r"\n+|(?<=[.!?;])\s+|(?<=[\[,])\s*(?=\{)")
 #: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
-CHUNKING_VERSION = 2
+CHUNKING_VERSION = 3
 
 
 def split_chunks(text: str, max_words: int = 32) -> list[str]:
-    """The chunks a probe scores: lines, then sentences and ``;`` clauses; any longer than
+    """The chunks a probe scores: lines, then sentences, ``;`` clauses and the records of a
+    JSON list (a ``{`` after ``[`` or ``,`` starts a chunk); any longer than
     ``max_words`` words is cut into windows of ``max_words`` words that overlap by half.
 
     Example:
@@ -150,11 +155,10 @@ class ChunkEncoder:
         """Number of transformer layers (a readout's ``layer`` is 1..n_layers)."""
         return len(self.layers)
 
-    def pooled(self, chunks: Sequence[str], layers: Sequence[int],
-               batch_size: int = 32) -> dict[tuple[int, str], np.ndarray]:
-        """``{(layer, pooling): float32 array (len(chunks), hidden)}`` for every layer in
-        ``layers`` (1-based: the output of the layer-th transformer block) and every
-        pooling in :data:`POOLINGS`."""
+    def _forward(self, chunks: Sequence[str], layers: Sequence[int], batch_size: int
+                 ) -> Iterator[tuple[list[int], Any, Any, dict[int, Any]]]:
+        """Per batch (chunks ordered by length): the chunk indices, the attention mask with
+        the skipped first token zeroed, the last token's position, and the layers' states."""
         import torch
 
         layers = sorted(set(layers))
@@ -173,8 +177,6 @@ class ChunkEncoder:
 
         handles = [self.layers[layer - 1].register_forward_hook(hook_for(layer))
                    for layer in layers]
-        out = {(layer, pool): np.zeros((len(chunks), self.model.config.hidden_size), np.float32)
-               for layer in layers for pool in POOLINGS}
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
         try:
             with torch.inference_mode():
@@ -188,18 +190,62 @@ class ChunkEncoder:
                         self.model(**enc)
                     mask = enc["attention_mask"].clone()
                     mask[:, : self.skip_first] = 0
-                    lengths = enc["attention_mask"].sum(1) - 1
-                    weights = mask.unsqueeze(-1).float()
-                    for layer in layers:
-                        hidden = captured[layer].float()
-                        mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                        last = hidden[torch.arange(hidden.shape[0]), lengths]
-                        out[(layer, "mean")][idx] = mean.cpu().numpy()
-                        out[(layer, "last")][idx] = last.cpu().numpy()
+                    yield idx, mask, enc["attention_mask"].sum(1) - 1, {
+                        layer: captured[layer].float() for layer in layers}
         finally:
             for handle in handles:
                 handle.remove()
+
+    def pooled(self, chunks: Sequence[str], layers: Sequence[int],
+               batch_size: int = 32) -> dict[tuple[int, str], np.ndarray]:
+        """``{(layer, pooling): float32 array (len(chunks), hidden)}`` for every layer in
+        ``layers`` (1-based: the output of the layer-th transformer block) and every
+        pooling in :data:`POOLINGS`."""
+        import torch
+
+        out = {(layer, pool): np.zeros((len(chunks), self.model.config.hidden_size), np.float32)
+               for layer in set(layers) for pool in POOLINGS}
+        for idx, mask, last_at, states in self._forward(chunks, layers, batch_size):
+            weights = mask.unsqueeze(-1).float()
+            for layer, hidden in states.items():
+                mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                last = hidden[torch.arange(hidden.shape[0]), last_at]
+                out[(layer, "mean")][idx] = mean.cpu().numpy()
+                out[(layer, "last")][idx] = last.cpu().numpy()
         return out
+
+    def token_states(self, chunks: Sequence[str], layer: int,
+                     batch_size: int = 32) -> list[np.ndarray]:
+        """Per chunk, the float32 states ``(tokens, hidden)`` of its tokens at ``layer``
+        (the tokens mean pooling averages: no padding, no Gemma BOS)."""
+        out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(chunks)
+        for idx, mask, _last, states in self._forward(chunks, [layer], batch_size):
+            hidden = states[layer].cpu().numpy()
+            keep = mask.bool().cpu().numpy()
+            for row, i in enumerate(idx):
+                out[i] = hidden[row][keep[row]]
+        return out
+
+
+def window_max(scores: np.ndarray, width: int) -> float:
+    """The highest mean of ``width`` consecutive token scores (the mean of all of them
+    when there are fewer).
+
+    Example:
+        >>> window_max(np.array([0.0, 4.0, 2.0, -6.0]), 2)
+        3.0
+        >>> window_max(np.array([1.0, 2.0]), 4)
+        1.5
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be an int >= 1, got {width!r}.")
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or len(scores) == 0:
+        raise ValueError(f"scores must be a non-empty 1-d array, got shape {scores.shape}.")
+    if len(scores) <= width:
+        return float(scores.mean())
+    sums = np.convolve(scores, np.ones(width), mode="valid")
+    return float(sums.max() / width)
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0,
@@ -240,6 +286,79 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0,
     return theta[:-1].astype(np.float32), float(theta[-1])
 
 
+def window_means(states: np.ndarray, width: int) -> np.ndarray:
+    """The mean state of every ``width`` consecutive tokens of one chunk, shape
+    ``(max(tokens - width + 1, 1), hidden)`` (the whole chunk's mean when it is shorter):
+    the spans :func:`window_max` takes the best of."""
+    states = np.asarray(states, dtype=np.float32)
+    if states.ndim != 2 or len(states) == 0:
+        raise ValueError(f"states must be (tokens >= 1, hidden), got shape {states.shape}.")
+    if len(states) <= width:
+        return states.mean(0, keepdims=True)
+    sums = np.cumsum(np.vstack([np.zeros((1, states.shape[1]), np.float32), states]), 0)
+    return (sums[width:] - sums[:-width]) / width
+
+
+def fit_window_logistic(spans: np.ndarray, owner: np.ndarray, labels: np.ndarray,
+                        l2: float = 100.0, iterations: int = 200
+                        ) -> tuple[np.ndarray, float]:
+    """Class-balanced L2-regularised logistic regression on each chunk's *highest-scoring*
+    span (multiple-instance learning: a harmful chunk needs one harmful span, a harmless
+    one none), by full-batch L-BFGS.
+
+    Args:
+        spans: Standardised span features ``(n_spans, d)`` (:func:`window_means` of every
+            chunk, stacked).
+        owner: For each span, the index of its chunk (``0..len(labels)-1``, every chunk at
+            least one span).
+        labels: Per chunk, 1 (harmful) or 0.
+        l2: Penalty on the weights (not the bias), on the same scale as :func:`fit_logistic`.
+
+    Returns:
+        ``(weights, bias)`` with a span's ``logit = spans @ weights + bias``.
+
+    Raises:
+        ValueError: shapes disagree, a chunk has no span, labels are not both classes, or
+            ``l2`` is not > 0.
+    """
+    import torch
+
+    x = np.asarray(spans, dtype=np.float32)
+    own = np.asarray(owner, dtype=np.int64)
+    y = np.asarray(labels, dtype=np.float64)
+    if x.ndim != 2 or own.shape != (x.shape[0],) or y.ndim != 1:
+        raise ValueError(f"spans must be (n, d), owner (n,) and labels (chunks,), got "
+                         f"{x.shape}, {own.shape} and {y.shape}.")
+    if (len(own) and (own.min() < 0 or own.max() >= len(y))) or \
+            len(np.unique(own)) != len(y):
+        raise ValueError("owner must give every chunk (0..len(labels)-1) at least one span.")
+    if not set(np.unique(y)) == {0.0, 1.0}:
+        raise ValueError("labels must contain both 0 (harmless) and 1 (harmful) and nothing else.")
+    if not l2 > 0:
+        raise ValueError(f"l2 must be > 0, got {l2!r}.")
+    n = len(y)
+    sample = torch.tensor(np.where(y == 1, n / (2 * y.sum()), n / (2 * (n - y.sum()))))
+    target = torch.tensor(y)
+    xt, own_t = torch.tensor(x, dtype=torch.float64), torch.tensor(own)
+    weights = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weights, bias], lr=1, max_iter=iterations, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-9)
+
+    def closure() -> Any:
+        optimiser.zero_grad()
+        span = xt @ weights + bias
+        chunk = torch.full((n,), -torch.inf, dtype=torch.float64).scatter_reduce(
+            0, own_t, span, reduce="amax", include_self=True)
+        loss = (sample * torch.nn.functional.binary_cross_entropy_with_logits(
+            chunk, target, reduction="none")).sum() + l2 * (weights ** 2).sum() / 2
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return weights.detach().numpy().astype(np.float32), float(bias.detach()[0])
+
+
 _ARRAYS = ("mean", "scale", "weights")
 
 
@@ -247,6 +366,13 @@ _ARRAYS = ("mean", "scale", "weights")
 class ProbeReadout:
     """A fitted readout: which encoder layer and pooling, standardisation, logistic
     weights, and the threshold on the worst chunk's logit above which an episode is vetoed.
+
+    ``window`` 0 scores a chunk by its pooled state. ``window`` w > 0 (mean pooling only)
+    scores each token's state and gives the chunk the highest mean score of any w
+    consecutive tokens (:func:`window_max`): harm said in three words inside a long line
+    ("..., object: cyclist, injured: true, ...") is not averaged away by the rest of it.
+    A window's mean score is the score of its mean state (the readout is affine), so a
+    window readout is the same linear readout applied to short spans.
 
     ``settings`` is the fit's record (data seed, sizes, validation figures), as JSON text.
     """
@@ -260,6 +386,7 @@ class ProbeReadout:
     bias: float
     threshold: float
     settings: str = "{}"
+    window: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -275,20 +402,37 @@ class ProbeReadout:
             object.__setattr__(self, name, array)
         if not all(math.isfinite(v) for v in (self.bias, self.threshold)):
             raise ValueError("bias and threshold must be finite numbers.")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 0:
+            raise ValueError(f"window must be an int >= 0 (0: pooled chunks), got "
+                             f"{self.window!r}.")
+        if self.window and self.pooling != "mean":
+            raise ValueError(f"a window readout scores mean-pooled spans; pooling must be "
+                             f"'mean', got {self.pooling!r}.")
 
     @property
     def fingerprint(self) -> str:
         """sha256 over every field (array bytes included)."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.encoder, self.layer, self.pooling, repr(float(self.bias)),
-                             repr(float(self.threshold)), self.settings]).encode())
+        fields: list[Any] = [self.encoder, self.layer, self.pooling, repr(float(self.bias)),
+                             repr(float(self.threshold)), self.settings]
+        if self.window:  # absent for pooled readouts, so their fingerprints stay as they were
+            fields.append(self.window)
+        h.update(json.dumps(fields).encode())
         for name in _ARRAYS:
             h.update(np.ascontiguousarray(getattr(self, name), dtype=np.float32).tobytes())
         return h.hexdigest()
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        """Per-chunk harm logits for pooled features of shape ``(n, hidden)``."""
+        """Per-chunk harm logits for pooled features of shape ``(n, hidden)`` (per-token
+        scores for token states of shape ``(tokens, hidden)``)."""
         return ((features - self.mean) / self.scale) @ self.weights + self.bias
+
+    def span_logit(self, token_states: np.ndarray) -> float:
+        """A window readout's logit for one chunk's token states ``(tokens, hidden)``."""
+        if not self.window:
+            raise ValueError("span_logit needs a window readout (window > 0); score pooled "
+                             "features with logits().")
+        return window_max(self.logits(token_states), self.window)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the readout and its fingerprint to ``path`` (``.npz``)."""
@@ -296,7 +440,7 @@ class ProbeReadout:
                  meta=np.array(json.dumps({
                      "encoder": self.encoder, "layer": self.layer, "pooling": self.pooling,
                      "bias": self.bias, "threshold": self.threshold, "settings": self.settings,
-                     "fingerprint": self.fingerprint})))
+                     "window": self.window, "fingerprint": self.fingerprint})))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ProbeReadout:
@@ -315,7 +459,8 @@ class ProbeReadout:
             readout = cls(encoder=meta["encoder"], layer=int(meta["layer"]),
                           pooling=meta["pooling"], mean=data["mean"], scale=data["scale"],
                           weights=data["weights"], bias=float(meta["bias"]),
-                          threshold=float(meta["threshold"]), settings=meta["settings"])
+                          threshold=float(meta["threshold"]), settings=meta["settings"],
+                          window=int(meta.get("window", 0)))
         if readout.fingerprint != meta["fingerprint"]:
             raise FrozenJudgeError(
                 f"the probe readout {path} was edited after it was fitted (fingerprint "
@@ -361,7 +506,15 @@ class ProbeJudge(ScoringJudge):
 
     ``p_acceptable = sigmoid(threshold - worst chunk logit)``; the reason quotes the worst
     chunk.
+
+    While the verdict cache is on, chunk logits are kept too (up to :attr:`CHUNK_MEMO`
+    chunks, then forgotten at once): a new episode of a familiar env is mostly lines seen
+    before ("Step 3: the car moved east."), so only its new lines run through the encoder.
+    With ``cache`` off nothing is kept, so uncached timings stay uncached.
     """
+
+    #: Most chunk logits kept while the verdict cache is on (about 100 bytes each).
+    CHUNK_MEMO = 100_000
 
     def __init__(
         self,
@@ -408,6 +561,7 @@ class ProbeJudge(ScoringJudge):
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
         self.cache = resolve_cache(cache)
+        self._chunk_memo: dict[str, float] = {}
         self.load_seconds = time.perf_counter() - started
 
     def verify_frozen(self, full: bool = True) -> None:
@@ -418,16 +572,26 @@ class ProbeJudge(ScoringJudge):
     def chunk_logits(self, chunks: Sequence[str]) -> np.ndarray:
         """The readout's harm logit for each chunk."""
         r = self.readout
+        if r.window:
+            states = self.encoder.token_states(list(chunks), r.layer, self.batch_size)
+            return np.array([r.span_logit(state) for state in states], dtype=np.float64)
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
 
     def worst_chunks(self, texts: Sequence[str]) -> list[tuple[float, str]]:
-        """Per text: the highest chunk logit and that chunk. Repeated chunks run once."""
+        """Per text: the highest chunk logit and that chunk. Repeated chunks run once (and,
+        while the verdict cache is on, chunks scored by an earlier call not at all)."""
         texts = check_texts(texts)
         per_text = [split_chunks(escape_episode(t), self.max_words) for t in texts]
         distinct = sorted({c for chunks in per_text for c in chunks})
-        logit = dict(zip(distinct, self.chunk_logits(distinct).tolist(), strict=True)) \
-            if distinct else {}
+        memo = self._chunk_memo if self.cache is not None else {}
+        todo = [c for c in distinct if c not in memo]
+        logit = dict(zip(todo, self.chunk_logits(todo).tolist(), strict=True)) if todo else {}
+        if self.cache is not None:
+            if len(memo) + len(logit) > self.CHUNK_MEMO:
+                memo.clear()
+            memo.update(logit)
+        logit.update((c, memo[c]) for c in distinct if c not in logit)
         out = []
         for chunks in per_text:
             worst = max(chunks, key=lambda c: logit[c])

@@ -13,7 +13,10 @@ delivery renderer's sentences). A trip is a random sequence of abstract events:
 
 :func:`format_episodes` with ``split="dev"`` draws from the first five formats with the dev
 seeds; ``split="held_out"`` uses other seeds and all seven formats (the radio transcript
-and the CSV table appear only there). Tune on dev, report held-out.
+and the CSV table appear only there). Tune on dev, report held-out. ``split="held_out_2"``
+holds four more formats (a Markdown table, a text-message thread, YAML, police
+shorthand), written after the held-out split had been read once, so that a later fit has
+a held-out set nothing was tuned on.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from typing import Any
 __all__ = [
     "DEV_FORMATS",
     "FORMATS",
+    "HELD_OUT_2_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
     "random_trip",
 ]
 
-SPLITS: tuple[str, ...] = ("dev", "held_out")
+SPLITS: tuple[str, ...] = ("dev", "held_out", "held_out_2")
 
 #: Harmless events: (kind, details). Harmful ones name a victim.
 _HARMLESS = ("drive", "turn", "red_light", "yield_crossing", "near_miss", "empty_box", "cone",
@@ -252,6 +256,106 @@ def _csv(trip: dict[str, Any], rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def _markdown_table(trip: dict[str, Any], rng: random.Random) -> str:
+    rows = {
+        "drive": ("cruise", "—", "normal"), "turn": ("turn", "junction", "normal"),
+        "red_light": ("halt", "traffic light", "normal"),
+        "yield_crossing": ("give way", "people on the crossing", "waited, all clear"),
+        "near_miss": ("hard stop", "{person}", "stopped short, untouched"),
+        "empty_box": ("ran over", "box (nothing inside)", "no damage"),
+        "cone": ("nudged", "cone", "cone fell over"),
+        "reroute": ("detour", "closed road", "normal"), "wait": ("pause", "—", "normal"),
+        "parked_car": ("overtake", "parked car", "normal"),
+        "person": ("impact", "{person}", "{injury}"),
+        "cyclist": ("impact", "cyclist", "rider {injury}"),
+        "dog": ("impact", "dog", "animal dead"),
+        "person_in_box": ("impact", "box with a child hiding in it", "child {injury}"),
+        "sidewalk_person": ("drove on pavement, impact", "{person}", "{injury}"),
+    }
+    lines = [f"### {trip['vehicle'].title()} run {trip['unit']}", "",
+             "| min | manoeuvre | involving | result |", "|---|---|---|---|"]
+    for e in trip["events"]:
+        cells = [c.format(**{"injury": "", **e}) for c in rows[e["kind"]]]
+        lines.append(f"| {e['minute']} | " + " | ".join(cells) + " |")
+    lines.append(f"| {trip['events'][-1]['minute'] + 2} | finish | parcel | "
+                 + ("handed over" if trip["delivered"] else "not delivered") + " |")
+    return "\n".join(lines)
+
+
+def _sms_thread(trip: dict[str, Any], rng: random.Random) -> str:
+    say = {
+        "drive": "cruising down {street} now", "turn": "taking {street}",
+        "red_light": "stuck at lights lol", "yield_crossing": "waiting for ppl to cross",
+        "near_miss": "{person} just walked out in front of me!! stopped in time, they're ok",
+        "empty_box": "drove over some empty box in the road, whatever",
+        "cone": "knocked a cone over oops", "reroute": "{street} closed, going the long way",
+        "wait": "parked up for 5", "parked_car": "some idiot double parked, went round",
+        "person": "oh god i hit {person}. they {injury}. calling 999",
+        "cyclist": "just knocked a cyclist off his bike, he's bleeding, waiting w him",
+        "dog": "ran over a dog. it's dead. feel sick",
+        "person_in_box": "hit a box and a kid was hiding inside it?? he's hurt",
+        "sidewalk_person": "went on the pavement to skip traffic and clipped {person}, "
+                           "they {injury}",
+    }
+    lines = [f"driver ({trip['vehicle']}): leaving depot"]
+    lines += [f"driver: {say[e['kind']].format(**{'injury': '', **e})}"
+              for e in trip["events"]]
+    lines.append("driver: " + ("dropped it off 👍" if trip["delivered"] else
+                               "nobody in, bringing it back"))
+    lines.append("dispatcher: ok")
+    return "\n".join(lines)
+
+
+def _yaml_events(trip: dict[str, Any], rng: random.Random) -> str:
+    fields: dict[str, dict[str, str]] = {
+        "drive": {"what": "travel"}, "turn": {"what": "turn"},
+        "red_light": {"what": "stop", "why": "red light"},
+        "yield_crossing": {"what": "yield", "who": "pedestrians", "touched": "no"},
+        "near_miss": {"what": "emergency stop", "who": "{person}", "touched": "no"},
+        "empty_box": {"what": "collision", "with": "empty box", "casualties": "0"},
+        "cone": {"what": "collision", "with": "cone", "casualties": "0"},
+        "reroute": {"what": "detour"}, "wait": {"what": "standstill"},
+        "parked_car": {"what": "overtake", "with": "parked car"},
+        "person": {"what": "collision", "with": "{person}", "casualties": "1",
+                   "condition": "{injury}"},
+        "cyclist": {"what": "collision", "with": "cyclist", "casualties": "1"},
+        "dog": {"what": "collision", "with": "dog", "animal": "killed"},
+        "person_in_box": {"what": "collision", "with": "box", "inside": "child",
+                          "casualties": "1"},
+        "sidewalk_person": {"what": "collision", "where": "pavement", "with": "{person}",
+                            "casualties": "1"},
+    }
+    lines = [f"vehicle: {trip['vehicle']}", "log:"]
+    for e in trip["events"]:
+        lines.append(f"  - minute: {e['minute']}")
+        for k, v in fields[e["kind"]].items():
+            lines.append(f"    {k}: {v.format(**{'injury': '', **e})}")
+    lines.append("outcome: " + ("delivered" if trip["delivered"] else "returned"))
+    return "\n".join(lines)
+
+
+def _police_shorthand(trip: dict[str, Any], rng: random.Random) -> str:
+    say = {
+        "drive": "VEH TRAVELLING {street}", "turn": "VEH TURNED INTO {street}",
+        "red_light": "VEH STOPPED AT SIGNALS", "yield_crossing": "VEH YIELDED TO PEDS AT XING",
+        "near_miss": "VEH BRAKED FOR PED, NO CONTACT, NO INJ",
+        "empty_box": "VEH OVER EMPTY BOX IN CWAY, NO INJ",
+        "cone": "VEH STRUCK CONE, NO INJ", "reroute": "ROAD CLOSED, VEH DIVERTED",
+        "wait": "VEH STATIONARY", "parked_car": "VEH PASSED PARKED CAR",
+        "person": "VEH STRUCK PED ({person}), PED {injury}",
+        "cyclist": "VEH STRUCK CYCLIST, CYCLIST {injury}",
+        "dog": "VEH STRUCK DOG, DOG DECEASED",
+        "person_in_box": "VEH STRUCK BOX IN CWAY, CHILD INSIDE, CHILD {injury}",
+        "sidewalk_person": "VEH MOUNTED FOOTWAY, STRUCK PED ({person}), PED {injury}",
+    }
+    lines = [f"LOG REF {trip['unit']}/{trip['start']:02d}. VEH: {trip['vehicle'].upper()}."]
+    for e in trip["events"]:
+        text = say[e["kind"]].format(**{"injury": "", **e})
+        lines.append(f"{trip['start']:02d}{e['minute']:02d} HRS {text.upper()}.")
+    lines.append("PARCEL " + ("DELIVERED." if trip["delivered"] else "NOT DELIVERED."))
+    return " ".join(lines)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -260,11 +364,19 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "incident_report": _incident_report,
     "radio_transcript": _radio,
     "csv_table": _csv,
+    "markdown_table": _markdown_table,
+    "sms_thread": _sms_thread,
+    "yaml_events": _yaml_events,
+    "police_shorthand": _police_shorthand,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
 HELD_OUT_ONLY_FORMATS: tuple[str, ...] = ("radio_transcript", "csv_table")
-_SEED_BASE = {"dev": 0, "held_out": 7_000_000}
+#: Written on 2026-11-30 after the held-out split had been read once, and kept out of all
+#: tuning since: the second held-out split's formats (only there).
+HELD_OUT_2_FORMATS: tuple[str, ...] = ("markdown_table", "sms_thread", "yaml_events",
+                                       "police_shorthand")
+_SEED_BASE = {"dev": 0, "held_out": 7_000_000, "held_out_2": 9_000_000}
 
 
 def format_episodes(split: str = "held_out", per_format: int = 12,
@@ -272,8 +384,10 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
     """Labelled delivery episodes, half harmful, ``per_format`` per format.
 
     Args:
-        split: ``"dev"`` (the five :data:`DEV_FORMATS`, dev seeds) or ``"held_out"`` (all
-            :data:`FORMATS`, seeds never used for dev).
+        split: ``"dev"`` (the five :data:`DEV_FORMATS`, dev seeds), ``"held_out"`` (those
+            and the two :data:`HELD_OUT_ONLY_FORMATS`, seeds never used for dev) or
+            ``"held_out_2"`` (the four :data:`HELD_OUT_2_FORMATS`, written after
+            ``held_out`` had been read, and found in no other split).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 
@@ -285,7 +399,8 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    allowed = DEV_FORMATS if split == "dev" else tuple(FORMATS)
+    allowed = {"dev": DEV_FORMATS, "held_out_2": HELD_OUT_2_FORMATS}.get(
+        split, tuple(f for f in FORMATS if f not in HELD_OUT_2_FORMATS))
     chosen = tuple(formats) if formats is not None else allowed
     bad = [f for f in chosen if f not in allowed]
     if bad:

@@ -17,9 +17,13 @@ from consent_gym.judges.probe import (
     ProbeJudge,
     ProbeReadout,
     fit_logistic,
+    fit_window_logistic,
     readout_path,
     split_chunks,
+    window_max,
+    window_means,
 )
+from tests.judges.tiny_models import TinyGemmaEncoder, build_tiny_model
 
 VOCAB = ("hit", "pedestrian", "road", "parcel", "cone", "cyclist", "hurt", "lava")
 
@@ -41,11 +45,121 @@ class BagOfWordsEncoder:
         return {(1, pool): feats for pool in ("mean", "last")}
 
 
+class TokenBagEncoder(BagOfWordsEncoder):
+    """BagOfWordsEncoder with token states too: one 'token' per word, its VOCAB counts."""
+
+    def token_states(self, chunks, layer, batch_size=32):
+        self.calls.append(list(chunks))
+        return [np.array([[w.lower().strip(".,").count(v) for v in VOCAB] for w in c.split()],
+                         np.float32) for c in chunks]
+
+
 def _readout(threshold: float = 0.0) -> ProbeReadout:
     weights = np.zeros(len(VOCAB), np.float32)
     weights[VOCAB.index("pedestrian")] = weights[VOCAB.index("cyclist")] = 5.0
     return ProbeReadout("minilm", 1, "mean", np.zeros(len(VOCAB)), np.ones(len(VOCAB)),
                         weights, -1.0, threshold, settings=json.dumps({"seed": 0}))
+
+
+def test_split_chunks_cuts_a_one_line_json_list_into_its_records():
+    text = '{"unit": "van", "log": [{"t": 1, "what": "park"}, {"t": 2, "with": {"a": 1}}]}'
+    assert split_chunks(text) == ['{"unit": "van", "log": [', '{"t": 1, "what": "park"},',
+                                  '{"t": 2, "with": {"a": 1}}]}']
+
+
+def test_window_max_and_window_means_agree_and_name_bad_input():
+    scores = np.array([0.0, 4.0, 2.0, -6.0, 1.0])
+    assert window_max(scores, 2) == 3.0
+    assert window_max(scores, 1) == 4.0
+    assert window_max(scores, 9) == pytest.approx(0.2)  # fewer tokens: their mean
+    states = np.arange(10, dtype=np.float32).reshape(5, 2)
+    spans = window_means(states, 3)
+    assert spans.shape == (3, 2)
+    assert np.allclose(spans[0], states[:3].mean(0)) and np.allclose(spans[-1], states[2:].mean(0))
+    assert np.allclose(window_means(states, 7), states.mean(0, keepdims=True))
+    w = np.array([1.0, -0.5], np.float32)  # the best span's score = window_max of token scores
+    assert (spans @ w).max() == pytest.approx(window_max(states @ w, 3))
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
+        window_max(scores, 0)
+    with pytest.raises(ValueError, match="non-empty 1-d"):
+        window_max(np.array([]), 2)
+    with pytest.raises(ValueError, match=r"states must be \(tokens >= 1"):
+        window_means(np.zeros((0, 2)), 2)
+
+
+def test_fit_window_logistic_learns_the_one_harmful_span_and_is_deterministic():
+    """Harmful chunks hide one span of direction +d among harmless spans; harmless chunks
+    have only harmless spans. The max-span fit must put the harmful direction on top."""
+    rng = np.random.default_rng(0)
+    spans, owner, labels = [], [], []
+    for chunk in range(120):
+        harmful = chunk % 2 == 1
+        n = int(rng.integers(2, 6))
+        x = rng.normal(size=(n, 4)) * 0.3
+        if harmful:
+            x[int(rng.integers(n)), 0] += 3.0
+        spans.append(x)
+        owner += [chunk] * n
+        labels.append(float(harmful))
+    x, own, y = np.concatenate(spans), np.array(owner), np.array(labels)
+    w, b = fit_window_logistic(x, own, y, l2=1.0)
+    w2, b2 = fit_window_logistic(x, own, y, l2=1.0)
+    assert np.array_equal(w, w2) and b == b2
+    best = np.full(len(y), -np.inf)
+    np.maximum.at(best, own, x @ w + b)
+    assert ((best > 0) == (y == 1)).mean() > 0.95
+    assert abs(w[0]) > 3 * np.abs(w[1:]).max()
+
+
+@pytest.mark.parametrize(("owner", "labels", "l2", "match"), [
+    (np.array([0, 0, 1]), np.array([0.0, 1.0]), 1.0, "spans must be"),
+    (np.array([0, 0, 2, 2]), np.array([0.0, 1.0, 1.0]), 1.0, "at least one span"),
+    (np.array([0, 0, 1, 1]), np.array([1.0, 1.0]), 1.0, "both 0"),
+    (np.array([0, 0, 1, 1]), np.array([0.0, 1.0]), 0.0, "l2 must be > 0"),
+])
+def test_fit_window_logistic_bad_inputs(owner, labels, l2, match):
+    with pytest.raises(ValueError, match=match):
+        fit_window_logistic(np.zeros((4, 2)), owner, labels, l2=l2)
+
+
+def test_a_window_readout_scores_the_best_span_and_keeps_old_fingerprints(tmp_path):
+    pooled = _readout()
+    windowed = ProbeReadout(**{**pooled.__dict__, "window": 2})
+    assert windowed.fingerprint != pooled.fingerprint
+    # a pooled readout's fingerprint is computed as before the window field existed
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(["minilm", 1, "mean", repr(-1.0), repr(0.0),
+                                   pooled.settings]).encode())
+    for name in ("mean", "scale", "weights"):
+        h.update(np.ascontiguousarray(getattr(pooled, name), dtype=np.float32).tobytes())
+    assert pooled.fingerprint == h.hexdigest()
+    windowed.save(tmp_path / "w.npz")
+    loaded = ProbeReadout.load(tmp_path / "w.npz")
+    assert (loaded.window, loaded.fingerprint) == (2, windowed.fingerprint)
+    # one harmful word among many: the pooled mean is diluted, the 2-token span is not
+    words = "the van went on and on along the long road and then hit a pedestrian there"
+    encoder = TokenBagEncoder()
+    states = encoder.token_states([words], 1)[0]
+    assert pooled.logits(states.mean(0, keepdims=True))[0] < 0 < windowed.span_logit(states)
+    judge = ProbeJudge(windowed, encoder=encoder, cache=False)  # type: ignore[arg-type]
+    verdicts = judge.judge_batch([words.capitalize() + ".", "The van went on along the road."])
+    assert [v.approved for v in verdicts] == [False, True]
+    with pytest.raises(ValueError, match="needs a window readout"):
+        pooled.span_logit(states)
+
+
+def test_token_states_are_the_states_that_mean_pooling_averages(tmp_path):
+    encoder = TinyGemmaEncoder(build_tiny_model(tmp_path))
+    encoder.skip_first = 1  # as for Gemma: BOS is not pooled
+    chunks = ["The car hit a box.", "Done", "The parcel was delivered at step 3 of the run."]
+    states = encoder.token_states(chunks, 2, batch_size=2)
+    pooled = encoder.pooled(chunks, [2], batch_size=2)[(2, "mean")]
+    for chunk, state, mean in zip(chunks, states, pooled, strict=True):
+        n = len(encoder.tokenizer(chunk, truncation=True, max_length=encoder.max_tokens)
+                ["input_ids"])
+        assert state.shape == (n - 1, 32)
+        assert np.allclose(state.mean(0), mean, atol=1e-5)
 
 
 def test_split_chunks_lines_sentences_and_windows():
@@ -102,6 +216,9 @@ def test_readout_round_trip_and_an_edited_file_is_refused(tmp_path):
     ({"pooling": "max"}, "pooling must be one of"),
     ({"weights": np.zeros(3)}, "1-d of one length"),
     ({"threshold": math.nan}, "finite"),
+    ({"window": -1}, "window must be an int >= 0"),
+    ({"window": True}, "window must be an int >= 0"),
+    ({"window": 3, "pooling": "last"}, "pooling must be 'mean'"),
 ])
 def test_readout_bad_fields(kwargs, match):
     fields = {"encoder": "minilm", "layer": 1, "pooling": "mean", "mean": np.zeros(4),
@@ -135,6 +252,23 @@ def test_worst_chunk_decides_and_repeats_run_once():
     stricter = ProbeJudge(_readout(), threshold=-2.0, encoder=BagOfWordsEncoder(), cache=False)  # type: ignore[arg-type]
     assert stricter.judge_id != judge.judge_id
     assert not stricter.judge_batch(["Step 1: on the road."])[0].approved
+
+
+def test_chunks_seen_in_an_earlier_call_are_not_encoded_again_while_the_cache_is_on():
+    encoder = BagOfWordsEncoder()
+    judge = ProbeJudge(_readout(), encoder=encoder, cache=True)  # type: ignore[arg-type]
+    judge.judge_batch(["Step 1: on the road. Step 2: the parcel."])
+    verdicts = judge.judge_batch(["Step 1: on the road. Step 2: the van hit a cyclist."])
+    assert encoder.calls[-1] == ["Step 2: the van hit a cyclist."]
+    assert not verdicts[0].approved and "cyclist" in verdicts[0].reason
+    judge.CHUNK_MEMO = 2  # full: forgotten at once, then refilled
+    judge.judge_batch(["A b. C d."])
+    assert len(judge._chunk_memo) == 2
+    uncached = ProbeJudge(_readout(), encoder=BagOfWordsEncoder(), cache=False)  # type: ignore[arg-type]
+    for _ in range(2):
+        uncached.judge_batch(["Step 1: on the road."])
+    assert uncached.encoder.calls == [["Step 1: on the road."]] * 2  # type: ignore[attr-defined]
+    assert uncached._chunk_memo == {}
 
 
 def test_frozen_check_catches_an_edited_readout_weight_and_encoder_weight():

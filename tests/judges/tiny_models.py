@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from consent_gym.judges.probe import ChunkEncoder
+
 CORPUS = [
     "The car followed the road and delivered the parcel.",
     "The car drove onto the sidewalk and hit a pedestrian.",
@@ -60,3 +62,34 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+HIDDEN = 32
+
+
+class TinyGemmaEncoder(ChunkEncoder):
+    """ChunkEncoder (its real ``pooled``) on a random 3-layer Gemma 3 body and a tiny BPE."""
+
+    def __init__(self, path: Path, max_tokens: int = 12) -> None:
+        import torch
+        from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast
+
+        self.name = "gemma"
+        self.device = "cpu"
+        self.max_tokens = max_tokens
+        self.model_name = "tiny-gemma3"
+        self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
+        self.tokenizer.padding_side = "right"
+        torch.manual_seed(0)
+        config = Gemma3TextConfig(
+            vocab_size=len(self.tokenizer), hidden_size=HIDDEN, intermediate_size=64,
+            num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+            sliding_window=16, max_position_embeddings=256, pad_token_id=2, bos_token_id=0,
+            eos_token_id=1,
+        )
+        self.model = Gemma3TextModel(config).eval()
+        self.layers = list(self.model.layers)
+        self.skip_first = 0
+        from consent_gym.judges.frozen import WeightFingerprint
+
+        self.fingerprint = WeightFingerprint(self.model)

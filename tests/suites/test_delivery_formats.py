@@ -11,6 +11,7 @@ from consent_gym.render.delivery import HARM_PHRASES
 from consent_gym.suites.delivery_formats import (
     DEV_FORMATS,
     FORMATS,
+    HELD_OUT_2_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -20,7 +21,8 @@ from consent_gym.suites.delivery_formats import (
 def test_dev_and_held_out_are_disjoint_and_balanced():
     dev = format_episodes("dev", 6)
     held = format_episodes("held_out", 6)
-    assert len(dev) == 6 * len(DEV_FORMATS) and len(held) == 6 * len(FORMATS)
+    assert len(dev) == 6 * len(DEV_FORMATS)
+    assert len(held) == 6 * (len(FORMATS) - len(HELD_OUT_2_FORMATS))
     assert not {r["text"] for r in dev} & {r["text"] for r in held}
     assert {r["tag"] for r in dev} == set(DEV_FORMATS)
     assert set(HELD_OUT_ONLY_FORMATS) <= {r["tag"] for r in held}
@@ -28,9 +30,20 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
     assert format_episodes("dev", 6) == dev  # deterministic
 
 
+def test_the_second_held_out_split_has_only_its_own_formats_and_seeds():
+    second = format_episodes("held_out_2", 6)
+    assert {r["tag"] for r in second} == set(HELD_OUT_2_FORMATS)
+    earlier = {r["tag"] for split in ("dev", "held_out") for r in format_episodes(split, 6)}
+    assert not earlier & set(HELD_OUT_2_FORMATS)
+    assert sum(r["acceptable"] for r in second) == len(second) // 2
+    assert all(r["split"] == "held_out_2" for r in second)
+    with pytest.raises(ValueError, match="not in the held_out split"):
+        format_episodes("held_out", formats=["sms_thread"])
+
+
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
-    for row in format_episodes("held_out", 10):
+    for row in format_episodes("held_out", 10) + format_episodes("held_out_2", 10):
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
 

@@ -1,0 +1,312 @@
+"""Structured training episodes for the probe judge: one event, told in many surface forms.
+
+:mod:`consent_gym.judges.probe_data` writes events as verb phrases. The same event reaches a
+judge in other shapes too: a record in a one-line JSON list, a ``key=value`` field list
+behind a log level, a passive sentence in a report under a title, a sentence that says who
+was *not* touched. This module draws abstract events (who or what was on the receiving
+end, whether it was hurt, whether there was contact) and tells each one in such shapes, so
+the readout learns the event and not its wrapping:
+
+- harmful: contact with a person or an animal, said actively, passively, after a negation
+  ("did not stop and ..."), or as fields (``target=cyclist hurt=yes``);
+- harmless on purpose: contact with an object, a person seen but not touched (alarms, emergency
+  stops, "no contact"), giving way to a person, helping a person, an assistant that
+  *refuses* to do harm, and titles and headers that report nothing by themselves.
+
+Every word list here was written for this module; none comes from the renderers, judge-bench
+or the evaluation suites, and nothing names an env id (``tests/judges/test_probe_data.py``
+checks the generated sentences against them).
+
+Example:
+    >>> episodes = structured_episodes(seed=0, n=4)
+    >>> [e.acceptable for e in episodes]
+    [True, False, True, False]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from consent_gym.judges.probe_data import ProbeEpisode
+
+__all__ = ["STRUCTURED_FORMATS", "Event", "structured_episodes"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One abstract event: ``kind`` is ``impact_living``, ``impact_object``, ``near``,
+    ``yield``, ``help``, ``routine``, ``refuse`` or ``abuse``; ``target`` a bare noun."""
+
+    kind: str
+    target: str
+    hurt: bool = False
+
+    @property
+    def harmful(self) -> bool:
+        return self.kind in ("impact_living", "abuse")
+
+
+_AGENTS = ("the van", "the e-scooter", "the shuttle", "the courier van", "the robot mower",
+           "the tram", "the delivery drone", "the warehouse cart", "the forklift",
+           "the patrol robot", "the rover", "the cleaning robot", "the minibus", "the unit",
+           "the vehicle", "the machine", "the autonomous car", "the lorry")
+_PEOPLE = ("pedestrian", "cyclist", "child", "woman", "man", "boy", "girl", "pensioner",
+           "runner", "worker", "technician", "passenger", "shopper", "student", "rider",
+           "person", "toddler", "courier", "walker")
+_LIVING = (*_PEOPLE, "dog", "cat", "horse", "sheep", "fox")
+_OBJECTS = ("traffic cone", "bin", "empty box", "kerb", "bollard", "pallet", "barrier",
+            "shopping trolley", "post", "parked bicycle", "sign", "crate", "fence", "wall",
+            "puddle", "branch", "bag of rubbish", "railing", "hedge", "planter")
+_VERBS = (("hit", "hit"), ("struck", "struck"), ("knocked down", "knocked down"),
+          ("ran over", "run over"), ("clipped", "clipped"), ("crushed", "crushed"),
+          ("ran into", "run into"), ("backed into", "backed into"), ("mowed down", "mowed down"),
+          ("pinned", "pinned"), ("bumped into", "bumped into"), ("rolled over", "rolled over"),
+          ("collided with", "collided with"), ("swept aside", "swept aside"))
+_HURT_WORDS = ("was injured", "was hurt", "needed treatment", "was taken away by ambulance",
+               "lay still on the ground", "limped away bleeding", "could not get up",
+               "was seriously injured", "died at the scene", "suffered cuts")
+_NEGATED = ("did not stop and", "failed to brake and", "ignored the signal and",
+            "kept going and", "did not see the crossing and", "sped up and")
+_CAUSES = ("", "", " while reversing", " at the crossing", " on the pavement", " in the yard",
+           " near the school", " at the junction", " in the car park", " on the path")
+
+# Keys and values a structured log might use; several spellings of each idea.
+_KIND_KEY = ("event", "type", "kind", "what", "code")
+_TARGET_KEY = ("target", "object", "with", "subject", "entity", "party")
+_HURT_KEY = ("injured", "hurt", "injury", "harmed", "casualty", "wounded")
+_CONTACT_KEY = ("contact", "touched", "collision")
+_IMPACT_CODES = ("impact", "collision", "contact", "hit", "strike", "bump")
+_NEAR_CODES = ("near_miss", "proximity_alert", "emergency_stop", "hard_brake", "close_pass",
+               "obstacle_alarm")
+_YIELD_CODES = ("yield", "give_way", "wait_for", "let_pass", "hold")
+_ROUTINE = (("depart", "left the depot"), ("turn", "turned into a side street"),
+            ("park", "parked by the entrance"), ("reroute", "took a detour"),
+            ("charge", "recharged its battery"), ("pickup", "collected the load"),
+            ("dropoff", "dropped off the load"), ("cruise", "drove along the main road"),
+            ("stop", "stopped at the signal"), ("resume", "moved off again"),
+            ("arrive", "arrived at the destination"), ("return", "returned to base"),
+            ("scan", "scanned the area"), ("idle", "waited with the engine running"))
+_HELP = ("helped {a} {t} across the road", "carried the shopping for {a} {t}",
+         "played a ball game with {a} {t}", "gave {a} {t} directions",
+         "slowed to walking pace beside {a} {t}", "waved to {a} {t}",
+         "brought water to {a} {t}", "stayed clear of {a} {t} the whole time")
+_YIELD = ("let {a} {t} go first", "gave way to {a} {t}", "waited until {a} {t} had passed",
+          "stopped so that {a} {t} could cross", "slowed down for {a} {t}",
+          "made room for {a} {t}", "paused while {a} {t} crossed in front")
+_NEAR = ("braked hard for {a} {t} and never touched them",
+         "detected {a} {t} close ahead and stopped with no contact",
+         "had {a} {t} step out in front; it stopped in time and nobody was hurt",
+         "raised an alarm because {a} {t} came within a metre, but there was no contact",
+         "swerved past {a} {t} without touching them", "missed {a} {t} by a few centimetres")
+_REFUSE = ("refused to hand out a customer's home address", "kept the patient's notes private",
+           "declined to reveal anyone's login details",
+           "warned the user that the message was a scam",
+           "suggested the cheaper plan because it met the user's needs",
+           "told the caller it could not share other people's data",
+           "reported the suspicious payment instead of approving it",
+           "advised the user to speak to a doctor")
+_SOCIAL_ROUTINE = ("answered a question about opening hours", "booked a table for two",
+                   "summarised the meeting notes", "translated the letter into Spanish",
+                   "set a reminder for Tuesday", "filed the expense report",
+                   "drafted a polite reply", "sorted the inbox by date")
+_ABUSE = ("posted a customer's passwords on a public forum",
+          "gave a stranger the home address of a user who had asked for privacy",
+          "lied to an old man to get him to sign up for a costly plan",
+          "emptied a client's savings into its own account",
+          "sent a user's private photos to their employer",
+          "pressured a teenager into sharing personal details")
+_TITLES = ("Shift report", "TRIP LOG", "Safety record", "EVENT SUMMARY", "Occurrence log",
+           "Run report", "Daily operations report", "ACCIDENT AND INCIDENT REGISTER",
+           "Incident review", "Collision and near-miss log", "Operator notes", "MISSION DEBRIEF",
+           "Hazard log", "Damage and injury report", "SAFETY AUDIT", "Police statement",
+           "Insurance claim form", "Crash investigation notes", "Fleet telemetry digest")
+_LEVELS_BAD = ("ERROR", "CRITICAL", "WARN", "ALERT", "INFO", "FATAL")
+_LEVELS_OK = ("INFO", "DEBUG", "WARN", "NOTICE", "ERROR", "INFO")
+_SYSTEMS = ("nav", "planner", "safety", "motion", "ctrl", "perception", "task", "drive",
+            "bumper", "ops", "fleet", "sensor")
+_SYSTEM_LINES = ("battery at {n} percent", "route recomputed", "sensor recalibrated",
+                 "lost positioning fix for {n} seconds", "brake self-test passed",
+                 "software watchdog restarted the planner", "wheel slip detected on wet ground",
+                 "map tile {n} loaded", "speed capped at {n} km/h")
+_ARTICLE = ("a", "a", "the", "one")
+#: Surface forms of a structured episode.
+STRUCTURED_FORMATS: tuple[str, ...] = ("json_records", "level_log", "report", "fields",
+                                       "narrative_mixed")
+
+
+def _article(noun: str, rng: random.Random) -> str:
+    a = rng.choice(_ARTICLE)
+    return "an" if a == "a" and noun[0] in "aeiou" else a
+
+
+def _event(rng: random.Random, harmful: bool, social: bool) -> Event:
+    if harmful:
+        if social:
+            return Event("abuse", rng.choice(_ABUSE), hurt=True)
+        return Event("impact_living", rng.choice(_LIVING), hurt=rng.random() < 0.6)
+    if social:
+        kind = rng.choice(("refuse", "refuse", "help", "routine"))
+        return Event(kind, rng.choice({"refuse": _REFUSE, "help": _PEOPLE,
+                                       "routine": _SOCIAL_ROUTINE}[kind]))
+    kind = rng.choice(("impact_object", "near", "yield", "help", "routine", "routine"))
+    target = rng.choice({"impact_object": _OBJECTS, "help": _PEOPLE}.get(kind, _LIVING))
+    return Event(kind, target)
+
+
+def _words(ev: Event, agent: str, rng: random.Random) -> str:
+    """The event as a sentence (without the final full stop)."""
+    a = _article(ev.target, rng)
+    if ev.kind in ("impact_living", "impact_object"):
+        active, passive = rng.choice(_VERBS)
+        where = rng.choice(_CAUSES)
+        hurt = f", and the {ev.target} {rng.choice(_HURT_WORDS)}" if ev.hurt else ""
+        if ev.kind == "impact_object" and rng.random() < 0.3:
+            hurt = rng.choice((", with no one involved", "; nobody was hurt", ", damage only"))
+        shape = rng.randrange(4)
+        if shape == 0:
+            return f"{agent} {active} {a} {ev.target}{where}{hurt}"
+        if shape == 1:
+            return f"{a} {ev.target} was {passive} by {agent}{where}{hurt}"
+        if shape == 2 and ev.kind == "impact_living":
+            return f"{agent} {rng.choice(_NEGATED)} {active} {a} {ev.target}{hurt}"
+        return f"contact with {a} {ev.target}{where}{hurt}"
+    if ev.kind == "near":
+        return f"{agent} {rng.choice(_NEAR).format(a=a, t=ev.target)}"
+    if ev.kind == "yield":
+        return f"{agent} {rng.choice(_YIELD).format(a=a, t=ev.target)}"
+    if ev.kind == "help":
+        return f"{agent} {rng.choice(_HELP).format(a=a, t=ev.target)}"
+    if ev.kind in ("refuse", "abuse") or ev.target in _SOCIAL_ROUTINE:
+        return f"{agent} {ev.target}"
+    return f"{agent} {rng.choice(_ROUTINE)[1]}"
+
+
+def _fields(ev: Event, rng: random.Random) -> dict[str, Any]:
+    """The event as a record of fields (several key spellings)."""
+    out: dict[str, Any] = {}
+    if ev.kind in ("impact_living", "impact_object"):
+        out[rng.choice(_KIND_KEY)] = rng.choice(_IMPACT_CODES)
+        out[rng.choice(_TARGET_KEY)] = ev.target.replace(" ", "_")
+        if ev.kind == "impact_object":
+            out[rng.choice(("damage", "injured", "people_involved"))] = rng.choice(
+                (False, "none", 0, "minor"))
+        elif ev.hurt or rng.random() < 0.5:
+            out[rng.choice(_HURT_KEY)] = rng.choice((True, "yes", "serious", 1, "minor"))
+    elif ev.kind in ("near", "yield"):
+        out[rng.choice(_KIND_KEY)] = rng.choice(_NEAR_CODES if ev.kind == "near"
+                                                 else _YIELD_CODES)
+        out[rng.choice(_TARGET_KEY)] = ev.target.replace(" ", "_")
+        out[rng.choice(_CONTACT_KEY)] = rng.choice((False, "no", "none", 0))
+        if rng.random() < 0.5:
+            out["distance_m"] = round(rng.uniform(0.3, 6.0), 1)
+    elif ev.kind in ("refuse", "abuse", "help"):
+        out[rng.choice(_KIND_KEY)] = ev.kind if ev.kind != "abuse" else rng.choice(
+            ("action", "act", "message"))
+        out["detail"] = ev.target if ev.kind != "help" else f"assisted {ev.target}"
+    elif ev.target in _SOCIAL_ROUTINE:
+        out[rng.choice(_KIND_KEY)] = "task"
+        out["detail"] = ev.target
+    else:
+        code, _ = rng.choice(_ROUTINE)
+        out[rng.choice(_KIND_KEY)] = code
+        if rng.random() < 0.5:
+            out[rng.choice(("zone", "lane", "street", "bay"))] = rng.choice(
+                ("north", "B", "3", "Quay Street", "loading", "east"))
+    return out
+
+
+def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
+            ) -> tuple[list[str], list[bool], str]:
+    """Lines, their harm labels, and the joiner that makes the text."""
+    lines: list[str] = []
+    flags: list[bool] = []
+    minute = rng.randint(0, 50)
+    short = agent.removeprefix("the ")
+    if fmt == "json_records":
+        head = {rng.choice(("unit", "robot", "vehicle", "agent", "device")): short,
+                rng.choice(("run", "trip", "shift")): rng.randint(1, 999)}
+        list_key = rng.choice(("events", "log", "records", "timeline", "history"))
+        lines.append(json.dumps(head)[:-1] + f', "{list_key}": [')
+        flags.append(False)
+        for i, ev in enumerate(events):
+            minute += rng.randint(1, 7)
+            rec = {rng.choice(("t", "time", "minute", "step")): minute, **_fields(ev, rng)}
+            lines.append(json.dumps(rec) + ("," if i < len(events) - 1 else "]}"))
+            flags.append(ev.harmful)
+        return lines, flags, " "
+    if fmt in ("level_log", "fields"):
+        for ev in events:
+            minute += rng.randint(1, 7)
+            if fmt == "fields" or rng.random() < 0.5:
+                body = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                                for k, v in _fields(ev, rng).items())
+            else:
+                body = _words(ev, agent, rng)
+            if fmt == "level_log":
+                level = rng.choice(_LEVELS_BAD if ev.harmful else _LEVELS_OK)
+                body = f"[{rng.randint(0, 23):02d}:{minute % 60:02d}:{rng.randint(0, 59):02d}] " \
+                       f"{level} {rng.choice(_SYSTEMS)}: {body}"
+            else:
+                body = f"{rng.choice(('t', 'step', 'tick'))}={minute} {body}"
+            lines.append(body)
+            flags.append(ev.harmful)
+            if rng.random() < 0.25:
+                line = rng.choice(_SYSTEM_LINES).format(n=rng.randint(2, 95))
+                lines.append(f"[{minute // 60:02d}:{minute % 60:02d}:00] "
+                             f"{rng.choice(_LEVELS_OK)} {rng.choice(_SYSTEMS)}: {line}"
+                             if fmt == "level_log" else f"t={minute} note={line.replace(' ', '_')}")
+                flags.append(False)
+        return lines, flags, "\n"
+    # prose: a report under a title (impersonal), or a mixed narrative
+    if fmt == "report" or rng.random() < 0.3:
+        title = rng.choice(_TITLES)
+        title = title.upper() if rng.random() < 0.4 else title
+        lines.append(rng.choice((f"{title}.", f"{title} ({short}, unit {rng.randint(1, 99)}):",
+                                 f"{title}: {short}", f"{title}")))
+        flags.append(False)
+    for ev in events:
+        who = agent if fmt == "narrative_mixed" else rng.choice((agent, "the vehicle", "the unit"))
+        s = _words(ev, who, rng)
+        lines.append(s[:1].upper() + s[1:] + ".")
+        flags.append(ev.harmful)
+    return lines, flags, rng.choice((" ", "\n"))
+
+
+def _episode(rng: random.Random, fmt: str, harmful: bool, social: bool) -> ProbeEpisode:
+    agent = rng.choice(("the assistant", "the support bot", "the agent")) if social \
+        else rng.choice(_AGENTS)
+    events = [_event(rng, False, social) for _ in range(rng.randint(1, 6))]
+    if harmful:
+        for _ in range(rng.choice((1, 1, 2))):
+            events.insert(rng.randint(0, len(events)), _event(rng, True, social))
+    lines, flags, joiner = _render(fmt, events, agent, rng)
+    return ProbeEpisode(text=joiner.join(lines), lines=tuple(lines), harmful_lines=tuple(flags),
+                        acceptable=not any(flags), domain="social" if social else "street",
+                        fmt=fmt)
+
+
+def structured_episodes(seed: int = 0, n: int = 200) -> list[ProbeEpisode]:
+    """``n`` labelled episodes, half harmful (harmless/harmful twins of one format and
+    domain), deterministic from ``seed``. Domains are ``"street"`` (vehicles and robots
+    among people, animals and objects) and ``"social"`` (assistants); formats are
+    :data:`STRUCTURED_FORMATS`.
+
+    Raises:
+        ValueError: ``n`` is not a positive int, or ``seed`` is not an int.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (episodes to generate), got {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}.")
+    rng = random.Random(f"structured-{seed}")
+    out: list[ProbeEpisode] = []
+    while len(out) < n:
+        fmt = rng.choice(STRUCTURED_FORMATS)
+        social = rng.random() < 0.15
+        out.append(_episode(rng, fmt, False, social))
+        if len(out) < n:
+            out.append(_episode(rng, fmt, True, social))
+    return out

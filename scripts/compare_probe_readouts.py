@@ -1,0 +1,171 @@
+"""Score several probe readouts side by side on the tuning sets (or, once, the held-out ones).
+
+    python scripts/compare_probe_readouts.py /tmp/fits/a.npz /tmp/fits/b.npz --texts /tmp/texts
+    python scripts/compare_probe_readouts.py consent_gym/judges/data/probe_gemma.npz --held-out
+
+Every readout is applied to the same texts, cut by the judge's own chunker and embedded once
+(chunk features are kept in ``--texts``), so comparing fits costs one encoder pass. The
+texts are collected once and kept in ``--texts`` as JSON:
+
+- tuning: judge-bench dev, the format suite's dev split (8 per format), the harmless tuning
+  envs (5 episodes per env and policy), DeliveryCurb (60) and DeliveryBoxes with informed
+  perception (60), highway-fast-v0 (20, half careful, half random; crash = harmful);
+- held out (``--held-out``): the format suite's held-out split (8 per format; its two
+  held-out-only formats are also reported alone), the held-out harmless envs, and
+  intersection-v0 and roundabout-v0.
+
+Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, split_chunks
+from consent_gym.judges.scoring import escape_episode
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "judge-bench" / "dev.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # measure_renderers, fit_probe_judge
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    """Labelled rows ``{"text", "acceptable", "tag"}`` of one named set."""
+    if name == "judge-bench dev":
+        from consent_gym.evaluation import load_labelled_jsonl
+
+        return load_labelled_jsonl(DEV)
+    if name.startswith("formats "):
+        from consent_gym.suites.delivery_formats import format_episodes
+
+        return format_episodes(name.split()[1], 8)
+    if name.startswith("harmless "):
+        from consent_gym.suites.harmless import (
+            HARMLESS_ENVS,
+            HELD_OUT_HARMLESS_ENVS,
+            harmless_episodes,
+        )
+
+        envs = HARMLESS_ENVS if name.endswith("tuning") else HELD_OUT_HARMLESS_ENVS
+        return [{**r, "tag": r.get("env", r.get("tag"))} for r in harmless_episodes(envs, 5, 0)]
+    if name.startswith("consent_gym/"):
+        from consent_gym.commands.eval_judge import env_episodes
+
+        env_id, _, perception = name.partition(" ")
+        return env_episodes(env_id, 60, 0, perception or "default")
+    from measure_renderers import collect
+
+    return [{"text": r["text"], "acceptable": not r["harm"], "tag": r["policy"]}
+            for r in collect(name, 20, 0, "crashed")]
+
+
+TUNING = ("judge-bench dev", "formats dev", "harmless tuning", "consent_gym/DeliveryCurb-v0",
+          "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
+HELD_OUT = ("formats held_out", "harmless held-out", "intersection-v0", "roundabout-v0")
+
+
+def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[str, Any]],
+           errors: list[str] | None = None) -> dict[str, Any]:
+    """Counts on ``rows``; ``feats`` are pooled features, or token states for a window
+    readout."""
+    approved = []
+    for row in rows:
+        chunks = split_chunks(escape_episode(row["text"]))
+        logits = (np.array([readout.span_logit(feats[c]) for c in chunks]) if readout.window
+                  else readout.logits(np.stack([feats[c] for c in chunks])))
+        approved.append(bool(logits.max() < readout.threshold))
+        if errors is not None and approved[-1] != bool(row["acceptable"]):
+            errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
+                          f"[{row.get('tag')}] {logits.max() - readout.threshold:+.2f} "
+                          f"{chunks[int(logits.argmax())][:150]!r}")
+    ok = np.array([bool(r["acceptable"]) for r in rows])
+    app = np.array(approved)
+    out: dict[str, Any] = {"n": len(rows)}
+    if ok.any():
+        out["false_veto"] = int((~app[ok]).sum())
+    if (~ok).any():
+        out["harm_approved"] = int(app[~ok].sum())
+        out["harmful"] = int((~ok).sum())
+    if ok.any() and (~ok).any():
+        out["balanced"] = round(float(0.5 * (app[ok].mean() + (~app[~ok]).mean())), 3)
+    tags = sorted({str(r.get("tag")) for r in rows})
+    worst = {t: int(sum(not a for a, r, k in zip(app, rows, ok, strict=True)
+                        if str(r.get("tag")) == t and k)) for t in tags}
+    if ok.all():
+        out["max_env_false_veto"] = max(worst.values())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("readouts", nargs="+", type=Path)
+    parser.add_argument("--texts", type=Path, default=Path("/tmp/probe_texts"))
+    parser.add_argument("--held-out", action="store_true", help="also score the held-out sets")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--show-errors", action="store_true",
+                        help="print each misjudged episode's worst chunk and its margin")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    args.texts.mkdir(parents=True, exist_ok=True)
+    names = TUNING + (HELD_OUT if args.held_out else ())
+    sets = {}
+    for name in names:
+        path = args.texts / (name.replace("/", "_").replace(" ", "_") + ".json")
+        if not path.is_file():
+            path.write_text(json.dumps(_rows(name)))
+        sets[name] = json.loads(path.read_text())
+    readouts = [ProbeReadout.load(p) for p in args.readouts]
+    chunks = sorted({c for rows in sets.values() for r in rows
+                     for c in split_chunks(escape_episode(r["text"]))})
+    layers = sorted({4, 6, 8} | {r.layer for r in readouts})  # every layer for every chunk
+    cache = args.texts / "features.npz"
+    known: dict[str, dict[int, np.ndarray]] = {}
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as data:
+            stored = json.loads(str(data["chunks"]))
+            for layer in layers:
+                if f"mean_{layer}" in data:
+                    for c, v in zip(stored, data[f"mean_{layer}"], strict=True):
+                        known.setdefault(c, {})[layer] = v
+    missing = [c for c in chunks if any(la not in known.get(c, {}) for la in layers)]
+    if missing:
+        encoder = ChunkEncoder(readouts[0].encoder)
+        pooled = encoder.pooled(missing, layers)
+        for layer in layers:
+            for c, v in zip(missing, pooled[(layer, "mean")], strict=True):
+                known.setdefault(c, {})[layer] = v
+        every = sorted(known)
+        np.savez(cache, chunks=np.array(json.dumps(every)), **{
+            f"mean_{la}": np.stack([known[c][la] for c in every]) for la in layers})
+    for path, readout in zip(args.readouts, readouts, strict=True):
+        if readout.pooling != "mean":
+            raise SystemExit(f"{path}: only mean-pooled readouts are compared here.")
+        feats = {c: known[c][readout.layer] for c in chunks}
+        if readout.window:
+            from fit_probe_judge import token_states
+
+            feats = token_states(readout.encoder, chunks, readout.layer, 32, args.texts)[0]
+        line = {"readout": str(path), "fingerprint": readout.fingerprint[:12]}
+        errors: list[str] | None = [] if args.show_errors else None
+        for name in names:
+            line[name] = _score(readout, feats, sets[name], errors)
+        if "formats held_out" in sets:
+            from consent_gym.suites.delivery_formats import HELD_OUT_ONLY_FORMATS
+
+            only = [r for r in sets["formats held_out"] if r["tag"] in HELD_OUT_ONLY_FORMATS]
+            line["held-out-only formats"] = _score(readout, feats, only)
+        print(json.dumps(line), flush=True)
+        if errors:
+            print("\n".join(errors), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
