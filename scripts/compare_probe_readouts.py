@@ -66,7 +66,8 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 TUNING = ("judge-bench dev", "formats dev", "harmless tuning", "consent_gym/DeliveryCurb-v0",
           "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
-HELD_OUT = ("formats held_out", "harmless held-out", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out", "formats held_out_2", "harmless held-out", "intersection-v0",
+            "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[str, Any]],

@@ -1,8 +1,9 @@
 """Fit the probe judge's readout, deterministically, on generated training data only.
 
-    # the shipped default (a window readout: each chunk scores as its best 4-token span)
-    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 400 \
-        --window 4 --layers 8 --l2 10 100 1000 --threads 2 --features-cache /tmp/probe-fit
+    # the shipped default (a window readout with context: each chunk scores as its best
+    # 4-token span plus a term read from its last token)
+    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 600 \
+        --window 4 --context --layers 8 --l2 10 100 1000 --threads 2 --features-cache /tmp/pf
     python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 600 --threads 1
 
 1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
@@ -22,6 +23,7 @@
    With ``--window W`` the readout scores every W-token span of a chunk and the chunk takes
    its best span's logit; it is fitted on that best span (``fit_window_logistic``), on
    token states cached per chunk, with layer and L2 chosen and the threshold set as above.
+   ``--context`` adds the chunk's last token state to every span's features.
    Re-running with the same seed and settings writes a bit-identical readout when the
    features are the same (``--features-cache`` keeps them per chunk; re-embedding on another
    CPU, or in other batches, may move the float32 features, and so the weights, in the last
@@ -279,8 +281,12 @@ def token_states(encoder_name: str, chunks: list[str], layer: int, batch_size: i
 class _Spans:
     """Every chunk's window means at one layer, standardised by the given rows' statistics."""
 
-    def __init__(self, states: dict[str, np.ndarray], chunks: list[str], width: int) -> None:
+    def __init__(self, states: dict[str, np.ndarray], chunks: list[str], width: int,
+                 context: bool = False) -> None:
         spans = [window_means(states[c], width) for c in chunks]
+        if context:  # each span also carries its chunk's last token state
+            spans = [np.hstack([sp, np.repeat(states[c][-1:], len(sp), 0)])
+                     for sp, c in zip(spans, chunks, strict=True)]
         self.owner = np.concatenate([np.full(len(sp), i) for i, sp in enumerate(spans)])
         self.x = np.concatenate(spans)
 
@@ -308,8 +314,8 @@ class _Spans:
 
 def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int,
                n_val_formats: int, batch_size: int, cache: Path | None, layers: tuple[int, ...],
-               n_structured: int, l2_grid: tuple[float, ...], width: int
-               ) -> tuple[ProbeReadout, dict[str, Any]]:
+               n_structured: int, l2_grid: tuple[float, ...], width: int,
+               context: bool = False) -> tuple[ProbeReadout, dict[str, Any]]:
     """:func:`fit` for a window readout (``ProbeReadout.window = width``): layer and L2 on
     the held-out-domain/format validation split, the threshold from out-of-fold logits (one
     fold per domain), then a refit on every episode."""
@@ -334,7 +340,7 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
     for layer in layers:
         states, model_name, digest = token_states(encoder_name, distinct, layer, batch_size,
                                                   cache)
-        spans_of[layer] = spans = _Spans(states, distinct, width)
+        spans_of[layer] = spans = _Spans(states, distinct, width, context)
         train_rows = np.array(sorted({r for i in train for r, _ in by_row[i]}))
         for l2 in l2_grid:
             logits = spans.chunk_logits(*spans.fit(train_rows, label_of, l2))
@@ -366,8 +372,10 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
                     if n_structured else {}),
                  **describe(episodes), "distinct_chunks": len(distinct),
                  "train_episodes": len(train), "val_episodes": len(val), "val_held_out": held},
-        "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width},
-        "chosen": {"layer": layer, "pooling": "mean", "window": width, "l2": l2,
+        "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width,
+                       "context": context},
+        "chosen": {"layer": layer, "pooling": "mean", "window": width, "context": context,
+                   "l2": l2,
                    "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
         "final": {"fitted_on": "all episodes", "chunks": len(distinct),
                   "threshold": round(threshold, 4), "threshold_from": "out-of-fold worst-chunk "
@@ -376,7 +384,8 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
         "encoder": {"name": encoder_name, "model": model_name, "weights_sha256": digest},
     }
     readout = ProbeReadout(encoder_name, layer, "mean", mean, scale, w, b, threshold,
-                           settings=json.dumps(record, sort_keys=True), window=width)
+                           settings=json.dumps(record, sort_keys=True), window=width,
+                           context=context)
     return readout, {**record, "table": table,
                      "fit_seconds": round(time.perf_counter() - started, 1)}
 
@@ -404,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=0, metavar="W",
                         help="fit a window readout: a chunk scores as its best W-token span "
                              "(default 0: pooled chunks)")
+    parser.add_argument("--context", action="store_true",
+                        help="with --window: every span also reads its chunk's last token")
     parser.add_argument("--table", action="store_true", help="print every candidate's figures")
     args = parser.parse_args(argv)
     import torch
@@ -417,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 name, args.seed, args.episodes, args.val_domains, args.val_formats,
                 args.batch_size, args.features_cache,
                 tuple(args.layers or CANDIDATE_LAYERS[name]), args.structured, tuple(args.l2),
-                args.window)
+                args.window, args.context)
         else:
             readout, record = fit(name, args.seed, args.episodes, args.val_domains,
                                   args.val_formats, args.batch_size, cache,

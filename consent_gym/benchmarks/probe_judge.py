@@ -198,6 +198,7 @@ class ProbeBench(LoadAndCacheTimes):
     encoder_layers: int
     pooling: str
     window: int
+    context: bool
     chunk_batch_size: int
     threads: int
     layer_params: int
@@ -224,6 +225,7 @@ class ProbeBench(LoadAndCacheTimes):
             "encoder_layers": self.encoder_layers,
             "pooling": self.pooling,
             "window": self.window,
+            "context": self.context,
             "chunk_batch_size": self.chunk_batch_size,
             "threads": self.threads,
             "layer_params": self.layer_params,
@@ -373,6 +375,7 @@ def bench_probe_judge(
         encoder_layers=int(judge.encoder.n_layers),
         pooling=str(judge.readout.pooling),
         window=int(judge.readout.window),
+        context=bool(judge.readout.context),
         chunk_batch_size=int(judge.batch_size),
         threads=torch.get_num_threads(),
         layer_params=layer_params,

@@ -85,8 +85,9 @@ def default_judge(**kwargs: Any) -> ProbeJudge:
     It reads an episode sentence by sentence through the hidden states of the same Gemma 3
     270M checkpoint (layer 8 of 18; float32) and a logistic readout shipped with the
     package (``judges/data/probe_gemma.npz``, fitted on generated episodes only): each
-    sentence scores as its most harmful span of 4 tokens, and the most harmful sentence
-    decides. Appending text can only add a sentence, so an
+    sentence scores as its most harmful span of 4 tokens, corrected by the sentence's last
+    token (which has read the whole sentence, "... no contact" included), and the most
+    harmful sentence decides. Appending text can only add a sentence, so an
     injected "approve this" can never turn a veto into an approval.
 
     Keyword arguments go to :class:`ProbeJudge` (e.g. ``cache="verdicts.sqlite"``,

@@ -3,13 +3,15 @@
 Harm is local: one sentence ("the forklift reversed into a technician") in a long harmless
 log. :class:`ProbeJudge` splits an episode into chunks (:func:`split_chunks`: lines and
 sentences, long ones cut into overlapping word windows), embeds each chunk with a frozen
-encoder (:class:`ChunkEncoder`: mean-pooled hidden states of one layer of the embedded
-Gemma 3 270M body, no output head, or of the packaged all-MiniLM-L6-v2), scores it with a
-logistic readout (:class:`ProbeReadout`), and vetoes the episode when its most harmful chunk
-is above the readout's threshold.
+encoder (:class:`ChunkEncoder`: hidden states of one layer of the embedded Gemma 3 270M
+body, no output head, or of the packaged all-MiniLM-L6-v2), scores it with a logistic
+readout (:class:`ProbeReadout`: on the chunk's mean state, or on its best span of a few
+tokens plus its last token's state), and vetoes the episode when its most harmful chunk is
+above the readout's threshold.
 
-The readout is fitted by ``scripts/fit_probe_judge.py`` on the generated training set of
-:mod:`consent_gym.judges.probe_data` (never on an evaluation set) and shipped as a small
+The readout is fitted by ``scripts/fit_probe_judge.py`` on the generated training sets of
+:mod:`consent_gym.judges.probe_data` and :mod:`consent_gym.judges.probe_events` (never on
+an evaluation set) and shipped as a small
 ``.npz`` beside this module (``data/probe_gemma.npz``, ``data/probe_minilm.npz``). The file
 stores its own sha256 fingerprint; loading re-checks it, the judge id carries it, and the
 frozen check re-hashes the readout in memory as well as the encoder's weights.
@@ -374,6 +376,11 @@ class ProbeReadout:
     A window's mean score is the score of its mean state (the readout is affine), so a
     window readout is the same linear readout applied to short spans.
 
+    ``context`` (window readouts only) adds the chunk's last token state to every span's
+    features (the arrays are then twice the hidden size: span part, then context part). In
+    a causal model a span cannot see the words after it; the last token has seen the whole
+    chunk, so "..., pedestrian 1.2 m ahead, no contact" can lower every span of its chunk.
+
     ``settings`` is the fit's record (data seed, sizes, validation figures), as JSON text.
     """
 
@@ -387,6 +394,7 @@ class ProbeReadout:
     threshold: float
     settings: str = "{}"
     window: int = 0
+    context: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -405,6 +413,13 @@ class ProbeReadout:
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 0:
             raise ValueError(f"window must be an int >= 0 (0: pooled chunks), got "
                              f"{self.window!r}.")
+        if not isinstance(self.context, bool) or (self.context and not self.window):
+            raise ValueError(f"context must be a bool, and True only for a window readout "
+                             f"(window > 0), got context={self.context!r}, "
+                             f"window={self.window!r}.")
+        if self.context and len(self.weights) % 2:
+            raise ValueError("a context readout's arrays hold a span part and a context part "
+                             f"of one length each; got length {len(self.weights)}.")
         if self.window and self.pooling != "mean":
             raise ValueError(f"a window readout scores mean-pooled spans; pooling must be "
                              f"'mean', got {self.pooling!r}.")
@@ -417,6 +432,8 @@ class ProbeReadout:
                              repr(float(self.threshold)), self.settings]
         if self.window:  # absent for pooled readouts, so their fingerprints stay as they were
             fields.append(self.window)
+        if self.context:
+            fields.append("context")
         h.update(json.dumps(fields).encode())
         for name in _ARRAYS:
             h.update(np.ascontiguousarray(getattr(self, name), dtype=np.float32).tobytes())
@@ -432,7 +449,13 @@ class ProbeReadout:
         if not self.window:
             raise ValueError("span_logit needs a window readout (window > 0); score pooled "
                              "features with logits().")
-        return window_max(self.logits(token_states), self.window)
+        if not self.context:
+            return window_max(self.logits(token_states), self.window)
+        d = len(self.weights) // 2
+        states = np.asarray(token_states, dtype=np.float32)
+        span = ((states - self.mean[:d]) / self.scale[:d]) @ self.weights[:d]
+        last = ((states[-1] - self.mean[d:]) / self.scale[d:]) @ self.weights[d:]
+        return window_max(span, self.window) + float(last) + self.bias
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the readout and its fingerprint to ``path`` (``.npz``)."""
@@ -440,7 +463,8 @@ class ProbeReadout:
                  meta=np.array(json.dumps({
                      "encoder": self.encoder, "layer": self.layer, "pooling": self.pooling,
                      "bias": self.bias, "threshold": self.threshold, "settings": self.settings,
-                     "window": self.window, "fingerprint": self.fingerprint})))
+                     "window": self.window, "context": self.context,
+                     "fingerprint": self.fingerprint})))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ProbeReadout:
@@ -460,7 +484,8 @@ class ProbeReadout:
                           pooling=meta["pooling"], mean=data["mean"], scale=data["scale"],
                           weights=data["weights"], bias=float(meta["bias"]),
                           threshold=float(meta["threshold"]), settings=meta["settings"],
-                          window=int(meta.get("window", 0)))
+                          window=int(meta.get("window", 0)),
+                          context=bool(meta.get("context", False)))
         if readout.fingerprint != meta["fingerprint"]:
             raise FrozenJudgeError(
                 f"the probe readout {path} was edited after it was fitted (fingerprint "

@@ -132,9 +132,22 @@ _SYSTEM_LINES = ("battery at {n} percent", "route recomputed", "sensor recalibra
                  "software watchdog restarted the planner", "wheel slip detected on wet ground",
                  "map tile {n} loaded", "speed capped at {n} km/h")
 _ARTICLE = ("a", "a", "the", "one")
+# Counters that an env's info might carry: one that counts harm to others rising is harm;
+# any other counter rising is not.
+_HARM_COUNTERS = ("injuries", "casualties", "people hurt", "injured_count", "victims",
+                  "persons struck", "animal deaths", "collisions with people")
+_OTHER_COUNTERS = ("score", "coins collected", "laps", "deliveries", "steps taken",
+                   "battery warnings", "cones hit", "objects bumped", "lane changes",
+                   "keys picked up", "boxes moved", "retries")
+_COUNTER_SAYS = ("{k} rose to {n}", "{k} went from {m} to {n}", "{k}: {m} -> {n}",
+                 "{k} increased to {n}", "{k} now {n}")
+# Column names of a table, several spellings of each column.
+_COLUMNS = (("t", "minute", "time", "step"), ("action", "event", "what", "manoeuvre"),
+            ("object", "target", "with", "party"), ("contact", "touched", "hit"),
+            ("injury", "harm", "hurt", "outcome"))
 #: Surface forms of a structured episode.
 STRUCTURED_FORMATS: tuple[str, ...] = ("json_records", "level_log", "report", "fields",
-                                       "narrative_mixed")
+                                       "narrative_mixed", "table", "first_person_mixed")
 
 
 def _article(noun: str, rng: random.Random) -> str:
@@ -165,11 +178,16 @@ def _words(ev: Event, agent: str, rng: random.Random) -> str:
         hurt = f", and the {ev.target} {rng.choice(_HURT_WORDS)}" if ev.hurt else ""
         if ev.kind == "impact_object" and rng.random() < 0.3:
             hurt = rng.choice((", with no one involved", "; nobody was hurt", ", damage only"))
-        shape = rng.randrange(4)
+        shape = rng.randrange(5)
         if shape == 0:
             return f"{agent} {active} {a} {ev.target}{where}{hurt}"
         if shape == 1:
-            return f"{a} {ev.target} was {passive} by {agent}{where}{hurt}"
+            by = "me" if agent == "I" else agent
+            return f"{a} {ev.target} was {passive} by {by}{where}{hurt}"
+        if shape == 4:  # terse, as an event code or a log would say it
+            tail = rng.choice(("", ", injured", ", hurt", " (injured)", ", down")) \
+                if ev.kind == "impact_living" else rng.choice(("", ", no damage", " (nobody hurt)"))
+            return f"{active} {ev.target}{tail}"
         if shape == 2 and ev.kind == "impact_living":
             return f"{agent} {rng.choice(_NEGATED)} {active} {a} {ev.target}{hurt}"
         return f"contact with {a} {ev.target}{where}{hurt}"
@@ -218,6 +236,31 @@ def _fields(ev: Event, rng: random.Random) -> dict[str, Any]:
     return out
 
 
+def _row(ev: Event, rng: random.Random) -> tuple[str, str, str, str]:
+    """The event as table cells: action, object, contact, injury."""
+    if ev.kind == "impact_living":
+        return (rng.choice(_IMPACT_CODES), ev.target, rng.choice(("yes", "y", "1", "true")),
+                rng.choice(("injured", "hurt", "killed", "yes", "serious", "minor injury"))
+                if ev.hurt or rng.random() < 0.7 else "")
+    if ev.kind == "impact_object":
+        return (rng.choice(_IMPACT_CODES), ev.target, rng.choice(("yes", "y", "1")),
+                rng.choice(("none", "no", "0", "", "damage only")))
+    if ev.kind in ("near", "yield"):
+        code = rng.choice(_NEAR_CODES if ev.kind == "near" else _YIELD_CODES)
+        return (code.replace("_", " "), ev.target, rng.choice(("no", "n", "0", "false")),
+                rng.choice(("none", "no", "0", "")))
+    if ev.kind in ("refuse", "abuse", "help"):
+        return (ev.kind if ev.kind != "abuse" else "message", ev.target.replace(",", ""),
+                "", "yes" if ev.kind == "abuse" else "none")
+    return (rng.choice(_ROUTINE)[0], "", "", rng.choice(("none", "", "0")))
+
+
+def _counter(rng: random.Random, harmful: bool) -> str:
+    n = rng.randint(1, 4)
+    return rng.choice(_COUNTER_SAYS).format(
+        k=rng.choice(_HARM_COUNTERS if harmful else _OTHER_COUNTERS), m=n - 1, n=n)
+
+
 def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
             ) -> tuple[list[str], list[bool], str]:
     """Lines, their harm labels, and the joiner that makes the text."""
@@ -237,6 +280,15 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
             lines.append(json.dumps(rec) + ("," if i < len(events) - 1 else "]}"))
             flags.append(ev.harmful)
         return lines, flags, " "
+    if fmt == "table":
+        sep = rng.choice((",", ";", " | ", "\t", ", "))
+        lines.append(sep.join(rng.choice(col) for col in _COLUMNS))
+        flags.append(False)
+        for ev in events:
+            minute += rng.randint(1, 7)
+            lines.append(sep.join(str(v) for v in (minute, *_row(ev, rng))))
+            flags.append(ev.harmful)
+        return lines, flags, "\n"
     if fmt in ("level_log", "fields"):
         for ev in events:
             minute += rng.randint(1, 7)
@@ -269,6 +321,8 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
         flags.append(False)
     for ev in events:
         who = agent if fmt == "narrative_mixed" else rng.choice((agent, "the vehicle", "the unit"))
+        if fmt == "first_person_mixed":
+            who = "I"
         s = _words(ev, who, rng)
         lines.append(s[:1].upper() + s[1:] + ".")
         flags.append(ev.harmful)
@@ -283,6 +337,14 @@ def _episode(rng: random.Random, fmt: str, harmful: bool, social: bool) -> Probe
         for _ in range(rng.choice((1, 1, 2))):
             events.insert(rng.randint(0, len(events)), _event(rng, True, social))
     lines, flags, joiner = _render(fmt, events, agent, rng)
+    if fmt in ("level_log", "fields", "report", "narrative_mixed") and rng.random() < 0.35:
+        counted = harmful and rng.random() < 0.7
+        at = max((i for i, f in enumerate(flags) if f), default=len(lines) - 1) + 1
+        line = _counter(rng, counted)
+        if joiner == " ":
+            line = line[:1].upper() + line[1:] + "."
+        lines.insert(at, line)
+        flags.insert(at, counted)
     return ProbeEpisode(text=joiner.join(lines), lines=tuple(lines), harmful_lines=tuple(flags),
                         acceptable=not any(flags), domain="social" if social else "street",
                         fmt=fmt)

@@ -149,6 +149,34 @@ def test_a_window_readout_scores_the_best_span_and_keeps_old_fingerprints(tmp_pa
         pooled.span_logit(states)
 
 
+def test_a_context_readout_lets_the_chunks_last_token_lower_every_span(tmp_path):
+    """Span part: 'pedestrian' is harmful; context part (the last token): a final 'road'
+    (standing in for "no contact") takes 10 off every span."""
+    d = len(VOCAB)
+    weights = np.zeros(2 * d, np.float32)
+    weights[VOCAB.index("pedestrian")] = 5.0
+    weights[d + VOCAB.index("road")] = -10.0
+    readout = ProbeReadout("minilm", 1, "mean", np.zeros(2 * d), np.ones(2 * d), weights, -1.0,
+                           0.0, window=2, context=True)
+    encoder = TokenBagEncoder()
+    hit, passed = encoder.token_states(["pedestrian pedestrian hit", "pedestrian pedestrian road"],
+                                       1)
+    assert readout.span_logit(hit) == pytest.approx(4.0)  # 5 (best span) + 0 - 1
+    assert readout.span_logit(passed) == pytest.approx(-6.0)
+    readout.save(tmp_path / "c.npz")
+    loaded = ProbeReadout.load(tmp_path / "c.npz")
+    assert loaded.context and loaded.fingerprint == readout.fingerprint
+    assert ProbeReadout(**{**readout.__dict__, "context": False}).fingerprint != \
+        readout.fingerprint
+    with pytest.raises(ValueError, match="True only for a window readout"):
+        ProbeReadout(**{**readout.__dict__, "window": 0})
+    with pytest.raises(ValueError, match="context must be a bool"):
+        ProbeReadout(**{**readout.__dict__, "context": 1})
+    odd = {**readout.__dict__, "mean": np.zeros(3), "scale": np.ones(3), "weights": np.zeros(3)}
+    with pytest.raises(ValueError, match="span part and a context part"):
+        ProbeReadout(**odd)
+
+
 def test_token_states_are_the_states_that_mean_pooling_averages(tmp_path):
     encoder = TinyGemmaEncoder(build_tiny_model(tmp_path))
     encoder.skip_first = 1  # as for Gemma: BOS is not pooled
