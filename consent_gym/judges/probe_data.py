@@ -35,7 +35,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DOMAINS", "FORMATS", "Domain", "ProbeEpisode", "describe", "probe_episodes"]
+__all__ = ["DOMAINS", "FORMATS", "Domain", "ProbeEpisode", "check_seed_and_count", "describe",
+           "probe_episodes"]
 
 
 @dataclass(frozen=True)
@@ -569,6 +570,15 @@ def _episode(rng: random.Random, domain_name: str, fmt: str, harmful: bool) -> P
                         acceptable=not any(flags), domain=domain_name, fmt=fmt)
 
 
+def check_seed_and_count(seed: int, n: int) -> None:
+    """Raise ``ValueError`` naming the fix unless ``n`` is a positive int and ``seed`` an int
+    (the arguments of every probe-episode generator)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (episodes to generate), got {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}.")
+
+
 def probe_episodes(seed: int = 0, n: int = 600) -> list[ProbeEpisode]:
     """``n`` labelled episodes, deterministic from ``seed``, half harmful.
 
@@ -579,10 +589,7 @@ def probe_episodes(seed: int = 0, n: int = 600) -> list[ProbeEpisode]:
     Raises:
         ValueError: ``n`` is not a positive int, or ``seed`` is not an int.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int (episodes to generate), got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}.")
+    check_seed_and_count(seed, n)
     rng = random.Random(seed)
     names = sorted(DOMAINS)
     out: list[ProbeEpisode] = []

@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from consent_gym.judges.probe_data import ProbeEpisode
+from consent_gym.judges.probe_data import ProbeEpisode, check_seed_and_count
 
 __all__ = ["STRUCTURED_FORMATS", "Event", "structured_episodes"]
 
@@ -359,10 +359,7 @@ def structured_episodes(seed: int = 0, n: int = 200) -> list[ProbeEpisode]:
     Raises:
         ValueError: ``n`` is not a positive int, or ``seed`` is not an int.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int (episodes to generate), got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}.")
+    check_seed_and_count(seed, n)
     rng = random.Random(f"structured-{seed}")
     out: list[ProbeEpisode] = []
     while len(out) < n:
