@@ -121,6 +121,15 @@ def test_format_suite_reports_harmful_approved(capsys):
     assert result["harmful_approved_rate"] == 1.0
 
 
+def test_the_second_held_out_format_split_runs_on_its_own_formats(capsys):
+    code, out = _run(["--format-suite", "held-out-2", "--per-format", "2", "--judge", "rule",
+                      "--json"], capsys)
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert code == 0 and result["n"] == 8
+    assert set(result["per_tag"]) == {"markdown_table", "sms_thread", "yaml_events",
+                                      "police_shorthand"}
+
+
 def test_two_sources_is_a_usage_error(capsys):
     code, out = _run(["--benign-suite", "all", "--format-suite", "dev"], capsys)
     assert code == 2 and "exactly one" in out.err
