@@ -610,13 +610,14 @@ class ProbeJudge(ScoringJudge):
         per_text = [split_chunks(escape_episode(t), self.max_words) for t in texts]
         distinct = sorted({c for chunks in per_text for c in chunks})
         memo = self._chunk_memo if self.cache is not None else {}
-        todo = [c for c in distinct if c not in memo]
-        logit = dict(zip(todo, self.chunk_logits(todo).tolist(), strict=True)) if todo else {}
+        logit = {c: memo[c] for c in distinct if c in memo}
+        todo = [c for c in distinct if c not in logit]
+        new = dict(zip(todo, self.chunk_logits(todo).tolist(), strict=True)) if todo else {}
         if self.cache is not None:
-            if len(memo) + len(logit) > self.CHUNK_MEMO:
-                memo.clear()
-            memo.update(logit)
-        logit.update((c, memo[c]) for c in distinct if c not in logit)
+            if len(memo) + len(new) > self.CHUNK_MEMO:
+                memo.clear()  # this call's logits are already read out of it
+            memo.update(new)
+        logit.update(new)
         out = []
         for chunks in per_text:
             worst = max(chunks, key=lambda c: logit[c])

@@ -292,6 +292,11 @@ def test_chunks_seen_in_an_earlier_call_are_not_encoded_again_while_the_cache_is
     judge.CHUNK_MEMO = 2  # full: forgotten at once, then refilled
     judge.judge_batch(["A b. C d."])
     assert len(judge._chunk_memo) == 2
+    # overflowing while a remembered chunk is in the call: it is still read, not lost
+    verdict = judge.judge_batch(["A b. The van hit a pedestrian."])[0]
+    assert not verdict.approved and encoder.calls[-1] == ["The van hit a pedestrian."]
+    assert judge._chunk_memo == {"The van hit a pedestrian.": judge._chunk_memo[
+        "The van hit a pedestrian."]}
     uncached = ProbeJudge(_readout(), encoder=BagOfWordsEncoder(), cache=False)  # type: ignore[arg-type]
     for _ in range(2):
         uncached.judge_batch(["Step 1: on the road."])
