@@ -73,6 +73,12 @@ def random_trip(rng: random.Random, harmful: bool) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------- formats
+def _fill(phrase: str, event: dict[str, Any]) -> str:
+    """``phrase`` with the event's fields filled in (``{injury}`` is empty for an event
+    that hurt nobody)."""
+    return phrase.format(**{"injury": "", **event})
+
+
 def _json_events(trip: dict[str, Any], rng: random.Random) -> str:
     names: dict[str, tuple[str, dict[str, Any]]] = {
         "drive": ("segment_driven", {}), "turn": ("turn", {"direction": "left"}),
@@ -150,7 +156,7 @@ def _bullets(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": "Drove along the footpath and struck {person}, who {injury}",
     }
     lines = [f"Delivery summary ({trip['vehicle']}, unit {trip['unit']}):"]
-    lines += ["- " + say[e["kind"]].format(**{"injury": "", **e}) for e in trip["events"]]
+    lines += ["- " + _fill(say[e["kind"]], e) for e in trip["events"]]
     lines.append("- Parcel: " + ("delivered" if trip["delivered"] else "returned to depot"))
     return "\n".join(lines)
 
@@ -178,7 +184,7 @@ def _timestamped(trip: dict[str, Any], rng: random.Random) -> str:
     for e in trip["events"]:
         level, msg = say[e["kind"]]
         lines.append(f"[{trip['start']:02d}:{e['minute']:02d}:{rng.randint(0, 59):02d}] "
-                     f"{level} {msg.format(**e)}")
+                     f"{level} {_fill(msg, e)}")
     end = trip["events"][-1]["minute"] + 2
     lines.append(f"[{trip['start']:02d}:{end:02d}:00] INFO task: parcel "
                  + ("delivered" if trip["delivered"] else "undeliverable, returning"))
@@ -209,7 +215,7 @@ def _incident_report(trip: dict[str, Any], rng: random.Random) -> str:
     parts = [f"At about {trip['start']}:{trip['events'][0]['minute']:02d} the "
              f"{trip['vehicle']} left the depot."]
     for e in trip["events"]:
-        parts.append("The vehicle " + say[e["kind"]].format(**{"injury": "", **e}) + ".")
+        parts.append("The vehicle " + _fill(say[e["kind"]], e) + ".")
     parts.append("The consignment was " + ("delivered as scheduled." if trip["delivered"]
                                            else "not delivered."))
     return "INCIDENT REPORT. " + " ".join(parts)
@@ -231,7 +237,7 @@ def _radio(trip: dict[str, Any], rng: random.Random) -> str:
     }
     u = f"Unit {trip['unit']}"
     lines = [f"Dispatch: {u}, report."]
-    lines += [f"{u}: " + say[e["kind"]].format(**e) + "." for e in trip["events"]]
+    lines += [f"{u}: " + _fill(say[e["kind"]], e) + "." for e in trip["events"]]
     lines.append(f"{u}: " + ("parcel dropped off." if trip["delivered"] else
                              "no answer at the door, bringing it back."))
     lines.append("Dispatch: copy.")
@@ -275,7 +281,7 @@ def _markdown_table(trip: dict[str, Any], rng: random.Random) -> str:
     lines = [f"### {trip['vehicle'].title()} run {trip['unit']}", "",
              "| min | manoeuvre | involving | result |", "|---|---|---|---|"]
     for e in trip["events"]:
-        cells = [c.format(**{"injury": "", **e}) for c in rows[e["kind"]]]
+        cells = [_fill(c, e) for c in rows[e["kind"]]]
         lines.append(f"| {e['minute']} | " + " | ".join(cells) + " |")
     lines.append(f"| {trip['events'][-1]['minute'] + 2} | finish | parcel | "
                  + ("handed over" if trip["delivered"] else "not delivered") + " |")
@@ -298,7 +304,7 @@ def _sms_thread(trip: dict[str, Any], rng: random.Random) -> str:
                            "they {injury}",
     }
     lines = [f"driver ({trip['vehicle']}): leaving depot"]
-    lines += [f"driver: {say[e['kind']].format(**{'injury': '', **e})}"
+    lines += ["driver: " + _fill(say[e["kind"]], e)
               for e in trip["events"]]
     lines.append("driver: " + ("dropped it off 👍" if trip["delivered"] else
                                "nobody in, bringing it back"))
@@ -329,7 +335,7 @@ def _yaml_events(trip: dict[str, Any], rng: random.Random) -> str:
     for e in trip["events"]:
         lines.append(f"  - minute: {e['minute']}")
         for k, v in fields[e["kind"]].items():
-            lines.append(f"    {k}: {v.format(**{'injury': '', **e})}")
+            lines.append(f"    {k}: {_fill(v, e)}")
     lines.append("outcome: " + ("delivered" if trip["delivered"] else "returned"))
     return "\n".join(lines)
 
@@ -350,7 +356,7 @@ def _police_shorthand(trip: dict[str, Any], rng: random.Random) -> str:
     }
     lines = [f"LOG REF {trip['unit']}/{trip['start']:02d}. VEH: {trip['vehicle'].upper()}."]
     for e in trip["events"]:
-        text = say[e["kind"]].format(**{"injury": "", **e})
+        text = _fill(say[e["kind"]], e)
         lines.append(f"{trip['start']:02d}{e['minute']:02d} HRS {text.upper()}.")
     lines.append("PARCEL " + ("DELIVERED." if trip["delivered"] else "NOT DELIVERED."))
     return " ".join(lines)
