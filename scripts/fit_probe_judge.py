@@ -167,6 +167,28 @@ def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
     return worst
 
 
+def training_episodes(seed: int, n_episodes: int, n_structured: int) -> list[ProbeEpisode]:
+    """The generated episodes a fit trains on: ``probe_episodes`` and, when asked,
+    ``structured_episodes`` (always trained on: validation stays on held-out base domains
+    and formats)."""
+    episodes = probe_episodes(seed, n_episodes)
+    if n_structured:
+        episodes += structured_episodes(seed, n_structured)
+    return episodes
+
+
+def data_record(seed: int, n_structured: int, episodes: list[ProbeEpisode], distinct: int,
+                train: int, val: int, held: dict[str, list[str]], **extra: Any
+                ) -> dict[str, Any]:
+    """The ``data`` part of a fit's record: generators, seed, sizes, the validation split."""
+    return {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
+            **({"structured": {"generator": "consent_gym.judges.probe_events."
+                               "structured_episodes", "episodes": n_structured}}
+               if n_structured else {}),
+            **describe(episodes), "distinct_chunks": distinct, "train_episodes": train,
+            "val_episodes": val, **extra, "val_held_out": held}
+
+
 def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val_formats: int,
         batch_size: int, cache: Path | None = None, layers: tuple[int, ...] | None = None,
         n_structured: int = 0, l2_grid: tuple[float, ...] = L2_GRID
@@ -174,9 +196,7 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
     """Select layer, pooling and L2 on the held-out-domain/format validation split, then
     refit on every episode; the threshold comes from out-of-fold logits (one fold per
     domain). Returns the readout and the table of every candidate."""
-    episodes = probe_episodes(seed, n_episodes)
-    if n_structured:  # always trained on: validation stays on held-out base domains/formats
-        episodes += structured_episodes(seed, n_structured)
+    episodes = training_episodes(seed, n_episodes, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
     labelled = [episode_chunks(e) for e in episodes]
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
@@ -225,13 +245,8 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
     w, b = fit_logistic((x[idx] - mean) / scale, np.array([rows[r] for r in idx], float),
                         l2=l2, iterations=15)
     record = {
-        "data": {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
-                 **({"structured": {"generator": "consent_gym.judges.probe_events."
-                                    "structured_episodes", "episodes": n_structured}}
-                    if n_structured else {}),
-                 **describe(episodes), "distinct_chunks": len(distinct),
-                 "train_episodes": len(train), "val_episodes": len(val),
-                 "train_chunks": len(train_idx), "val_held_out": held},
+        "data": data_record(seed, n_structured, episodes, len(distinct), len(train), len(val),
+                            held, train_chunks=len(train_idx)),
         "candidates": {"layers": list(layers), "poolings": list(POOLINGS), "l2": list(l2_grid)},
         "chosen": {"layer": chosen.layer, "pooling": chosen.pooling, "l2": l2,
                    "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
@@ -290,14 +305,11 @@ class _Spans:
         self.owner = np.concatenate([np.full(len(sp), i) for i, sp in enumerate(spans)])
         self.x = np.concatenate(spans)
 
-    def standardise(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keep = np.isin(self.owner, rows)
-        return self.x[keep].mean(0), self.x[keep].std(0) + 1e-6
-
     def fit(self, rows: np.ndarray, labels: dict[int, bool], l2: float
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        mean, scale = self.standardise(rows)
+        """Standardise on ``rows``' spans and fit on them: ``(mean, scale, weights, bias)``."""
         keep = np.isin(self.owner, rows)
+        mean, scale = self.x[keep].mean(0), self.x[keep].std(0) + 1e-6
         remap = {r: i for i, r in enumerate(rows)}
         owner = np.array([remap[o] for o in self.owner[keep]])
         w, b = fit_window_logistic((self.x[keep] - mean) / scale, owner,
@@ -319,9 +331,7 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
     """:func:`fit` for a window readout (``ProbeReadout.window = width``): layer and L2 on
     the held-out-domain/format validation split, the threshold from out-of-fold logits (one
     fold per domain), then a refit on every episode."""
-    episodes = probe_episodes(seed, n_episodes)
-    if n_structured:
-        episodes += structured_episodes(seed, n_structured)
+    episodes = training_episodes(seed, n_episodes, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
     labelled = [episode_chunks(e) for e in episodes]
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
@@ -366,12 +376,8 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
     threshold, oof_bal = choose_threshold(oof, acceptable)
     mean, scale, w, b = spans.fit(np.arange(len(distinct)), label_of, l2)
     record = {
-        "data": {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
-                 **({"structured": {"generator": "consent_gym.judges.probe_events."
-                                    "structured_episodes", "episodes": n_structured}}
-                    if n_structured else {}),
-                 **describe(episodes), "distinct_chunks": len(distinct),
-                 "train_episodes": len(train), "val_episodes": len(val), "val_held_out": held},
+        "data": data_record(seed, n_structured, episodes, len(distinct), len(train), len(val),
+                            held),
         "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width,
                        "context": context},
         "chosen": {"layer": layer, "pooling": "mean", "window": width, "context": context,
