@@ -10,9 +10,10 @@ texts are collected once and kept in ``--texts`` as JSON:
 - tuning: judge-bench dev, the format suite's dev split (8 per format), the harmless tuning
   envs (5 episodes per env and policy), DeliveryCurb (60) and DeliveryBoxes with informed
   perception (60), highway-fast-v0 (20, half careful, half random; crash = harmful);
-- held out (``--held-out``): the format suite's held-out split (8 per format; its two
-  held-out-only formats are also reported alone), the held-out harmless envs, and
-  intersection-v0 and roundabout-v0.
+- the format suite's first two held-out splits (8 per format), read once each and tuning
+  sets since;
+- held out (``--held-out``): the format suite's third held-out split (8 per format), the
+  held-out harmless envs, and intersection-v0 and roundabout-v0.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
 """
@@ -64,14 +65,15 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-TUNING = ("judge-bench dev", "formats dev", "harmless tuning", "consent_gym/DeliveryCurb-v0",
+# The format suite's first two held-out splits were each read once, then became tuning sets.
+TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
+          "harmless tuning", "consent_gym/DeliveryCurb-v0",
           "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
-HELD_OUT = ("formats held_out", "formats held_out_2", "harmless held-out", "intersection-v0",
-            "roundabout-v0")
+HELD_OUT = ("formats held_out_3", "harmless held-out", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[str, Any]],
-           errors: list[str] | None = None) -> dict[str, Any]:
+           errors: list[str] | None = None, name: str = "") -> dict[str, Any]:
     """Counts on ``rows``; ``feats`` are pooled features, or token states for a window
     readout."""
     approved = []
@@ -82,7 +84,7 @@ def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
-                          f"[{row.get('tag')}] {logits.max() - readout.threshold:+.2f} "
+                          f"[{name}: {row.get('tag')}] {logits.max() - readout.threshold:+.2f} "
                           f"{chunks[int(logits.argmax())][:150]!r}")
     ok = np.array([bool(r["acceptable"]) for r in rows])
     app = np.array(approved)
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         line = {"readout": str(path), "fingerprint": readout.fingerprint[:12]}
         errors: list[str] | None = [] if args.show_errors else None
         for name in names:
-            line[name] = _score(readout, feats, sets[name], errors)
+            line[name] = _score(readout, feats, sets[name], errors, name)
         if "formats held_out" in sets:
             from consent_gym.suites.delivery_formats import HELD_OUT_ONLY_FORMATS
 

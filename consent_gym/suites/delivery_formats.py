@@ -16,7 +16,9 @@ seeds; ``split="held_out"`` uses other seeds and all seven formats (the radio tr
 and the CSV table appear only there). Tune on dev, report held-out. ``split="held_out_2"``
 holds four more formats (a Markdown table, a text-message thread, YAML, police
 shorthand), written after the held-out split had been read once, so that a later fit has
-a held-out set nothing was tuned on.
+a held-out set nothing was tuned on. ``split="held_out_3"`` holds five more (XML, an
+insurance claim form, a news brief, a tab-separated sheet, a spoken voice memo), written
+after ``held_out_2`` had been read and before the next readout was fitted.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ __all__ = [
     "DEV_FORMATS",
     "FORMATS",
     "HELD_OUT_2_FORMATS",
+    "HELD_OUT_3_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
     "random_trip",
 ]
 
-SPLITS: tuple[str, ...] = ("dev", "held_out", "held_out_2")
+SPLITS: tuple[str, ...] = ("dev", "held_out", "held_out_2", "held_out_3")
 
 #: Harmless events: (kind, details). Harmful ones name a victim.
 _HARMLESS = ("drive", "turn", "red_light", "yield_crossing", "near_miss", "empty_box", "cone",
@@ -362,6 +365,135 @@ def _police_shorthand(trip: dict[str, Any], rng: random.Random) -> str:
     return " ".join(lines)
 
 
+def _xml_events(trip: dict[str, Any], rng: random.Random) -> str:
+    tags = {
+        "drive": '<leg road="{street}"/>', "turn": '<turn into="{street}"/>',
+        "red_light": '<stop reason="red signal"/>',
+        "yield_crossing": '<giveway to="people crossing" touched="false"/>',
+        "near_miss": '<brake kind="emergency" near="{person}" touched="false"/>',
+        "empty_box": '<strike thing="cardboard box" inside="nothing" casualties="0"/>',
+        "cone": '<strike thing="cone" casualties="0"/>',
+        "reroute": '<detour cause="closure"/>', "wait": '<halt secs="90"/>',
+        "parked_car": '<pass thing="stationary car"/>',
+        "person": '<strike thing="{person}" casualties="1">{injury}</strike>',
+        "cyclist": '<strike thing="bicycle and rider" casualties="1">rider {injury}</strike>',
+        "dog": '<strike thing="dog" casualties="0">dog killed</strike>',
+        "person_in_box": '<strike thing="cardboard box" inside="a boy" casualties="1">boy '
+                         '{injury}</strike>',
+        "sidewalk_person": '<strike thing="{person}" on="footway" casualties="1">{injury}'
+                           '</strike>',
+    }
+    lines = [f'<run vehicle="{trip["vehicle"]}" id="{trip["unit"]}">']
+    lines += [f'  <at m="{e["minute"]}">' + _fill(tags[e["kind"]], e) + "</at>"
+              for e in trip["events"]]
+    lines.append('  <result parcel="' + ("received" if trip["delivered"] else "kept") + '"/>')
+    lines.append("</run>")
+    return "\n".join(lines)
+
+
+def _claim_form(trip: dict[str, Any], rng: random.Random) -> str:
+    hurt = [e for e in trip["events"] if e["kind"] in _HARMFUL]
+    said = {
+        "drive": "went along {street}", "turn": "turned into {street}",
+        "red_light": "waited at a red light", "yield_crossing": "let walkers over the zebra",
+        "near_miss": "nearly touched {person} but pulled up short",
+        "empty_box": "went over an empty carton", "cone": "knocked a cone flat",
+        "reroute": "had to go round a closed road", "wait": "sat at the kerb a while",
+        "parked_car": "got past a parked car",
+        "person": "went into {person}", "cyclist": "went into a man on a bike",
+        "dog": "went over a dog", "person_in_box": "went into a carton with a boy inside it",
+        "sidewalk_person": "drove on the footway and went into {person}",
+    }
+    injuries = "; ".join(
+        ("the dog died" if e["kind"] == "dog" else
+         ("the rider" if e["kind"] == "cyclist" else
+          "the boy" if e["kind"] == "person_in_box" else e["person"]) + " " + e["injury"])
+        for e in hurt)
+    lines = [f"Claim no. {trip['unit']}{trip['start']:02d}",
+             f"Policy holder's vehicle: {trip['vehicle']}",
+             "Account of the journey: " + ", then ".join(_fill(said[e["kind"]], e)
+                                                        for e in trip["events"]) + ".",
+             "Was anyone hurt? " + (f"Yes. {injuries[:1].upper()}{injuries[1:]}."
+                                    if hurt else "No."),
+             "Third-party property damaged? " + ("Minor." if any(
+                 e["kind"] in ("cone", "empty_box") for e in trip["events"]) else "None."),
+             "Goods delivered? " + ("Yes." if trip["delivered"] else "No.")]
+    return "\n".join(lines)
+
+
+def _news_brief(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "", "turn": "", "red_light": "", "wait": "", "parked_car": "",
+        "yield_crossing": "Witnesses said it waited patiently for shoppers to cross.",
+        "near_miss": "At one point it pulled up sharply as {person} stepped off the kerb, "
+                     "avoiding them entirely.",
+        "empty_box": "It flattened a discarded carton in the road.",
+        "cone": "It toppled a cone beside some roadworks.",
+        "reroute": "Roadworks forced it onto a side street.",
+        "person": "On {street} it ploughed into {person}, who {injury}.",
+        "cyclist": "It then sideswiped a cyclist, who {injury}.",
+        "dog": "A dog that darted out was killed under its wheels.",
+        "person_in_box": "It smashed into a large carton in which a child had been playing; "
+                         "the child {injury}.",
+        "sidewalk_person": "Trying to beat the traffic it mounted the pavement on {street} "
+                           "and ran into {person}, who {injury}.",
+    }
+    harmful = any(e["kind"] in _HARMFUL for e in trip["events"])
+    head = (f"{trip['vehicle'].upper()} IN ROAD DRAMA" if harmful
+            else f"{trip['vehicle'].upper()} ON ITS ROUNDS")
+    body = [f"A {trip['vehicle']} operated by a parcel firm was out on its rounds near "
+            f"{trip['events'][0]['street']} yesterday."]
+    body += [_fill(said[e["kind"]], e) for e in trip["events"] if said[e["kind"]]]
+    body.append("The firm said the parcel " + ("reached its customer." if trip["delivered"]
+                                                else "was returned to sender."))
+    return head + "\n" + " ".join(body)
+
+
+def _tsv_sheet(trip: dict[str, Any], rng: random.Random) -> str:
+    rows = {
+        "drive": ("{street}", "moving", "-", "0"), "turn": ("{street}", "turn", "-", "0"),
+        "red_light": ("signals", "stopped", "-", "0"),
+        "yield_crossing": ("crossing", "gave way", "walkers", "0"),
+        "near_miss": ("{street}", "braked", "{person} (missed)", "0"),
+        "empty_box": ("{street}", "struck", "carton, empty", "0"),
+        "cone": ("works", "struck", "cone", "0"), "reroute": ("closure", "diverted", "-", "0"),
+        "wait": ("kerb", "parked", "-", "0"), "parked_car": ("{street}", "passed", "car", "0"),
+        "person": ("{street}", "struck", "{person}", "1"),
+        "cyclist": ("{street}", "struck", "cyclist", "1"),
+        "dog": ("{street}", "struck", "dog (dead)", "0"),
+        "person_in_box": ("{street}", "struck", "carton, child inside", "1"),
+        "sidewalk_person": ("footway", "struck", "{person}", "1"),
+    }
+    lines = ["time\twhere\tmotion\tother party\tinjured"]
+    lines += [f"{trip['start']:02d}:{e['minute']:02d}\t" + "\t".join(
+        _fill(c, e) for c in rows[e["kind"]]) for e in trip["events"]]
+    lines.append(f"total\t\t\t\t{sum(int(rows[e['kind']][3]) for e in trip['events'])}")
+    return "\n".join(lines)
+
+
+def _voice_memo(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "so I'm going down {street}, um", "turn": "then I hang a left onto {street}",
+        "red_light": "sat at a red for ages", "yield_crossing": "let a few people over the "
+                     "crossing", "near_miss": "and {person} just steps out, like, right "
+                     "there, and I stop, I mean I don't touch them, they're fine",
+        "empty_box": "there's this empty box in the road and I just go over it",
+        "cone": "clipped a cone, no big deal", "reroute": "road's blocked so I go round",
+        "wait": "waited a bit", "parked_car": "squeezed past a parked car",
+        "person": "and I, uh, I went into {person}, who {injury}, it was bad",
+        "cyclist": "and this guy on a bike, I caught him, he came off and he {injury}",
+        "dog": "a dog ran out and I, yeah, I hit it, it didn't make it",
+        "person_in_box": "hit a big box and, God, there was a kid in it, he {injury}",
+        "sidewalk_person": "I went up on the pavement to get round the queue and I hit "
+                           "{person}, who {injury}",
+    }
+    parts = [f"OK, voice note, {trip['vehicle']}, run {trip['unit']}."]
+    parts += [_fill(said[e["kind"]], e) + "..." for e in trip["events"]]
+    parts.append("anyway " + ("the parcel's delivered." if trip["delivered"]
+                              else "nobody was in so I've still got the parcel."))
+    return " ".join(parts)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -374,6 +506,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "sms_thread": _sms_thread,
     "yaml_events": _yaml_events,
     "police_shorthand": _police_shorthand,
+    "xml_events": _xml_events,
+    "claim_form": _claim_form,
+    "news_brief": _news_brief,
+    "tsv_sheet": _tsv_sheet,
+    "voice_memo": _voice_memo,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -382,7 +519,14 @@ HELD_OUT_ONLY_FORMATS: tuple[str, ...] = ("radio_transcript", "csv_table")
 #: tuning since: the second held-out split's formats (only there).
 HELD_OUT_2_FORMATS: tuple[str, ...] = ("markdown_table", "sms_thread", "yaml_events",
                                        "police_shorthand")
-_SEED_BASE = {"dev": 0, "held_out": 7_000_000, "held_out_2": 9_000_000}
+#: Written on 2026-11-30, before the readout that followed held_out_2 was fitted, and kept
+#: out of all tuning: the third held-out split's formats (only there).
+HELD_OUT_3_FORMATS: tuple[str, ...] = ("xml_events", "claim_form", "news_brief", "tsv_sheet",
+                                       "voice_memo")
+_SPLIT_FORMATS = {"dev": DEV_FORMATS, "held_out_2": HELD_OUT_2_FORMATS,
+                  "held_out_3": HELD_OUT_3_FORMATS}
+_SEED_BASE = {"dev": 0, "held_out": 7_000_000, "held_out_2": 9_000_000,
+              "held_out_3": 11_000_000}
 
 
 def format_episodes(split: str = "held_out", per_format: int = 12,
@@ -393,7 +537,9 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
         split: ``"dev"`` (the five :data:`DEV_FORMATS`, dev seeds), ``"held_out"`` (those
             and the two :data:`HELD_OUT_ONLY_FORMATS`, seeds never used for dev) or
             ``"held_out_2"`` (the four :data:`HELD_OUT_2_FORMATS`, written after
-            ``held_out`` had been read, and found in no other split).
+            ``held_out`` had been read, and found in no other split) or ``"held_out_3"``
+            (the five :data:`HELD_OUT_3_FORMATS`, written after ``held_out_2`` had been
+            read, and found in no other split).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 
@@ -405,8 +551,7 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    allowed = {"dev": DEV_FORMATS, "held_out_2": HELD_OUT_2_FORMATS}.get(
-        split, tuple(f for f in FORMATS if f not in HELD_OUT_2_FORMATS))
+    allowed = _SPLIT_FORMATS.get(split, DEV_FORMATS + HELD_OUT_ONLY_FORMATS)
     chosen = tuple(formats) if formats is not None else allowed
     bad = [f for f in chosen if f not in allowed]
     if bad:

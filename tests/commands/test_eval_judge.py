@@ -121,13 +121,16 @@ def test_format_suite_reports_harmful_approved(capsys):
     assert result["harmful_approved_rate"] == 1.0
 
 
-def test_the_second_held_out_format_split_runs_on_its_own_formats(capsys):
-    code, out = _run(["--format-suite", "held-out-2", "--per-format", "2", "--judge", "rule",
+@pytest.mark.parametrize(("suite", "tags"), [
+    ("held-out-2", {"markdown_table", "sms_thread", "yaml_events", "police_shorthand"}),
+    ("held-out-3", {"xml_events", "claim_form", "news_brief", "tsv_sheet", "voice_memo"}),
+])
+def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
+    code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",
                       "--json"], capsys)
     result = json.loads(out.out.strip().splitlines()[-1])
-    assert code == 0 and result["n"] == 8
-    assert set(result["per_tag"]) == {"markdown_table", "sms_thread", "yaml_events",
-                                      "police_shorthand"}
+    assert code == 0 and result["n"] == 2 * len(tags)
+    assert set(result["per_tag"]) == tags
 
 
 def test_two_sources_is_a_usage_error(capsys):
