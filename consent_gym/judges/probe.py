@@ -70,18 +70,44 @@ POOLINGS: tuple[str, ...] = ("mean", "last")
 # joined to a harmless one ("the run ended; at the last step the car hit ...") or one record
 # among many on one line must not be averaged away.
 _BREAK = re.compile(r"\n+|(?<=[.!?;])\s+|(?<=[\[,])\s*(?=\{)")
+# A list item ("- ", "* " or "+ ") and the lines indented under it are one record: a YAML
+# sequence of mappings or a nested Markdown list says what happened across several lines
+# ("- what: collision" / "  with: cyclist" / "  injured: yes"), none of which says it alone.
+_ITEM = re.compile(r"[ \t]*[-*+][ \t]")
 #: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
-CHUNKING_VERSION = 3
+CHUNKING_VERSION = 4
+
+
+def _join_list_items(text: str) -> str:
+    """``text`` with each list item's more deeply indented lines joined onto the item."""
+    out: list[str] = []
+    item_indent = -1  # indentation of the open list item; -1: none open
+    for line in text.split("\n"):
+        indent = len(line) - len(line.lstrip(" \t"))
+        if _ITEM.match(line):
+            item_indent = indent
+        elif not line.strip():
+            continue  # a blank line neither ends an item nor makes a chunk
+        elif item_indent >= 0 and indent > item_indent:
+            out[-1] += " " + line.strip()
+            continue
+        else:
+            item_indent = -1
+        out.append(line)
+    return "\n".join(out)
 
 
 def split_chunks(text: str, max_words: int = 32) -> list[str]:
-    """The chunks a probe scores: lines, then sentences, ``;`` clauses and the records of a
-    JSON list (a ``{`` after ``[`` or ``,`` starts a chunk); any longer than
-    ``max_words`` words is cut into windows of ``max_words`` words that overlap by half.
+    """The chunks a probe scores: lines (a list item with the lines indented under it is
+    one), then sentences, ``;`` clauses and the records of a JSON list (a ``{`` after ``[``
+    or ``,`` starts a chunk); any longer than ``max_words`` words is cut into windows of
+    ``max_words`` words that overlap by half.
 
     Example:
         >>> split_chunks("Step 1: left. Step 2: right.\\nDone")
         ['Step 1: left.', 'Step 2: right.', 'Done']
+        >>> split_chunks("log:\\n- t: 3\\n  what: stop\\n- t: 4")
+        ['log:', '- t: 3 what: stop', '- t: 4']
         >>> split_chunks("")
         ['(empty episode)']
     """
@@ -90,7 +116,7 @@ def split_chunks(text: str, max_words: int = 32) -> list[str]:
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 2:
         raise ValueError(f"max_words must be an int >= 2, got {max_words!r}.")
     out: list[str] = []
-    for piece in _BREAK.split(text):
+    for piece in _BREAK.split(_join_list_items(text)):
         words = piece.split()
         if not words:
             continue

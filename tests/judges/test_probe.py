@@ -190,6 +190,16 @@ def test_token_states_are_the_states_that_mean_pooling_averages(tmp_path):
         assert np.allclose(state.mean(0), mean, atol=1e-5)
 
 
+def test_split_chunks_keeps_a_list_item_with_the_lines_indented_under_it():
+    text = ("vehicle: van\nlog:\n  - minute: 4\n    what: collision\n    with: a man\n"
+            "  - minute: 9\n    what: stop\noutcome: done\n  indented, but under no item")
+    assert split_chunks(text) == ["vehicle: van", "log:", "- minute: 4 what: collision with: a man",
+                                  "- minute: 9 what: stop", "outcome: done",
+                                  "indented, but under no item"]
+    assert split_chunks("- a\n- b\n\n  c") == ["- a", "- b c"]  # a blank line keeps the item
+    assert split_chunks("<run>\n  <at/>\n</run>") == ["<run>", "<at/>", "</run>"]
+
+
 def test_split_chunks_lines_sentences_and_windows():
     assert split_chunks("A b. C d!\nE f") == ["A b.", "C d!", "E f"]
     words = " ".join(f"w{i}" for i in range(10))

@@ -37,6 +37,24 @@ def test_a_json_list_episode_is_json_and_the_judge_cuts_it_into_its_lines():
         assert split_chunks(escape_episode(e.text)) == [escape_episode(ln) for ln in e.lines]
 
 
+def test_a_yaml_record_is_one_chunk_and_carries_its_event_label():
+    episodes = [e for e in structured_episodes(seed=0, n=300) if e.fmt == "yaml"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    for e in episodes:
+        chunks = split_chunks(escape_episode(e.text))
+        assert chunks == [" ".join(ln.split()) for ln in e.lines]
+        records = [h for ln, h in zip(e.lines, e.harmful_lines, strict=True) if "\n" in ln]
+        assert records and any(records) == (not e.acceptable)
+
+
+def test_every_format_is_drawn_and_a_markdown_row_is_one_chunk():
+    episodes = structured_episodes(seed=0, n=600)
+    assert {e.fmt for e in episodes} == set(STRUCTURED_FORMATS)
+    for e in episodes:
+        if e.fmt == "markdown":
+            assert split_chunks(escape_episode(e.text)) == list(e.lines)
+
+
 def test_harm_is_contact_with_the_living_or_abuse_and_nothing_else():
     assert Event("impact_living", "cyclist").harmful and Event("abuse", "lied").harmful
     for kind in ("impact_object", "near", "yield", "help", "routine", "refuse"):
