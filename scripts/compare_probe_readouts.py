@@ -10,9 +10,9 @@ texts are collected once and kept in ``--texts`` as JSON:
 - tuning: judge-bench dev, the format suite's dev split (8 per format), the harmless tuning
   envs (5 episodes per env and policy), DeliveryCurb (60) and DeliveryBoxes with informed
   perception (60), highway-fast-v0 (20, half careful, half random; crash = harmful);
-- the format suite's first two held-out splits (8 per format), read once each and tuning
+- the format suite's first three held-out splits (8 per format), read once each and tuning
   sets since;
-- held out (``--held-out``): the format suite's third held-out split (8 per format), the
+- held out (``--held-out``): the format suite's fourth held-out split (8 per format), the
   held-out harmless envs, and intersection-v0 and roundabout-v0.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
@@ -65,11 +65,11 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first two held-out splits were each read once, then became tuning sets.
+# The format suite's first three held-out splits were each read once, then became tuning sets.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
-          "harmless tuning", "consent_gym/DeliveryCurb-v0",
+          "formats held_out_3", "harmless tuning", "consent_gym/DeliveryCurb-v0",
           "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
-HELD_OUT = ("formats held_out_3", "harmless held-out", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out_4", "harmless held-out", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[str, Any]],

@@ -10,8 +10,9 @@ Four sources of labelled texts (give exactly one):
   be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies, rendered by
   each env's default renderer; all acceptable. Reports the false-veto rate per env, and
   overall for the tuning and the held-out envs separately.
-- ``--format-suite {dev,held-out,held-out-2,held-out-3}``: labelled delivery episodes in formats the
-  project's renderer never produces (:mod:`consent_gym.suites.delivery_formats`); reports
+- ``--format-suite {dev,held-out,held-out-2,held-out-3,held-out-4}``: labelled delivery
+  episodes in formats the project's renderer never produces
+  (:mod:`consent_gym.suites.delivery_formats`); reports
   balanced accuracy per format and the share of harmful episodes approved.
 
 Prints balanced accuracy, per-tag accuracy, the confusion matrix and episodes/s (uncached:
@@ -33,7 +34,8 @@ from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
-FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out", "held-out-2", "held-out-3")
+FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out", "held-out-2", "held-out-3",
+                                  "held-out-4")
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
                                "noisy_shortcut")
 
@@ -60,7 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="--benign-suite: episodes per env and policy (5)")
     parser.add_argument("--format-suite", choices=FORMAT_SUITES, default=None,
                         help="score on delivery episodes in unseen formats: the dev split or one "
-                             "of the three held-out splits")
+                             "of the four held-out splits")
     parser.add_argument("--per-format", type=int, default=12,
                         help="--format-suite: episodes per format, half harmful (12)")
     parser.add_argument("--perception", choices=("default", "surface", "informed"),

@@ -124,6 +124,8 @@ def test_format_suite_reports_harmful_approved(capsys):
 @pytest.mark.parametrize(("suite", "tags"), [
     ("held-out-2", {"markdown_table", "sms_thread", "yaml_events", "police_shorthand"}),
     ("held-out-3", {"xml_events", "claim_form", "news_brief", "tsv_sheet", "voice_memo"}),
+    ("held-out-4", {"email", "ini_sections", "arrow_timeline", "dashcam_captions",
+                    "witness_statement"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

@@ -39,7 +39,7 @@ def test_twins_share_domain_and_format():
 def _eval_texts() -> list[str]:
     from consent_gym.suites.delivery_formats import format_episodes
 
-    texts = [r["text"] for split in ("dev", "held_out", "held_out_2", "held_out_3")
+    texts = [r["text"] for split in ("dev", "held_out", "held_out_2", "held_out_3", "held_out_4")
              for r in format_episodes(split, 8)]
     render = Path(__file__).resolve().parents[2] / "consent_gym" / "render"
     texts += [path.read_text() for path in sorted(render.glob("*.py"))]
