@@ -2,8 +2,8 @@
 
     # the shipped default (a window readout with context: each chunk scores as its best
     # 4-token span plus a term read from its last token)
-    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 600 \
-        --window 4 --context --layers 8 --l2 10 100 1000 --threads 2 --features-cache /tmp/pf
+    python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 1000 \
+        --window 4 --context --layers 8 --l2 100 --threads 2 --features-cache /tmp/pf
     python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 600 --threads 1
 
 1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
