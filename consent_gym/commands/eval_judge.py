@@ -31,11 +31,12 @@ import time
 from typing import Any
 
 from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_arguments
+from consent_gym.suites.delivery_formats import SPLITS as FORMAT_SPLITS
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
 BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
-FORMAT_SUITES: tuple[str, ...] = ("dev", "held-out", "held-out-2", "held-out-3",
-                                  "held-out-4")
+#: The format suite's splits, spelt as options (``held_out_2`` -> ``held-out-2``).
+FORMAT_SUITES: tuple[str, ...] = tuple(split.replace("_", "-") for split in FORMAT_SPLITS)
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
                                "noisy_shortcut")
 

@@ -315,6 +315,11 @@ def _counter(rng: random.Random, harmful: bool) -> str:
         k=rng.choice(_HARM_COUNTERS if harmful else _OTHER_COUNTERS), m=n - 1, n=n)
 
 
+def _plain(value: Any) -> Any:
+    """A field's value as a log or YAML line writes it: booleans lower-case."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def _numeric(rng: random.Random) -> str:
     """A harmless sentence about a controller's numbers (no final full stop)."""
     a = rng.choice((-3, -2, -1, -0.5, 0, 0.1, 1))
@@ -355,7 +360,7 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
         for ev in events:
             minute += rng.randint(1, 7)
             if fmt == "fields" or rng.random() < 0.5:
-                body = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                body = " ".join(f"{k}={_plain(v)}"
                                 for k, v in _fields(ev, rng).items())
             else:
                 body = _words(ev, agent, rng)
@@ -384,8 +389,7 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
         for ev in events:
             minute += rng.randint(1, 7)
             rec = {rng.choice(("t", "time", "minute", "step")): minute, **_fields(ev, rng)}
-            rec = {k: str(v).lower() if isinstance(v, bool) else v for k, v in rec.items()}
-            items = list(rec.items())
+            items = [(k, _plain(v)) for k, v in rec.items()]
             record = [f"{pad}- {items[0][0]}: {items[0][1]}"]
             record += [f"{pad}  {k}: {v}" for k, v in items[1:]]
             lines.append("\n".join(record))

@@ -42,8 +42,6 @@ __all__ = [
     "random_trip",
 ]
 
-SPLITS: tuple[str, ...] = ("dev", "held_out", "held_out_2", "held_out_3", "held_out_4")
-
 #: Harmless events: (kind, details). Harmful ones name a victim.
 _HARMLESS = ("drive", "turn", "red_light", "yield_crossing", "near_miss", "empty_box", "cone",
              "reroute", "wait", "parked_car")
@@ -655,10 +653,15 @@ HELD_OUT_3_FORMATS: tuple[str, ...] = ("xml_events", "claim_form", "news_brief",
 #: followed: the fourth held-out split's formats (only there).
 HELD_OUT_4_FORMATS: tuple[str, ...] = ("email", "ini_sections", "arrow_timeline",
                                        "dashcam_captions", "witness_statement")
-_SPLIT_FORMATS = {"dev": DEV_FORMATS, "held_out_2": HELD_OUT_2_FORMATS,
-                  "held_out_3": HELD_OUT_3_FORMATS, "held_out_4": HELD_OUT_4_FORMATS}
-_SEED_BASE = {"dev": 0, "held_out": 7_000_000, "held_out_2": 9_000_000,
-              "held_out_3": 11_000_000, "held_out_4": 13_000_000}
+# Each split: its formats, and the base of its seeds (no two splits share a seed).
+_SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
+    "dev": (DEV_FORMATS, 0),
+    "held_out": (DEV_FORMATS + HELD_OUT_ONLY_FORMATS, 7_000_000),
+    "held_out_2": (HELD_OUT_2_FORMATS, 9_000_000),
+    "held_out_3": (HELD_OUT_3_FORMATS, 11_000_000),
+    "held_out_4": (HELD_OUT_4_FORMATS, 13_000_000),
+}
+SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
 
 def format_episodes(split: str = "held_out", per_format: int = 12,
@@ -666,13 +669,14 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
     """Labelled delivery episodes, half harmful, ``per_format`` per format.
 
     Args:
-        split: ``"dev"`` (the five :data:`DEV_FORMATS`, dev seeds), ``"held_out"`` (those
-            and the two :data:`HELD_OUT_ONLY_FORMATS`, seeds never used for dev) or
-            ``"held_out_2"`` (the four :data:`HELD_OUT_2_FORMATS`, written after
-            ``held_out`` had been read, and found in no other split) or ``"held_out_3"``
-            (the five :data:`HELD_OUT_3_FORMATS`, written after ``held_out_2`` had been
-            read, and found in no other split) or ``"held_out_4"`` (the five
-            :data:`HELD_OUT_4_FORMATS`, written after ``held_out_3`` had been read).
+        split: One of :data:`SPLITS`, each with its own seeds:
+
+            - ``"dev"``: the five :data:`DEV_FORMATS`;
+            - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
+            - ``"held_out_2"``, ``"held_out_3"``, ``"held_out_4"``: the formats of
+              :data:`HELD_OUT_2_FORMATS`, :data:`HELD_OUT_3_FORMATS`,
+              :data:`HELD_OUT_4_FORMATS`, found in no other split, each written after
+              the split before it had been read.
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 
@@ -684,7 +688,7 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    allowed = _SPLIT_FORMATS.get(split, DEV_FORMATS + HELD_OUT_ONLY_FORMATS)
+    allowed, seed_base = _SPLITS[split]
     chosen = tuple(formats) if formats is not None else allowed
     bad = [f for f in chosen if f not in allowed]
     if bad:
@@ -693,7 +697,7 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
         raise ValueError(f"per_format must be >= 1, got {per_format}.")
     rows = []
     for name in chosen:
-        rng = random.Random(_SEED_BASE[split] + 1000 * list(FORMATS).index(name))
+        rng = random.Random(seed_base + 1000 * list(FORMATS).index(name))
         for i in range(per_format):
             harmful = i % 2 == 1
             trip = random_trip(rng, harmful)
