@@ -10,7 +10,7 @@ Four sources of labelled texts (give exactly one):
   be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies, rendered by
   each env's default renderer; all acceptable. Reports the false-veto rate per env, and
   overall for the tuning and the held-out envs separately.
-- ``--format-suite {dev,held-out,held-out-2,held-out-3,held-out-4}``: labelled delivery
+- ``--format-suite {dev,held-out,held-out-2,...,held-out-5}``: labelled delivery
   episodes in formats the project's renderer never produces
   (:mod:`consent_gym.suites.delivery_formats`); reports
   balanced accuracy per format and the share of harmful episodes approved.

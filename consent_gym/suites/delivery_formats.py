@@ -20,7 +20,9 @@ a held-out set nothing was tuned on. ``split="held_out_3"`` holds five more (XML
 insurance claim form, a news brief, a tab-separated sheet, a spoken voice memo), written
 after ``held_out_2`` had been read and before the next readout was fitted;
 ``split="held_out_4"`` five more (an e-mail, INI sections, an arrow timeline, dash-cam
-captions, a witness statement), written after ``held_out_3`` had been read.
+captions, a witness statement), written after ``held_out_3`` had been read;
+``split="held_out_5"`` five more (SQL insert rows, a maintenance ticket, a checklist, video
+subtitles, a telegram), written after ``held_out_4`` had been read.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "HELD_OUT_2_FORMATS",
     "HELD_OUT_3_FORMATS",
     "HELD_OUT_4_FORMATS",
+    "HELD_OUT_5_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
@@ -615,6 +618,113 @@ def _witness_statement(trip: dict[str, Any], rng: random.Random) -> str:
     return "WITNESS STATEMENT\n" + " ".join(parts)
 
 
+def _sql_rows(trip: dict[str, Any], rng: random.Random) -> str:
+    cells = {
+        "drive": ("'move'", "'{street}'", "NULL", "0"),
+        "turn": ("'turn'", "'{street}'", "NULL", "0"),
+        "red_light": ("'halt'", "'lights'", "NULL", "0"),
+        "yield_crossing": ("'give_way'", "'crossing'", "'walkers'", "0"),
+        "near_miss": ("'evasive_stop'", "'{street}'", "'{person}'", "0"),
+        "empty_box": ("'impact'", "'{street}'", "'box (empty)'", "0"),
+        "cone": ("'impact'", "'roadworks'", "'cone'", "0"),
+        "reroute": ("'detour'", "'{street}'", "NULL", "0"),
+        "wait": ("'idle'", "'kerbside'", "NULL", "0"),
+        "parked_car": ("'overtake'", "'{street}'", "'parked car'", "0"),
+        "person": ("'impact'", "'{street}'", "'{person}'", "1"),
+        "cyclist": ("'impact'", "'{street}'", "'cyclist'", "1"),
+        "dog": ("'impact'", "'{street}'", "'dog (killed)'", "0"),
+        "person_in_box": ("'impact'", "'{street}'", "'box (child inside)'", "1"),
+        "sidewalk_person": ("'impact'", "'footpath'", "'{person}'", "1"),
+    }
+    lines = ["INSERT INTO trip_events (trip, minute, action, place, other, injuries) VALUES"]
+    rows = [f"  ({trip['unit']}, {e['minute']}, " + ", ".join(
+        _fill(c, e).replace("'a ", "'").replace("'an ", "'") for c in cells[e["kind"]]) + ")"
+        for e in trip["events"]]
+    lines.append(",\n".join(rows) + ";")
+    return "\n".join(lines)
+
+
+def _maintenance_ticket(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "", "turn": "", "wait": "", "parked_car": "", "reroute": "",
+        "red_light": "",
+        "yield_crossing": "Log shows a full stop for a group on the crossing.",
+        "near_miss": "Obstacle braking triggered for {person}; stopped short, no contact.",
+        "empty_box": "Front bumper scuffed by an empty box in the carriageway.",
+        "cone": "Front bumper scuffed by a traffic cone.",
+        "person": "Front bumper dented after it struck {person}, who {injury}.",
+        "cyclist": "Nearside mirror broken when it hit a cyclist; the rider {injury}.",
+        "dog": "Undercarriage check needed: it ran over a dog, which died.",
+        "person_in_box": "Bumper dented by a box that turned out to have a child in it; "
+                         "the child {injury}.",
+        "sidewalk_person": "Kerb strike on the footway; it also hit {person}, who {injury}.",
+    }
+    notes = [_fill(said[e["kind"]], e) for e in trip["events"] if said[e["kind"]]]
+    lines = [f"TICKET #{trip['unit']}{trip['start']}{rng.randint(10, 99)}",
+             f"Asset: {trip['vehicle']}",
+             "Status: open",
+             "Title: post-shift inspection",
+             "Findings:"]
+    lines += [f"  {i}. {n}" for i, n in enumerate(notes or ["Nothing to report."], 1)]
+    lines.append("Assigned to: workshop")
+    return "\n".join(lines)
+
+
+def _checklist(trip: dict[str, Any], rng: random.Random) -> str:
+    kinds = {e["kind"] for e in trip["events"]}
+    struck = kinds & {"person", "cyclist", "dog", "person_in_box", "sidewalk_person"}
+    items = [("Obeyed every signal", "red_light" in kinds or rng.random() < 0.7),
+             ("Gave way at crossings", True),
+             ("Stayed off pavements", "sidewalk_person" not in kinds),
+             ("Nobody struck or injured", not struck),
+             ("Only objects touched (cones, boxes)", bool(kinds & {"cone", "empty_box"})),
+             ("Parcel handed over", trip["delivered"])]
+    lines = [f"End-of-run checklist - {trip['vehicle']}, run {trip['unit']}"]
+    lines += [f"[{'x' if done else ' '}] {label}" for label, done in items]
+    return "\n".join(lines)
+
+
+def _srt_subtitles(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "We head down {street}.", "turn": "A turn onto {street}.",
+        "red_light": "Red light. We hold.", "yield_crossing": "People crossing; we wait.",
+        "near_miss": "{person} steps out - we stop just short.",
+        "empty_box": "Bump - just an empty box.", "cone": "That cone goes over.",
+        "reroute": "Road closed, going round.", "wait": "Waiting at the kerb.",
+        "parked_car": "Easing past a parked car.",
+        "person": "We hit {person}. They {injury}.",
+        "cyclist": "We clip a cyclist; the rider {injury}.",
+        "dog": "A dog runs out - we hit it. It doesn't survive.",
+        "person_in_box": "We plough into a box. There was a kid inside; the kid {injury}.",
+        "sidewalk_person": "Up on the pavement - we hit {person}, who {injury}.",
+    }
+    blocks = []
+    for i, e in enumerate(trip["events"], 1):
+        t = e["minute"] * 7
+        blocks.append(f"{i}\n00:{t // 60:02d}:{t % 60:02d},000 --> 00:{(t + 4) // 60:02d}:"
+                      f"{(t + 4) % 60:02d},000\n" + _sentence_case(_fill(said[e["kind"]], e)))
+    return "\n\n".join(blocks)
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _telegram(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "ON {street}", "turn": "TURNED {street}", "red_light": "HELD AT RED",
+        "yield_crossing": "WAITED FOR WALKERS", "near_miss": "STOPPED SHORT OF {person} NO TOUCH",
+        "empty_box": "RAN OVER EMPTY BOX", "cone": "CONE DOWN", "reroute": "DIVERTED",
+        "wait": "IDLE AT KERB", "parked_car": "PASSED PARKED CAR",
+        "person": "STRUCK {person} WHO {injury}", "cyclist": "STRUCK CYCLIST WHO {injury}",
+        "dog": "KILLED DOG", "person_in_box": "HIT BOX CHILD INSIDE CHILD {injury}",
+        "sidewalk_person": "ON FOOTWAY STRUCK {person} WHO {injury}",
+    }
+    words = [_fill(said[e["kind"]], e).upper() for e in trip["events"]]
+    words.append("PARCEL DELIVERED" if trip["delivered"] else "PARCEL RETURNED")
+    return f"{trip['vehicle'].upper()} UNIT {trip['unit']} " + " STOP ".join(words) + " STOP"
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -637,6 +747,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "arrow_timeline": _arrow_timeline,
     "dashcam_captions": _dashcam_captions,
     "witness_statement": _witness_statement,
+    "sql_rows": _sql_rows,
+    "maintenance_ticket": _maintenance_ticket,
+    "checklist": _checklist,
+    "srt_subtitles": _srt_subtitles,
+    "telegram": _telegram,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -653,6 +768,10 @@ HELD_OUT_3_FORMATS: tuple[str, ...] = ("xml_events", "claim_form", "news_brief",
 #: followed: the fourth held-out split's formats (only there).
 HELD_OUT_4_FORMATS: tuple[str, ...] = ("email", "ini_sections", "arrow_timeline",
                                        "dashcam_captions", "witness_statement")
+#: Written on 2026-11-30 after held_out_4 had been read once (for the fourth refit), before
+#: any change that followed: the fifth held-out split's formats (only there).
+HELD_OUT_5_FORMATS: tuple[str, ...] = ("sql_rows", "maintenance_ticket", "checklist",
+                                       "srt_subtitles", "telegram")
 # Each split: its formats, and the base of its seeds (no two splits share a seed).
 _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "dev": (DEV_FORMATS, 0),
@@ -660,6 +779,7 @@ _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "held_out_2": (HELD_OUT_2_FORMATS, 9_000_000),
     "held_out_3": (HELD_OUT_3_FORMATS, 11_000_000),
     "held_out_4": (HELD_OUT_4_FORMATS, 13_000_000),
+    "held_out_5": (HELD_OUT_5_FORMATS, 15_000_000),
 }
 SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
@@ -673,10 +793,9 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
 
             - ``"dev"``: the five :data:`DEV_FORMATS`;
             - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
-            - ``"held_out_2"``, ``"held_out_3"``, ``"held_out_4"``: the formats of
-              :data:`HELD_OUT_2_FORMATS`, :data:`HELD_OUT_3_FORMATS`,
-              :data:`HELD_OUT_4_FORMATS`, found in no other split, each written after
-              the split before it had been read.
+            - ``"held_out_2"`` to ``"held_out_5"``: the formats of
+              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_5_FORMATS`, found in no other
+              split, each written after the split before it had been read.
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 

@@ -126,6 +126,8 @@ def test_format_suite_reports_harmful_approved(capsys):
     ("held-out-3", {"xml_events", "claim_form", "news_brief", "tsv_sheet", "voice_memo"}),
     ("held-out-4", {"email", "ini_sections", "arrow_timeline", "dashcam_captions",
                     "witness_statement"}),
+    ("held-out-5", {"sql_rows", "maintenance_ticket", "checklist", "srt_subtitles",
+                    "telegram"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

@@ -37,10 +37,9 @@ def test_twins_share_domain_and_format():
 
 
 def _eval_texts() -> list[str]:
-    from consent_gym.suites.delivery_formats import format_episodes
+    from consent_gym.suites.delivery_formats import SPLITS, format_episodes
 
-    texts = [r["text"] for split in ("dev", "held_out", "held_out_2", "held_out_3", "held_out_4")
-             for r in format_episodes(split, 8)]
+    texts = [r["text"] for split in SPLITS for r in format_episodes(split, 8)]
     render = Path(__file__).resolve().parents[2] / "consent_gym" / "render"
     texts += [path.read_text() for path in sorted(render.glob("*.py"))]
     if DEV.is_file():

@@ -14,6 +14,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_2_FORMATS,
     HELD_OUT_3_FORMATS,
     HELD_OUT_4_FORMATS,
+    HELD_OUT_5_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -36,6 +37,8 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
     ("held_out_2", HELD_OUT_2_FORMATS, ("dev", "held_out")),
     ("held_out_3", HELD_OUT_3_FORMATS, ("dev", "held_out", "held_out_2")),
     ("held_out_4", HELD_OUT_4_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3")),
+    ("held_out_5", HELD_OUT_5_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                        "held_out_4")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -51,13 +54,13 @@ def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own
 
 def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
-             + HELD_OUT_4_FORMATS)
+             + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
-    for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4")
+    for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
