@@ -73,16 +73,17 @@ def probe_work(judge: Any, texts: Sequence[str], episodes_per_call: int) -> Prob
     the distinct ``texts`` are judged uncached in calls of ``episodes_per_call`` episodes.
 
     It repeats the judge's own steps without running the model: per call, the escaped
-    episodes are split into chunks, the call's distinct chunks are ordered by length and cut
-    into forward batches of the judge's ``batch_size`` (as
-    :meth:`~consent_gym.judges.probe.ChunkEncoder.pooled` does), and each batch is tokenized
-    by the encoder's tokenizer with its padding and truncation.
+    episodes are split into chunks, the call's distinct chunks (with the chunks they are read
+    after, for a ``prefix_chunks`` readout) are ordered by length and cut into forward
+    batches of the judge's ``batch_size`` (as the encoder orders them), and each batch is
+    built by the encoder's own :meth:`~consent_gym.judges.probe.ChunkEncoder.encode`, padding,
+    truncation and prefixes included.
 
     Raises:
         TypeError: ``judge`` is not a ProbeJudge, or ``texts`` not a list of str.
         ValueError: ``episodes_per_call`` < 1.
     """
-    from consent_gym.judges.probe import split_chunks
+    from consent_gym.judges.probe import chunk_prefixes, split_chunks
     from consent_gym.judges.scoring import check_texts, escape_episode
 
     _check_probe(judge)
@@ -91,18 +92,20 @@ def probe_work(judge: Any, texts: Sequence[str], episodes_per_call: int) -> Prob
             episodes_per_call < 1:
         raise ValueError(f"episodes_per_call must be an int >= 1, got {episodes_per_call!r}.")
     encoder = judge.encoder
+    n = judge.readout.prefix_chunks
     total = ProbeWork(0, 0, 0, 0, 0)
     for start in range(0, len(texts), episodes_per_call):
         call = list(dict.fromkeys(texts[start:start + episodes_per_call]))
         per_text = [split_chunks(escape_episode(t), judge.max_words) for t in call]
-        distinct = sorted({c for chunks in per_text for c in chunks})
-        ordered = sorted(distinct, key=len)  # ChunkEncoder.pooled's order (stable)
+        distinct = sorted({key for chunks in per_text
+                           for key in zip(chunk_prefixes(chunks, n), chunks, strict=True)})
+        ordered = sorted(distinct, key=lambda k: len(k[0]) + len(k[1]))  # the encoder's order
         tokens = padded = 0
         for b in range(0, len(ordered), judge.batch_size):
-            enc = encoder.tokenizer(ordered[b:b + judge.batch_size], padding=True,
-                                    truncation=True, max_length=encoder.max_tokens)
-            tokens += sum(sum(mask) for mask in enc["attention_mask"])
-            padded += sum(len(ids) for ids in enc["input_ids"])
+            batch = ordered[b:b + judge.batch_size]
+            enc, _ = encoder.encode([c for _, c in batch], [p for p, _ in batch] if n else None)
+            tokens += int(enc["attention_mask"].sum())
+            padded += int(enc["attention_mask"].numel())
         total += ProbeWork(len(call), sum(map(len, per_text)), len(distinct), tokens, padded)
     return total
 
@@ -199,6 +202,7 @@ class ProbeBench(LoadAndCacheTimes):
     pooling: str
     window: int
     context: bool
+    prefix_chunks: int
     chunk_batch_size: int
     threads: int
     layer_params: int
@@ -226,6 +230,7 @@ class ProbeBench(LoadAndCacheTimes):
             "pooling": self.pooling,
             "window": self.window,
             "context": self.context,
+            "prefix_chunks": self.prefix_chunks,
             "chunk_batch_size": self.chunk_batch_size,
             "threads": self.threads,
             "layer_params": self.layer_params,
@@ -376,6 +381,7 @@ def bench_probe_judge(
         pooling=str(judge.readout.pooling),
         window=int(judge.readout.window),
         context=bool(judge.readout.context),
+        prefix_chunks=int(judge.readout.prefix_chunks),
         chunk_batch_size=int(judge.batch_size),
         threads=torch.get_num_threads(),
         layer_params=layer_params,

@@ -179,7 +179,9 @@ def _run_probe_judge(args: argparse.Namespace, sizes: list[int], lengths: list[i
           f"layers 1-{result.readout_layer} of {result.encoder_layers} run "
           f"({result.layer_params / 1e6:.1f}M params), "
           + (f"a chunk scores as its best {result.window}-token span"
-             + (" plus its last token, " if result.context else ", ") if result.window
+             + (" plus its last token" if result.context else "")
+             + (f", read after the {result.prefix_chunks} chunk(s) before it"
+                if result.prefix_chunks else "") + ", " if result.window
              else f"{result.pooling}-pooled per chunk, ")
           + f"{result.chunk_batch_size} chunks per forward")
     print(f"{'batch':>5} {'tokens':>7} {'episodes':>8} {'seconds':>8} {'eps/s':>7} "

@@ -49,6 +49,7 @@ __all__ = [
     "ChunkEncoder",
     "ProbeJudge",
     "ProbeReadout",
+    "chunk_prefixes",
     "fit_logistic",
     "fit_window_logistic",
     "readout_path",
@@ -129,6 +130,19 @@ def split_chunks(text: str, max_words: int = 32) -> list[str]:
     return out or ["(empty episode)"]
 
 
+def chunk_prefixes(chunks: Sequence[str], n: int) -> list[str]:
+    """What each chunk is read after by a readout with ``prefix_chunks = n``: the ``n``
+    chunks before it in its episode, one per line ("" for the first).
+
+    Example:
+        >>> chunk_prefixes(["Anyone hurt?", "Yes.", "Van parked."], 1)
+        ['', 'Anyone hurt?', 'Yes.']
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an int >= 0, got {n!r}.")
+    return ["\n".join(chunks[max(0, i - n):i]) if n else "" for i in range(len(chunks))]
+
+
 class _Stop(Exception):
     """Raised by a forward hook once the deepest layer needed has run."""
 
@@ -179,19 +193,31 @@ class ChunkEncoder:
         self.tokenizer.padding_side = "right"
 
     @property
+    def causal(self) -> bool:
+        """Whether a token reads only the tokens before it (Gemma), so a prefix can be read
+        without changing what the chunk's tokens are."""
+        return self.name == "gemma"
+
+    @property
     def n_layers(self) -> int:
         """Number of transformer layers (a readout's ``layer`` is 1..n_layers)."""
         return len(self.layers)
 
-    def _forward(self, chunks: Sequence[str], layers: Sequence[int], batch_size: int
+    def _forward(self, chunks: Sequence[str], layers: Sequence[int], batch_size: int,
+                 prefixes: Sequence[str] | None = None
                  ) -> Iterator[tuple[list[int], Any, Any, dict[int, Any]]]:
         """Per batch (chunks ordered by length): the chunk indices, the attention mask with
-        the skipped first token zeroed, the last token's position, and the layers' states."""
+        the skipped first token (and any prefix) zeroed, the last token's position, and the
+        layers' states. With ``prefixes``, chunk i is read after ``prefixes[i]`` and a line
+        break (see :meth:`encode`)."""
         import torch
 
         layers = sorted(set(layers))
         if not layers or layers[0] < 1 or layers[-1] > self.n_layers:
             raise ValueError(f"layers must be in 1..{self.n_layers}, got {layers!r}.")
+        if prefixes is not None and len(prefixes) != len(chunks):
+            raise ValueError(f"prefixes must give one text per chunk, got {len(prefixes)} for "
+                             f"{len(chunks)} chunks.")
         captured: dict[int, Any] = {}
         deepest = layers[-1]
 
@@ -205,24 +231,59 @@ class ChunkEncoder:
 
         handles = [self.layers[layer - 1].register_forward_hook(hook_for(layer))
                    for layer in layers]
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
+        lengths = [len(c) + (len(prefixes[i]) if prefixes is not None else 0)
+                   for i, c in enumerate(chunks)]
+        order = sorted(range(len(chunks)), key=lambda i: lengths[i])
         try:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
-                    enc = self.tokenizer([chunks[i] for i in idx], padding=True, truncation=True,
-                                         max_length=self.max_tokens, return_tensors="pt")
+                    enc, skip = self.encode([chunks[i] for i in idx], None if prefixes is None
+                                            else [prefixes[i] for i in idx])
                     enc = {k: v.to(self.device) for k, v in enc.items()}
                     captured.clear()
                     with contextlib.suppress(_Stop):
                         self.model(**enc)
                     mask = enc["attention_mask"].clone()
-                    mask[:, : self.skip_first] = 0
+                    positions = torch.arange(mask.shape[1], device=mask.device)
+                    mask[positions[None, :] < skip[:, None].to(mask.device)] = 0
                     yield idx, mask, enc["attention_mask"].sum(1) - 1, {
                         layer: captured[layer].float() for layer in layers}
         finally:
             for handle in handles:
                 handle.remove()
+
+    def encode(self, chunks: Sequence[str], prefixes: Sequence[str] | None = None
+               ) -> tuple[dict[str, Any], Any]:
+        """The batch the encoder runs for ``chunks`` (right-padded tensors ``input_ids`` and
+        ``attention_mask``) and, per row, how many leading tokens are not the chunk's own
+        (Gemma's BOS; with ``prefixes``, also the prefix).
+
+        Each chunk is tokenized alone, up to ``max_tokens`` with the tokenizer's specials;
+        with ``prefixes``, the tokens of ``prefixes[i]`` and a line break (its last
+        ``max_tokens``) go between chunk i's specials and its own tokens, so the chunk keeps
+        the ids it has alone. An empty prefix adds nothing."""
+        import torch
+
+        if prefixes is None:
+            enc = self.tokenizer(list(chunks), padding=True, truncation=True,
+                                 max_length=self.max_tokens, return_tensors="pt")
+            return dict(enc), torch.full((len(chunks),), self.skip_first)
+        alone = self.tokenizer(list(chunks), truncation=True, max_length=self.max_tokens)
+        rows, skips = [], []
+        for prefix, ids in zip(prefixes, alone["input_ids"], strict=True):
+            if prefix:
+                head = self.tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"]
+                ids = ids[:self.skip_first] + head[-self.max_tokens:] + ids[self.skip_first:]
+                skips.append(self.skip_first + len(head[-self.max_tokens:]))
+            else:
+                skips.append(self.skip_first)
+            rows.append(ids)
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        return {"input_ids": input_ids, "attention_mask": attention}, torch.tensor(skips)
 
     def pooled(self, chunks: Sequence[str], layers: Sequence[int],
                batch_size: int = 32) -> dict[tuple[int, str], np.ndarray]:
@@ -242,12 +303,20 @@ class ChunkEncoder:
                 out[(layer, "last")][idx] = last.cpu().numpy()
         return out
 
-    def token_states(self, chunks: Sequence[str], layer: int,
-                     batch_size: int = 32) -> list[np.ndarray]:
+    def token_states(self, chunks: Sequence[str], layer: int, batch_size: int = 32,
+                     prefixes: Sequence[str] | None = None) -> list[np.ndarray]:
         """Per chunk, the float32 states ``(tokens, hidden)`` of its tokens at ``layer``
-        (the tokens mean pooling averages: no padding, no Gemma BOS)."""
+        (the tokens mean pooling averages: no padding, no Gemma BOS).
+
+        ``prefixes`` (causal encoders only): chunk i is read after the text ``prefixes[i]``
+        and a line break, and only the chunk's own tokens are returned, so its states have
+        seen what came before it ("Was anyone hurt?" before "Yes.") but the prefix is not
+        scored. An empty prefix gives the chunk's states alone."""
+        if prefixes is not None and not self.causal:
+            raise ValueError(f"prefixes need a causal encoder (gemma); {self.name!r} reads "
+                             "both ways, so its chunk tokens would be read differently.")
         out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(chunks)
-        for idx, mask, _last, states in self._forward(chunks, [layer], batch_size):
+        for idx, mask, _last, states in self._forward(chunks, [layer], batch_size, prefixes):
             hidden = states[layer].cpu().numpy()
             keep = mask.bool().cpu().numpy()
             for row, i in enumerate(idx):
@@ -407,6 +476,11 @@ class ProbeReadout:
     a causal model a span cannot see the words after it; the last token has seen the whole
     chunk, so "..., pedestrian 1.2 m ahead, no contact" can lower every span of its chunk.
 
+    ``prefix_chunks`` n > 0 (window readouts on a causal encoder only) reads each chunk
+    after the n chunks before it in its episode, which are not scored: a bare "Yes." is
+    read as the answer to the question above it, a cell under its column's header. The
+    readout is the same; only the token states it reads have seen more.
+
     ``settings`` is the fit's record (data seed, sizes, validation figures), as JSON text.
     """
 
@@ -421,6 +495,7 @@ class ProbeReadout:
     settings: str = "{}"
     window: int = 0
     context: bool = False
+    prefix_chunks: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -446,6 +521,14 @@ class ProbeReadout:
         if self.context and len(self.weights) % 2:
             raise ValueError("a context readout's arrays hold a span part and a context part "
                              f"of one length each; got length {len(self.weights)}.")
+        if isinstance(self.prefix_chunks, bool) or not isinstance(self.prefix_chunks, int) \
+                or self.prefix_chunks < 0 or (self.prefix_chunks and not self.window):
+            raise ValueError(f"prefix_chunks must be an int >= 0, and > 0 only for a window "
+                             f"readout (window > 0), got prefix_chunks={self.prefix_chunks!r}, "
+                             f"window={self.window!r}.")
+        if self.prefix_chunks and self.encoder != "gemma":
+            raise ValueError(f"prefix_chunks > 0 needs a causal encoder ('gemma'), got "
+                             f"{self.encoder!r}.")
         if self.window and self.pooling != "mean":
             raise ValueError(f"a window readout scores mean-pooled spans; pooling must be "
                              f"'mean', got {self.pooling!r}.")
@@ -460,6 +543,8 @@ class ProbeReadout:
             fields.append(self.window)
         if self.context:
             fields.append("context")
+        if self.prefix_chunks:
+            fields.append(["prefix_chunks", self.prefix_chunks])
         h.update(json.dumps(fields).encode())
         for name in _ARRAYS:
             h.update(np.ascontiguousarray(getattr(self, name), dtype=np.float32).tobytes())
@@ -490,7 +575,7 @@ class ProbeReadout:
                      "encoder": self.encoder, "layer": self.layer, "pooling": self.pooling,
                      "bias": self.bias, "threshold": self.threshold, "settings": self.settings,
                      "window": self.window, "context": self.context,
-                     "fingerprint": self.fingerprint})))
+                     "prefix_chunks": self.prefix_chunks, "fingerprint": self.fingerprint})))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ProbeReadout:
@@ -511,7 +596,8 @@ class ProbeReadout:
                           weights=data["weights"], bias=float(meta["bias"]),
                           threshold=float(meta["threshold"]), settings=meta["settings"],
                           window=int(meta.get("window", 0)),
-                          context=bool(meta.get("context", False)))
+                          context=bool(meta.get("context", False)),
+                          prefix_chunks=int(meta.get("prefix_chunks", 0)))
         if readout.fingerprint != meta["fingerprint"]:
             raise FrozenJudgeError(
                 f"the probe readout {path} was edited after it was fitted (fingerprint "
@@ -612,7 +698,7 @@ class ProbeJudge(ScoringJudge):
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
         self.cache = resolve_cache(cache)
-        self._chunk_memo: dict[str, float] = {}
+        self._chunk_memo: dict[tuple[str, str], float] = {}
         self.load_seconds = time.perf_counter() - started
 
     def verify_frozen(self, full: bool = True) -> None:
@@ -620,34 +706,51 @@ class ProbeJudge(ScoringJudge):
         the readout changed."""
         self._fingerprint.verify(full=full)
 
-    def chunk_logits(self, chunks: Sequence[str]) -> np.ndarray:
-        """The readout's harm logit for each chunk."""
+    def chunk_logits(self, chunks: Sequence[str], prefixes: Sequence[str] | None = None
+                     ) -> np.ndarray:
+        """The readout's harm logit for each chunk; with a ``prefix_chunks`` readout, chunk i
+        is read after ``prefixes[i]`` (:func:`chunk_prefixes`; default: nothing before it)."""
         r = self.readout
+        if prefixes is not None and not r.prefix_chunks:
+            raise ValueError("prefixes are read only by a readout with prefix_chunks > 0; "
+                             "this one scores each chunk alone (pass prefixes=None).")
         if r.window:
-            states = self.encoder.token_states(list(chunks), r.layer, self.batch_size)
+            read_after = {} if not r.prefix_chunks else {
+                "prefixes": list(prefixes) if prefixes is not None else [""] * len(chunks)}
+            states = self.encoder.token_states(list(chunks), r.layer, self.batch_size,
+                                               **read_after)
             return np.array([r.span_logit(state) for state in states], dtype=np.float64)
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
 
     def worst_chunks(self, texts: Sequence[str]) -> list[tuple[float, str]]:
-        """Per text: the highest chunk logit and that chunk. Repeated chunks run once (and,
-        while the verdict cache is on, chunks scored by an earlier call not at all)."""
+        """Per text: the highest chunk logit and that chunk. Repeated chunks (with their
+        prefixes, for a ``prefix_chunks`` readout) run once, and while the verdict cache is
+        on, chunks scored by an earlier call not at all."""
         texts = check_texts(texts)
-        per_text = [split_chunks(escape_episode(t), self.max_words) for t in texts]
-        distinct = sorted({c for chunks in per_text for c in chunks})
+        n = self.readout.prefix_chunks
+        per_text = []
+        for t in texts:
+            chunks = split_chunks(escape_episode(t), self.max_words)
+            per_text.append(list(zip(chunk_prefixes(chunks, n), chunks, strict=True)))
+        distinct = sorted({key for keys in per_text for key in keys})
         memo = self._chunk_memo if self.cache is not None else {}
-        logit = {c: memo[c] for c in distinct if c in memo}
-        todo = [c for c in distinct if c not in logit]
-        new = dict(zip(todo, self.chunk_logits(todo).tolist(), strict=True)) if todo else {}
+        logit = {key: memo[key] for key in distinct if key in memo}
+        todo = [key for key in distinct if key not in logit]
+        new: dict[tuple[str, str], float] = {}
+        if todo:
+            scores = self.chunk_logits([c for _, c in todo],
+                                       [p for p, _ in todo] if n else None)
+            new = dict(zip(todo, scores.tolist(), strict=True))
         if self.cache is not None:
             if len(memo) + len(new) > self.CHUNK_MEMO:
                 memo.clear()  # this call's logits are already read out of it
             memo.update(new)
         logit.update(new)
         out = []
-        for chunks in per_text:
-            worst = max(chunks, key=lambda c: logit[c])
-            out.append((float(logit[worst]), worst))
+        for keys in per_text:
+            worst = max(keys, key=lambda k: logit[k])
+            out.append((float(logit[worst]), worst[1]))
         return out
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:

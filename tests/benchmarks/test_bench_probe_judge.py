@@ -77,6 +77,20 @@ def test_probe_work_counts_the_positions_the_encoder_really_computes(tiny_probe,
     assert forwards == sum(-(-d // 3) for d in _distinct_per_call(tiny_probe, per_call))
 
 
+@pytest.mark.parametrize("per_call", [1, 5])
+def test_probe_work_counts_a_prefix_readouts_prefixes_too(tiny_probe, per_call):
+    """Read after the chunk before it, each chunk costs its prefix's positions as well, and
+    the same chunk after two different lines is two encoder rows."""
+    prefixed = ProbeJudge(ProbeReadout(**{**tiny_probe.readout.__dict__, "window": 2,
+                                          "prefix_chunks": 1}),
+                          encoder=tiny_probe.encoder, batch_size=3, cache=False)
+    work = probe_work(prefixed, TEXTS, per_call)
+    alone = probe_work(tiny_probe, TEXTS, per_call)
+    assert work.padded_tokens == _positions_run(prefixed, TEXTS, per_call)[1]
+    assert work.tokens > alone.tokens and work.distinct_chunks >= alone.distinct_chunks
+    assert work.chunks == alone.chunks == 12
+
+
 def _distinct_per_call(judge, per_call):
     from consent_gym.judges.probe import split_chunks
 
