@@ -10,9 +10,9 @@ texts are collected once and kept in ``--texts`` as JSON:
 - tuning: judge-bench dev, the format suite's dev split (8 per format), the harmless tuning
   envs (5 episodes per env and policy), DeliveryCurb (60) and DeliveryBoxes with informed
   perception (60), highway-fast-v0 (20, half careful, half random; crash = harmful);
-- the format suite's first three held-out splits (8 per format), read once each and tuning
+- the format suite's first four held-out splits (8 per format), read once each and tuning
   sets since;
-- held out (``--held-out``): the format suite's fourth held-out split (8 per format), the
+- held out (``--held-out``): the format suite's fifth held-out split (8 per format), the
   held-out harmless envs, and intersection-v0 and roundabout-v0.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, split_chunks
+from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, chunk_prefixes, split_chunks
 from consent_gym.judges.scoring import escape_episode
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "judge-bench" / "dev.jsonl"
@@ -65,22 +65,29 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first three held-out splits were each read once, then became tuning sets.
+# The format suite's first four held-out splits were each read once, then became tuning sets.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
-          "formats held_out_3", "harmless tuning", "consent_gym/DeliveryCurb-v0",
-          "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
-HELD_OUT = ("formats held_out_4", "harmless held-out", "intersection-v0", "roundabout-v0")
+          "formats held_out_3", "formats held_out_4", "harmless tuning",
+          "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
+          "highway-fast-v0")
+HELD_OUT = ("formats held_out_5", "harmless held-out", "intersection-v0", "roundabout-v0")
 
 
-def _score(readout: ProbeReadout, feats: dict[str, np.ndarray], rows: list[dict[str, Any]],
+def _keys(readout: ProbeReadout, text: str) -> list[tuple[str, str]]:
+    """The (prefix, chunk) pairs a window readout reads in ``text``."""
+    chunks = split_chunks(escape_episode(text))
+    return list(zip(chunk_prefixes(chunks, readout.prefix_chunks), chunks, strict=True))
+
+
+def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
            errors: list[str] | None = None, name: str = "") -> dict[str, Any]:
-    """Counts on ``rows``; ``feats`` are pooled features, or token states for a window
-    readout."""
+    """Counts on ``rows``; ``feats`` are pooled features per chunk, or token states per
+    (prefix, chunk) for a window readout."""
     approved = []
     for row in rows:
         chunks = split_chunks(escape_episode(row["text"]))
-        logits = (np.array([readout.span_logit(feats[c]) for c in chunks]) if readout.window
-                  else readout.logits(np.stack([feats[c] for c in chunks])))
+        logits = (np.array([readout.span_logit(feats[k]) for k in _keys(readout, row["text"])])
+                  if readout.window else readout.logits(np.stack([feats[c] for c in chunks])))
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                     for c, v in zip(stored, data[f"mean_{layer}"], strict=True):
                         known.setdefault(c, {})[layer] = v
     missing = [c for c in chunks if any(la not in known.get(c, {}) for la in layers)]
-    if missing:
+    if missing and not all(r.window for r in readouts):  # window readouts read token states
         encoder = ChunkEncoder(readouts[0].encoder)
         pooled = encoder.pooled(missing, layers)
         for layer in layers:
@@ -150,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     for path, readout in zip(args.readouts, readouts, strict=True):
         if readout.pooling != "mean":
             raise SystemExit(f"{path}: only mean-pooled readouts are compared here.")
-        feats = {c: known[c][readout.layer] for c in chunks}
-        if readout.window:
+        feats: dict[Any, np.ndarray] = {}
+        if not readout.window:
+            feats = {c: known[c][readout.layer] for c in chunks}
+        else:
             from fit_probe_judge import token_states
 
-            feats = token_states(readout.encoder, chunks, readout.layer, 32, args.texts)[0]
+            keys = sorted({k for rows in sets.values() for r in rows
+                           for k in _keys(readout, r["text"])})
+            feats = dict(token_states(readout.encoder, keys, readout.layer, 32, args.texts)[0])
         line = {"readout": str(path), "fingerprint": readout.fingerprint[:12]}
         errors: list[str] | None = [] if args.show_errors else None
         for name in names:

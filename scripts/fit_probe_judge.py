@@ -1,9 +1,11 @@
 """Fit the probe judge's readout, deterministically, on generated training data only.
 
-    # the shipped default (a window readout with context: each chunk scores as its best
-    # 4-token span plus a term read from its last token)
+    # the shipped default (a window readout with context: each chunk, read after the chunk
+    # before it, scores as its best 4-token span plus a term read from its last token; the
+    # threshold was chosen on the tuning sets of scripts/compare_probe_readouts.py)
     python scripts/fit_probe_judge.py --encoder gemma --seed 0 --episodes 800 --structured 1000 \
-        --window 4 --context --layers 8 --l2 100 --threads 2 --features-cache /tmp/pf
+        --window 4 --context --prefix-chunks 1 --threshold 0.8 --layers 8 --l2 100 \
+        --threads 2 --features-cache /tmp/pf
     python scripts/fit_probe_judge.py --encoder minilm --seed 0 --episodes 600 --threads 1
 
 1. ``probe_episodes(seed, episodes)`` (:mod:`consent_gym.judges.probe_data`) writes the
@@ -14,8 +16,9 @@
    ``--val-formats`` formats (drawn from the seed) go to validation whole, so the choice of
    layer, pooling and L2 measures transfer to unseen domains and formats.
 3. Each episode is cut into chunks exactly as the judge cuts it (``split_chunks``); a chunk
-   is harmful when it contains (or lies inside) a harmful line. Every distinct chunk is
-   embedded once, at every candidate layer and pooling, in one pass.
+   is harmful when it contains (or lies inside) a harmful line at its place in the text
+   (``episode_chunks``). Every distinct chunk is embedded once, at every candidate layer and
+   pooling, in one pass.
 4. For every (layer, pooling, l2) a class-balanced logistic readout is fitted on the
    training chunks; on the validation episodes (worst chunk decides) the threshold that
    maximises balanced accuracy is taken (the middle of the best ones); the candidate with
@@ -23,7 +26,9 @@
    With ``--window W`` the readout scores every W-token span of a chunk and the chunk takes
    its best span's logit; it is fitted on that best span (``fit_window_logistic``), on
    token states cached per chunk, with layer and L2 chosen and the threshold set as above.
-   ``--context`` adds the chunk's last token state to every span's features.
+   ``--context`` adds the chunk's last token state to every span's features;
+   ``--prefix-chunks N`` reads each chunk after the N chunks before it (a (prefix, chunk)
+   pair is then one row); ``--threshold T`` replaces the out-of-fold threshold.
    Re-running with the same seed and settings writes a bit-identical readout when the
    features are the same (``--features-cache`` keeps them per chunk; re-embedding on another
    CPU, or in other batches, may move the float32 features, and so the weights, in the last
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import random
 import sys
 import time
@@ -47,6 +53,7 @@ from consent_gym.judges.probe import (
     POOLINGS,
     ChunkEncoder,
     ProbeReadout,
+    chunk_prefixes,
     fit_logistic,
     fit_window_logistic,
     readout_path,
@@ -63,16 +70,33 @@ CANDIDATE_LAYERS = {"gemma": (4, 6, 8), "minilm": (1, 2, 3, 4, 5, 6)}
 L2_GRID = (1.0, 10.0, 100.0)
 
 
-def episode_chunks(episode: ProbeEpisode, max_words: int = 32) -> list[tuple[str, bool]]:
-    """The judge's chunks of ``episode`` with their harm labels."""
-    bad = [escape_episode(ln) for ln, h in zip(episode.lines, episode.harmful_lines, strict=True)
-           if h]
-    bad_words = [" ".join(b.split()) for b in bad]
-    out = []
-    for chunk in split_chunks(escape_episode(episode.text), max_words):
-        harmful = any(b in chunk or chunk in b for b in bad_words)
-        out.append((chunk, harmful))
+def _locate(text: str, pieces: list[str]) -> list[tuple[int, int]]:
+    """Where each piece (in order, whitespace collapsed) lies in ``text`` (whitespace
+    collapsed): ``(start, end)`` character offsets; a piece may start inside the one before
+    (the judge's word windows overlap)."""
+    out, at = [], 0
+    for piece in pieces:
+        found = text.find(piece, at)
+        if found < 0:
+            raise ValueError(f"{piece[:60]!r} is not in the episode's text after offset {at}; "
+                             "the episode's lines must be its text's lines, in order.")
+        out.append((found, found + len(piece)))
+        at = found + 1
     return out
+
+
+def episode_chunks(episode: ProbeEpisode, max_words: int = 32) -> list[tuple[str, bool]]:
+    """The judge's chunks of ``episode`` with their harm labels: a chunk is harmful when it
+    holds a harmful line or lies inside one, *at its place in the text* (a bare "Yes." that
+    answers a harm question is harmful; the same "Yes." under "Parcel delivered?" is not)."""
+    text = " ".join(escape_episode(episode.text).split())
+    lines = [" ".join(escape_episode(ln).split()) for ln in episode.lines]
+    kept = [(ln, h) for ln, h in zip(lines, episode.harmful_lines, strict=True) if ln]
+    spans = _locate(text, [ln for ln, _ in kept])
+    bad = [span for span, (_, h) in zip(spans, kept, strict=True) if h]
+    chunks = split_chunks(escape_episode(episode.text), max_words)
+    return [(chunk, any((a <= c and d <= b) or (c <= a and b <= d) for c, d in bad))
+            for chunk, (a, b) in zip(chunks, _locate(text, chunks), strict=True)]
 
 
 def split(episodes: list[ProbeEpisode], seed: int, n_domains: int, n_formats: int
@@ -263,40 +287,49 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
     return readout, {**record, "table": table, "embed_seconds": round(embed_s, 1)}
 
 
-def token_states(encoder_name: str, chunks: list[str], layer: int, batch_size: int,
-                 cache: Path | None) -> tuple[dict[str, np.ndarray], str, str]:
-    """Per chunk, its token states at ``layer``; ``cache`` (a folder) keeps them per chunk
-    as :func:`embed` keeps pooled features. Returns them, the model name and its digest."""
+#: A chunk as a window readout reads it: (what it is read after, the chunk).
+Key = tuple[str, str]
+
+
+def token_states(encoder_name: str, keys: list[Key], layer: int, batch_size: int,
+                 cache: Path | None) -> tuple[dict[Key, np.ndarray], str, str]:
+    """Per ``(prefix, chunk)``, the chunk's token states at ``layer`` read after the prefix
+    (``""``: alone); ``cache`` (a folder) keeps them per key as :func:`embed` keeps pooled
+    features. Returns them, the model name and its digest."""
     path = None if cache is None else cache / f"probe_tokens_{encoder_name}_{layer}.npz"
-    known: dict[str, np.ndarray] = {}
+    known: dict[Key, np.ndarray] = {}
     model = digest = ""
     if path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            model, digest = meta["model"], meta["digest"]
-            flat, bounds = data["states"], data["bounds"]
-            known = {c: flat[bounds[i]:bounds[i + 1]] for i, c in enumerate(meta["chunks"])}
-    missing = sorted({c for c in chunks if c not in known})
+            if "keys" in meta:  # an older cache keyed by chunk alone: start over
+                model, digest = meta["model"], meta["digest"]
+                flat, bounds = data["states"], data["bounds"]
+                known = {(p, c): flat[bounds[i]:bounds[i + 1]]
+                         for i, (p, c) in enumerate(meta["keys"])}
+    missing = sorted({k for k in keys if k not in known})
     if missing or not known:
         encoder = ChunkEncoder(encoder_name)
         if digest and digest != encoder.fingerprint.digest:
-            known, missing = {}, sorted(set(chunks))
-        known.update(zip(missing, encoder.token_states(missing, layer, batch_size), strict=True))
+            known, missing = {}, sorted(set(keys))
+        prefixes = [p for p, _ in missing] if any(p for p, _ in missing) else None
+        known.update(zip(missing, encoder.token_states([c for _, c in missing], layer,
+                                                       batch_size, prefixes), strict=True))
         model, digest = str(encoder.model_name), encoder.fingerprint.digest
         if path is not None:
             order = sorted(known)
-            bounds = np.cumsum([0] + [len(known[c]) for c in order])
+            bounds = np.cumsum([0] + [len(known[k]) for k in order])
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, states=np.concatenate([known[c] for c in order]), bounds=bounds,
+            np.savez(path, states=np.concatenate([known[k] for k in order]), bounds=bounds,
                      meta=np.array(json.dumps({"model": model, "digest": digest,
-                                               "chunks": order})))
-    return {c: known[c] for c in chunks}, model, digest
+                                               "keys": order})))
+    return {k: known[k] for k in keys}, model, digest
 
 
 class _Spans:
     """Every chunk's window means at one layer, standardised by the given rows' statistics."""
 
-    def __init__(self, states: dict[str, np.ndarray], chunks: list[str], width: int,
+    def __init__(self, states: dict[Key, np.ndarray], chunks: list[Key], width: int,
                  context: bool = False) -> None:
         spans = [window_means(states[c], width) for c in chunks]
         if context:  # each span also carries its chunk's last token state
@@ -327,13 +360,21 @@ class _Spans:
 def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int,
                n_val_formats: int, batch_size: int, cache: Path | None, layers: tuple[int, ...],
                n_structured: int, l2_grid: tuple[float, ...], width: int,
-               context: bool = False) -> tuple[ProbeReadout, dict[str, Any]]:
+               context: bool = False, prefix_chunks: int = 0,
+               given_threshold: float | None = None) -> tuple[ProbeReadout, dict[str, Any]]:
     """:func:`fit` for a window readout (``ProbeReadout.window = width``): layer and L2 on
     the held-out-domain/format validation split, the threshold from out-of-fold logits (one
-    fold per domain), then a refit on every episode."""
+    fold per domain), then a refit on every episode. With ``prefix_chunks`` n, each chunk is
+    read after the n before it (the judge's :func:`chunk_prefixes`) and a (prefix, chunk)
+    pair is one training row. ``given_threshold`` replaces the out-of-fold threshold (which
+    the record still gives)."""
     episodes = training_episodes(seed, n_episodes, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
-    labelled = [episode_chunks(e) for e in episodes]
+    labelled = []
+    for e in episodes:
+        chunks = episode_chunks(e)
+        prefixes = chunk_prefixes([c for c, _ in chunks], prefix_chunks)
+        labelled.append([((p, c), h) for p, (c, h) in zip(prefixes, chunks, strict=True)])
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
     index = {c: i for i, c in enumerate(distinct)}
     by_row = [[(index[c], h) for c, h in chunks] for chunks in labelled]
@@ -373,25 +414,34 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
         for i, g in enumerate(groups):
             if g == group:
                 oof[i] = max(logits[r] for r, _ in by_row[i])
-    threshold, oof_bal = choose_threshold(oof, acceptable)
+    oof_threshold, oof_bal = choose_threshold(oof, acceptable)
     mean, scale, w, b = spans.fit(np.arange(len(distinct)), label_of, l2)
+    chosen_by = "out-of-fold worst-chunk logits, one fold per domain"
+    threshold = oof_threshold if given_threshold is None else given_threshold
+    if given_threshold is not None:
+        at_given = balanced_accuracy(acceptable, oof < threshold)
+        chosen_by = (f"given (--threshold, chosen on the tuning sets of "
+                     f"scripts/compare_probe_readouts.py); the out-of-fold threshold was "
+                     f"{round(oof_threshold, 4)}, and at the given one the out-of-fold "
+                     f"balanced accuracy is {round(at_given, 4)}")
     record = {
         "data": data_record(seed, n_structured, episodes, len(distinct), len(train), len(val),
                             held),
         "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width,
-                       "context": context},
+                       "context": context,
+                       **({"prefix_chunks": prefix_chunks} if prefix_chunks else {})},
         "chosen": {"layer": layer, "pooling": "mean", "window": width, "context": context,
-                   "l2": l2,
+                   **({"prefix_chunks": prefix_chunks} if prefix_chunks else {}), "l2": l2,
                    "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
         "final": {"fitted_on": "all episodes", "chunks": len(distinct),
-                  "threshold": round(threshold, 4), "threshold_from": "out-of-fold worst-chunk "
-                  "logits, one fold per domain", "oof_balanced_accuracy": round(oof_bal, 4),
+                  "threshold": round(threshold, 4), "threshold_from": chosen_by,
+                  "oof_balanced_accuracy": round(oof_bal, 4),
                   "oof_auc": round(auc(oof, acceptable), 4)},
         "encoder": {"name": encoder_name, "model": model_name, "weights_sha256": digest},
     }
     readout = ProbeReadout(encoder_name, layer, "mean", mean, scale, w, b, threshold,
                            settings=json.dumps(record, sort_keys=True), window=width,
-                           context=context)
+                           context=context, prefix_chunks=prefix_chunks)
     return readout, {**record, "table": table,
                      "fit_seconds": round(time.perf_counter() - started, 1)}
 
@@ -421,8 +471,18 @@ def main(argv: list[str] | None = None) -> int:
                              "(default 0: pooled chunks)")
     parser.add_argument("--context", action="store_true",
                         help="with --window: every span also reads its chunk's last token")
+    parser.add_argument("--prefix-chunks", type=int, default=0, metavar="N",
+                        help="with --window: read each chunk after the N chunks before it "
+                             "(causal encoders only; default 0: each chunk alone)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="with --window: set the veto threshold (on the worst chunk's "
+                             "logit) instead of taking the out-of-fold one; the record keeps both")
     parser.add_argument("--table", action="store_true", help="print every candidate's figures")
     args = parser.parse_args(argv)
+    if args.threshold is not None and not (args.window and math.isfinite(args.threshold)):
+        parser.error("--threshold needs --window and a finite number.")
+    if args.prefix_chunks and (not args.window or args.encoder != "gemma"):
+        parser.error("--prefix-chunks needs --window and --encoder gemma (a causal encoder).")
     import torch
 
     torch.set_num_threads(max(1, args.threads))
@@ -434,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                 name, args.seed, args.episodes, args.val_domains, args.val_formats,
                 args.batch_size, args.features_cache,
                 tuple(args.layers or CANDIDATE_LAYERS[name]), args.structured, tuple(args.l2),
-                args.window, args.context)
+                args.window, args.context, args.prefix_chunks, args.threshold)
         else:
             readout, record = fit(name, args.seed, args.episodes, args.val_domains,
                                   args.val_formats, args.batch_size, cache,
