@@ -646,7 +646,8 @@ class ProbeJudge(ScoringJudge):
 
     While the verdict cache is on, chunk logits are kept too (up to :attr:`CHUNK_MEMO`
     chunks, then forgotten at once): a new episode of a familiar env is mostly lines seen
-    before ("Step 3: the car moved east."), so only its new lines run through the encoder.
+    before ("Step 3: the car moved east."), so only its new lines run through the encoder
+    (for a ``prefix_chunks`` readout, a line seen before after the same line before it).
     With ``cache`` off nothing is kept, so uncached timings stay uncached.
     """
 
