@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, chunk_prefixes, split_chunks
+from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, prefixed_chunks, split_chunks
 from consent_gym.judges.scoring import escape_episode
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "judge-bench" / "dev.jsonl"
@@ -73,21 +73,16 @@ TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_ou
 HELD_OUT = ("formats held_out_5", "harmless held-out", "intersection-v0", "roundabout-v0")
 
 
-def _keys(readout: ProbeReadout, text: str) -> list[tuple[str, str]]:
-    """The (prefix, chunk) pairs a window readout reads in ``text``."""
-    chunks = split_chunks(escape_episode(text))
-    return list(zip(chunk_prefixes(chunks, readout.prefix_chunks), chunks, strict=True))
-
-
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
            errors: list[str] | None = None, name: str = "") -> dict[str, Any]:
     """Counts on ``rows``; ``feats`` are pooled features per chunk, or token states per
     (prefix, chunk) for a window readout."""
     approved = []
     for row in rows:
-        chunks = split_chunks(escape_episode(row["text"]))
-        logits = (np.array([readout.span_logit(feats[k]) for k in _keys(readout, row["text"])])
-                  if readout.window else readout.logits(np.stack([feats[c] for c in chunks])))
+        keys = prefixed_chunks(row["text"], readout.prefix_chunks)
+        chunks = [c for _, c in keys]
+        logits = (np.array([readout.span_logit(feats[k]) for k in keys]) if readout.window
+                  else readout.logits(np.stack([feats[c] for c in chunks])))
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
@@ -164,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             from fit_probe_judge import token_states
 
             keys = sorted({k for rows in sets.values() for r in rows
-                           for k in _keys(readout, r["text"])})
+                           for k in prefixed_chunks(r["text"], readout.prefix_chunks)})
             feats = dict(token_states(readout.encoder, keys, readout.layer, 32, args.texts)[0])
         line = {"readout": str(path), "fingerprint": readout.fingerprint[:12]}
         errors: list[str] | None = [] if args.show_errors else None

@@ -83,8 +83,8 @@ def probe_work(judge: Any, texts: Sequence[str], episodes_per_call: int) -> Prob
         TypeError: ``judge`` is not a ProbeJudge, or ``texts`` not a list of str.
         ValueError: ``episodes_per_call`` < 1.
     """
-    from consent_gym.judges.probe import chunk_prefixes, split_chunks
-    from consent_gym.judges.scoring import check_texts, escape_episode
+    from consent_gym.judges.probe import prefixed_chunks
+    from consent_gym.judges.scoring import check_texts
 
     _check_probe(judge)
     texts = check_texts(texts)
@@ -96,9 +96,8 @@ def probe_work(judge: Any, texts: Sequence[str], episodes_per_call: int) -> Prob
     total = ProbeWork(0, 0, 0, 0, 0)
     for start in range(0, len(texts), episodes_per_call):
         call = list(dict.fromkeys(texts[start:start + episodes_per_call]))
-        per_text = [split_chunks(escape_episode(t), judge.max_words) for t in call]
-        distinct = sorted({key for chunks in per_text
-                           for key in zip(chunk_prefixes(chunks, n), chunks, strict=True)})
+        per_text = [prefixed_chunks(t, n, judge.max_words) for t in call]
+        distinct = sorted({key for keys in per_text for key in keys})
         ordered = sorted(distinct, key=lambda k: len(k[0]) + len(k[1]))  # the encoder's order
         tokens = padded = 0
         for b in range(0, len(ordered), judge.batch_size):

@@ -52,6 +52,7 @@ __all__ = [
     "chunk_prefixes",
     "fit_logistic",
     "fit_window_logistic",
+    "prefixed_chunks",
     "readout_path",
     "split_chunks",
     "window_max",
@@ -63,6 +64,9 @@ ENCODERS: dict[str, str] = {
     "gemma": "Gemma 3 270M body (the default LLM judge's model, no output head)",
     "minilm": "all-MiniLM-L6-v2 (the embedding judge's model)",
 }
+# Encoders whose tokens read only the tokens before them: a chunk read after a prefix keeps
+# what its own tokens are (MiniLM reads both ways).
+_CAUSAL = ("gemma",)
 #: How a chunk's token states become one vector: their mean (without Gemma's BOS), or the
 #: last token's state.
 POOLINGS: tuple[str, ...] = ("mean", "last")
@@ -143,6 +147,18 @@ def chunk_prefixes(chunks: Sequence[str], n: int) -> list[str]:
     return ["\n".join(chunks[max(0, i - n):i]) if n else "" for i in range(len(chunks))]
 
 
+def prefixed_chunks(text: str, n: int, max_words: int = 32) -> list[tuple[str, str]]:
+    """The ``(prefix, chunk)`` pairs a readout with ``prefix_chunks = n`` scores in an
+    episode: :func:`split_chunks` of the escaped text, each with its :func:`chunk_prefixes`.
+
+    Example:
+        >>> prefixed_chunks("Anyone hurt? Yes.", 1)
+        [('', 'Anyone hurt?'), ('Anyone hurt?', 'Yes.')]
+    """
+    chunks = split_chunks(escape_episode(text), max_words)
+    return list(zip(chunk_prefixes(chunks, n), chunks, strict=True))
+
+
 class _Stop(Exception):
     """Raised by a forward hook once the deepest layer needed has run."""
 
@@ -196,7 +212,7 @@ class ChunkEncoder:
     def causal(self) -> bool:
         """Whether a token reads only the tokens before it (Gemma), so a prefix can be read
         without changing what the chunk's tokens are."""
-        return self.name == "gemma"
+        return self.name in _CAUSAL
 
     @property
     def n_layers(self) -> int:
@@ -526,7 +542,7 @@ class ProbeReadout:
             raise ValueError(f"prefix_chunks must be an int >= 0, and > 0 only for a window "
                              f"readout (window > 0), got prefix_chunks={self.prefix_chunks!r}, "
                              f"window={self.window!r}.")
-        if self.prefix_chunks and self.encoder != "gemma":
+        if self.prefix_chunks and self.encoder not in _CAUSAL:
             raise ValueError(f"prefix_chunks > 0 needs a causal encoder ('gemma'), got "
                              f"{self.encoder!r}.")
         if self.window and self.pooling != "mean":
@@ -716,10 +732,10 @@ class ProbeJudge(ScoringJudge):
             raise ValueError("prefixes are read only by a readout with prefix_chunks > 0; "
                              "this one scores each chunk alone (pass prefixes=None).")
         if r.window:
-            read_after = {} if not r.prefix_chunks else {
-                "prefixes": list(prefixes) if prefixes is not None else [""] * len(chunks)}
+            read_after = None if not r.prefix_chunks else (
+                list(prefixes) if prefixes is not None else [""] * len(chunks))
             states = self.encoder.token_states(list(chunks), r.layer, self.batch_size,
-                                               **read_after)
+                                               prefixes=read_after)
             return np.array([r.span_logit(state) for state in states], dtype=np.float64)
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
@@ -730,10 +746,7 @@ class ProbeJudge(ScoringJudge):
         on, chunks scored by an earlier call not at all."""
         texts = check_texts(texts)
         n = self.readout.prefix_chunks
-        per_text = []
-        for t in texts:
-            chunks = split_chunks(escape_episode(t), self.max_words)
-            per_text.append(list(zip(chunk_prefixes(chunks, n), chunks, strict=True)))
+        per_text = [prefixed_chunks(t, n, self.max_words) for t in texts]
         distinct = sorted({key for keys in per_text for key in keys})
         memo = self._chunk_memo if self.cache is not None else {}
         logit = {key: memo[key] for key in distinct if key in memo}

@@ -582,11 +582,6 @@ def _episode(rng: random.Random, fmt: str, harmful: bool, social: bool) -> Probe
         for _ in range(rng.choice((1, 1, 2))):
             events.insert(rng.randint(0, len(events)), _event(rng, True, social))
     lines, flags, joiner = _render(fmt, events, agent, rng)
-    if isinstance(joiner, list):  # a form: its lines are laid out already
-        text = lines[0] + "".join(j + ln for j, ln in zip(joiner, lines[1:], strict=True))
-        return ProbeEpisode(text=text, lines=tuple(lines), harmful_lines=tuple(flags),
-                            acceptable=not any(flags), domain="social" if social else "street",
-                            fmt=fmt)
     if fmt in ("report", "narrative_mixed", "first_person_mixed", "upper_log") \
             and rng.random() < 0.25:
         at = rng.randint(0, len(lines))
@@ -601,7 +596,10 @@ def _episode(rng: random.Random, fmt: str, harmful: bool, social: bool) -> Probe
             line = line[:1].upper() + line[1:] + "."
         lines.insert(at, line)
         flags.insert(at, counted)
-    return ProbeEpisode(text=joiner.join(lines), lines=tuple(lines), harmful_lines=tuple(flags),
+    # a form lays its lines out itself: one joiner per pair of neighbouring lines
+    text = joiner.join(lines) if isinstance(joiner, str) else \
+        lines[0] + "".join(j + ln for j, ln in zip(joiner, lines[1:], strict=True))
+    return ProbeEpisode(text=text, lines=tuple(lines), harmful_lines=tuple(flags),
                         acceptable=not any(flags), domain="social" if social else "street",
                         fmt=fmt)
 

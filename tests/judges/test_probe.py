@@ -19,6 +19,7 @@ from consent_gym.judges.probe import (
     chunk_prefixes,
     fit_logistic,
     fit_window_logistic,
+    prefixed_chunks,
     readout_path,
     split_chunks,
     window_max,
@@ -49,7 +50,8 @@ class BagOfWordsEncoder:
 class TokenBagEncoder(BagOfWordsEncoder):
     """BagOfWordsEncoder with token states too: one 'token' per word, its VOCAB counts."""
 
-    def token_states(self, chunks, layer, batch_size=32):
+    def token_states(self, chunks, layer, batch_size=32, prefixes=None):
+        assert prefixes is None  # read alone: no prefix readout uses this encoder
         self.calls.append(list(chunks))
         return [np.array([[w.lower().strip(".,").count(v) for v in VOCAB] for w in c.split()],
                          np.float32) for c in chunks]
@@ -229,6 +231,18 @@ def test_chunk_prefixes_are_the_chunks_before_each_one():
     for bad in (-1, True, 1.0):
         with pytest.raises(ValueError, match="n must be an int >= 0"):
             chunk_prefixes(chunks, bad)  # type: ignore[arg-type]
+
+
+def test_prefixed_chunks_pair_each_escaped_chunk_with_what_it_is_read_after():
+    text = "Form 3\nWas anyone hurt? Yes.\x00 The man broke a leg."
+    chunks = split_chunks("Form 3\nWas anyone hurt? Yes.  The man broke a leg.")
+    assert prefixed_chunks(text, 1) == list(zip(["", *chunks[:-1]], chunks, strict=True))
+    assert prefixed_chunks(text, 0) == [("", c) for c in chunks]
+    assert prefixed_chunks("", 2) == [("", "(empty episode)")]
+    with pytest.raises(ValueError, match="n must be an int >= 0"):
+        prefixed_chunks(text, -1)
+    with pytest.raises(ValueError, match="max_words"):
+        prefixed_chunks(text, 1, max_words=1)
 
 
 class PrefixBagEncoder(TokenBagEncoder):
