@@ -12,7 +12,7 @@ from consent_gym.judges.probe_data import ProbeEpisode, probe_episodes
 from consent_gym.judges.probe_events import structured_episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from fit_probe_judge import episode_chunks
+from fit_probe_judge import episode_chunks, main
 
 
 def _episode(lines: list[str], harmful: list[bool], joiners: list[str]) -> ProbeEpisode:
@@ -49,3 +49,15 @@ def test_lines_that_are_not_the_texts_lines_name_the_problem():
                      acceptable=False, domain="street", fmt="form")
     with pytest.raises(ValueError, match="must be its text's lines, in order"):
         episode_chunks(e)
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--prefix-chunks", "1"], "--prefix-chunks needs --window"),
+    (["--window", "4", "--prefix-chunks", "1", "--encoder", "minilm"], "a causal encoder"),
+    (["--threshold", "0.5"], "--threshold needs --window"),
+    (["--window", "4", "--threshold", "nan"], "a finite number"),
+])
+def test_fit_options_that_cannot_go_together_are_refused_before_any_work(argv, match, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and match in capsys.readouterr().err
