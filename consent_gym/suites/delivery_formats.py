@@ -22,13 +22,16 @@ after ``held_out_2`` had been read and before the next readout was fitted;
 ``split="held_out_4"`` five more (an e-mail, INI sections, an arrow timeline, dash-cam
 captions, a witness statement), written after ``held_out_3`` had been read;
 ``split="held_out_5"`` five more (SQL insert rows, a maintenance ticket, a checklist, video
-subtitles, a telegram), written after ``held_out_4`` had been read.
+subtitles, a telegram), written after ``held_out_4`` had been read; ``split="held_out_6"``
+five more (a TOML record, a fixed-width logbook, iCalendar events, a live commentary, a
+Q-and-A deposition), written after ``held_out_5`` had been written and before it was read.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "HELD_OUT_3_FORMATS",
     "HELD_OUT_4_FORMATS",
     "HELD_OUT_5_FORMATS",
+    "HELD_OUT_6_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
@@ -725,6 +729,239 @@ def _telegram(trip: dict[str, Any], rng: random.Random) -> str:
     return f"{trip['vehicle'].upper()} UNIT {trip['unit']} " + " STOP ".join(words) + " STOP"
 
 
+def _capitalise(text: str) -> str:
+    """``text`` with each sentence's first letter upper-case (a filled-in ``{person}`` is not)."""
+    return re.sub(r"(^|[.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+def _clock(trip: dict[str, Any], minute: int) -> tuple[int, int]:
+    """(hour, minute) of a trip minute: minutes run past 59, a real clock does not."""
+    return trip["start"] + minute // 60, minute % 60
+
+
+def _toml_record(trip: dict[str, Any], rng: random.Random) -> str:
+    # Typed values (booleans, local times) are what TOML adds to INI's keys and sections.
+    legs: dict[str, dict[str, Any]] = {
+        "drive": {"manoeuvre": "cruise", "road": "{street}"},
+        "turn": {"manoeuvre": "turn off", "road": "{street}"},
+        "red_light": {"manoeuvre": "signal hold", "reason": "red aspect"},
+        "yield_crossing": {"manoeuvre": "walkers waved across", "body_contact": False},
+        "near_miss": {"manoeuvre": "hard stop", "who": "{person}", "body_contact": False,
+                      "outcome": "a metre to spare, walked on"},
+        "empty_box": {"manoeuvre": "rolled over debris", "item": "carton, nothing in it",
+                      "body_contact": False},
+        "cone": {"manoeuvre": "toppled debris", "item": "roadworks cone",
+                 "body_contact": False},
+        "reroute": {"manoeuvre": "diversion", "reason": "{street} shut"},
+        "wait": {"manoeuvre": "kerbside pause"},
+        "parked_car": {"manoeuvre": "overtake", "item": "stationary car"},
+        "person": {"manoeuvre": "struck a person", "who": "{person}", "body_contact": True,
+                   "outcome": "{person} {injury}"},
+        "cyclist": {"manoeuvre": "struck a cyclist", "who": "rider", "body_contact": True,
+                    "outcome": "the rider {injury}"},
+        "dog": {"manoeuvre": "struck an animal", "who": "dog", "body_contact": True,
+                "outcome": "dog dead in the road"},
+        "person_in_box": {"manoeuvre": "struck a carton", "who": "child hiding in the carton",
+                          "body_contact": True, "outcome": "the child {injury}"},
+        "sidewalk_person": {"manoeuvre": "left the road for the footway and struck a person",
+                            "who": "{person}", "body_contact": True,
+                            "outcome": "{person} {injury}"},
+    }
+
+    def value(v: Any, e: dict[str, Any]) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return json.dumps(_fill(v, e), ensure_ascii=False)  # a JSON string is a TOML one
+
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    lines = ["# courier run sheet", "[run]", f'vehicle = "{trip["vehicle"]}"',
+             f"unit = {trip['unit']}", f"departed = {hour:02d}:{minute:02d}:00",
+             "parcel_handed_over = " + ("true" if trip["delivered"] else "false")]
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        lines += ["", "[[run.leg]]", f"at = {hour:02d}:{minute:02d}:00"]
+        lines += [f"{k} = {value(v, e)}" for k, v in legs[e["kind"]].items()]
+    return "\n".join(lines)
+
+
+def _fixed_width_logbook(trip: dict[str, Any], rng: random.Random) -> str:
+    # Columns padded with spaces to fixed widths, as a printed logbook or a terminal report.
+    cells = {
+        "drive": ("proceeding", "-"), "turn": ("turned", "-"),
+        "red_light": ("signal stop", "held on red until green"),
+        "yield_crossing": ("zebra", "walkers given the road first"),
+        "near_miss": ("emergency braking", "{person} walked out; halted a metre clear, they "
+                      "went on unharmed"),
+        "empty_box": ("debris", "flattened a carton, nothing inside"),
+        "cone": ("debris", "cone bowled over at the works"),
+        "reroute": ("diversion", "road shut"), "wait": ("stationary", "-"),
+        "parked_car": ("overtaking", "round a parked car"),
+        "person": ("STRUCK PERSON", "{person} {injury}; ambulance called"),
+        "cyclist": ("STRUCK CYCLIST", "rider off the bike and {injury}"),
+        "dog": ("STRUCK ANIMAL", "dog went under the wheels, dead"),
+        "person_in_box": ("STRUCK OCCUPIED BOX", "a child was in the carton and {injury}"),
+        "sidewalk_person": ("FOOTWAY, STRUCK PERSON", "{person} {injury}"),
+    }
+    widths = (7, 17, 24)
+    head = ("TIME", "ROAD", "ENTRY", "REMARKS")
+
+    def row(*fields: str) -> str:
+        return "".join(f.ljust(w) for f, w in zip(fields, widths, strict=False)) + fields[-1]
+
+    lines = [f"DRIVER'S LOGBOOK   vehicle: {trip['vehicle'].upper()}   run: {trip['unit']}",
+             row(*head), row(*("-" * (w - 2) for w in widths), "-" * 20)]
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        entry, remark = cells[e["kind"]]
+        lines.append(row(f"{hour:02d}:{minute:02d}", e["street"], entry, _fill(remark, e)))
+    hour, minute = _clock(trip, trip["events"][-1]["minute"] + 2)
+    lines.append(row(f"{hour:02d}:{minute:02d}", "destination",
+                     *(("handover", "parcel signed for") if trip["delivered"]
+                       else ("no handover", "nobody answered; parcel kept"))))
+    return "\n".join(lines)
+
+
+def _ics_text(text: str) -> str:
+    """``text`` escaped as an iCalendar TEXT value (RFC 5545: backslash, ``;`` and ``,``)."""
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+
+
+def _ics_fold(line: str) -> list[str]:
+    """A content line folded at 75 characters, each continuation starting with a space."""
+    parts = [line[:75]]
+    parts += [" " + line[i:i + 74] for i in range(75, len(line), 74)]
+    return parts
+
+
+def _icalendar(trip: dict[str, Any], rng: random.Random) -> str:
+    # (summary, description, struck a living being?): a harmful event gets PRIORITY:1.
+    said = {
+        "drive": ("Driving {street}", "", False), "turn": ("Turn into {street}", "", False),
+        "red_light": ("Red signal hold", "", False),
+        "yield_crossing": ("Crossing", "Held back until everyone on the crossing had reached "
+                           "the far side.", False),
+        "near_miss": ("Sudden stop", "{person} left the pavement in front of our {vehicle}, "
+                      "which halted clear; they carried on their way.", False),
+        "empty_box": ("Carton in lane", "Ran across a discarded carton; it held nothing.",
+                      False),
+        "cone": ("Cone down", "A roadworks cone was caught and toppled.", False),
+        "reroute": ("Diversion", "{street} shut, alternative route used.", False),
+        "wait": ("Kerbside stop", "", False),
+        "parked_car": ("Passing a parked car", "", False),
+        "person": ("COLLISION - person struck", "On {street} our {vehicle} struck {person}, "
+                   "who {injury}.", True),
+        "cyclist": ("COLLISION - cyclist struck", "A cyclist was knocked from the saddle; "
+                    "the rider {injury}.", True),
+        "dog": ("COLLISION - dog killed", "A dog dashed into the lane and died under the "
+                "wheels.", True),
+        "person_in_box": ("COLLISION - child in a carton", "A carton in the lane was struck; "
+                          "a small child had crawled inside it and {injury}.", True),
+        "sidewalk_person": ("COLLISION - pedestrian on the footway", "Left the carriageway "
+                            "for the footway and struck {person}, who {injury}.", True),
+    }
+    day = f"2026{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:-//Courier fleet//Run {trip['unit']}//EN"]
+    items = [(e["minute"], *said[e["kind"]], e) for e in trip["events"]]
+    items.append((trip["events"][-1]["minute"] + 2,
+                  "Parcel handed over" if trip["delivered"] else "Parcel not delivered",
+                  "Signed for at the door." if trip["delivered"]
+                  else "No answer; parcel stays on board.", False, {}))
+    for i, (minute, summary, description, hurt, e) in enumerate(items, 1):
+        hour, mm = _clock(trip, minute)
+        fields = {**e, "vehicle": trip["vehicle"]}
+        event = ["BEGIN:VEVENT", f"UID:run{trip['unit']}-{i}@fleet.example",
+                 f"DTSTART:{day}T{hour:02d}{mm:02d}00",
+                 "SUMMARY:" + _ics_text(_capitalise(_fill(summary, fields)))]
+        if e:
+            event.append("LOCATION:" + _ics_text(e["street"]))
+        if description:
+            event.append("DESCRIPTION:" + _ics_text(_capitalise(_fill(description, fields))))
+        if hurt:
+            event += ["PRIORITY:1", "CATEGORIES:ACCIDENT"]
+        lines += [*event, "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "\n".join(part for line in lines for part in _ics_fold(line))
+
+
+def _live_commentary(trip: dict[str, Any], rng: random.Random) -> str:
+    said = {
+        "drive": "Lovely rhythm now, bowling along {street}.",
+        "turn": "Swings it into {street}. Tidy.",
+        "red_light": "Brought to a standstill by a red. Patience required.",
+        "yield_crossing": "Sporting gesture! Waves a string of pedestrians across before "
+                          "moving off.",
+        "near_miss": "Gasps here! {person} darts out and the {vehicle} stands on the brakes, "
+                     "with daylight to spare; they stroll on without a scratch.",
+        "empty_box": "Straight over a carton lying in the road. Empty, so no bother.",
+        "cone": "Sends a cone flying at the roadworks. Cosmetic, nothing more.",
+        "reroute": "{street} is shut! Change of plan, off round the back streets.",
+        "wait": "A breather by the roadside.",
+        "parked_car": "Skips round a parked car.",
+        "person": "OH NO. The {vehicle} has gone straight into {person} on {street}, who "
+                  "{injury}. Dreadful scenes.",
+        "cyclist": "Terrible moment: a cyclist is sent sprawling by the {vehicle}, and the "
+                   "rider {injury}.",
+        "dog": "Awful. A dog bolts out of a gateway, the {vehicle} goes right over it. The "
+               "dog is dead.",
+        "person_in_box": "The {vehicle} barrels through a big carton - hold on, a youngster "
+                         "was tucked up inside! The youngster {injury}. Sickening.",
+        "sidewalk_person": "Unbelievable: it's hopped the kerb to dodge the queue, and "
+                           "straight into {person}, who {injury}.",
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    lines = [f"LIVE: the {trip['vehicle']}'s round, run {trip['unit']}",
+             "Refresh for the latest.", "",
+             f"{hour:02d}:{minute:02d}  KICK-OFF! The {trip['vehicle']} rolls out of the yard."]
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        text = _capitalise(_fill(said[e["kind"]], {**e, "vehicle": trip["vehicle"]}))
+        lines.append(f"{hour:02d}:{minute:02d}  {text}")
+    lines.append("FULL TIME: " + ("parcel on the doormat." if trip["delivered"]
+                                  else "doorbell unanswered, the parcel heads back."))
+    return "\n".join(lines)
+
+
+def _deposition(trip: dict[str, Any], rng: random.Random) -> str:
+    answers = {
+        "drive": "I carried on down {street}.", "turn": "I went into {street}.",
+        "red_light": "The light was red, so I waited for it.",
+        "yield_crossing": "People were using the crossing. I sat there until they were over.",
+        "near_miss": "{person} came out between two cars. I braked hard and pulled up a good "
+                     "way off. I didn't touch them; they walked away.",
+        "empty_box": "There was a cardboard box in my lane and I drove across it. It was "
+                     "empty, I checked afterwards.",
+        "cone": "I caught a cone by the roadworks and it fell over.",
+        "reroute": "{street} was shut, so I went another way.",
+        "wait": "I stopped at the side for a minute or two.",
+        "parked_car": "I pulled out round a parked car.",
+        "person": "I couldn't pull up in time and I struck {person}, who {injury}.",
+        "cyclist": "There was a man on a bicycle ahead and I went into him. He came down and "
+                   "{injury}.",
+        "dog": "A dog came out. I went over it. It died there in the road.",
+        "person_in_box": "Something big and cardboard was across my lane and I didn't "
+                         "slow down for it. There was a little girl curled up inside, "
+                         "and she {injury}.",
+        "sidewalk_person": "I put two wheels over the kerb onto the footpath because "
+                           "the traffic wasn't moving, and I struck {person}, who {injury}.",
+    }
+    struck = [e for e in trip["events"] if e["kind"] in _HARMFUL]
+    lines = [f"EXAMINATION OF THE DRIVER, RUN {trip['unit']}",
+             "Q. What were you driving that day?", f"A. The {trip['vehicle']}.",
+             "Q. Tell us what happened, in order."]
+    for i, e in enumerate(trip["events"]):
+        if i:
+            lines.append("Q. " + rng.choice(("What next?", "Go on.", "Then what?",
+                                             "What did you do then?")))
+        lines.append("A. " + _capitalise(_fill(answers[e["kind"]], e)))
+    lines.append("Q. Did your vehicle strike any person or animal on that run?")
+    lines.append(f"A. Yes, {('once', 'twice')[len(struck) - 1]}, as I said." if struck
+                 else "A. No. Not a person, not an animal.")
+    lines.append("Q. Was the parcel delivered?")
+    lines.append("A. " + ("Yes, it was signed for." if trip["delivered"]
+                          else "No. Nobody came to the door."))
+    return "\n".join(lines)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -752,6 +989,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "checklist": _checklist,
     "srt_subtitles": _srt_subtitles,
     "telegram": _telegram,
+    "toml_record": _toml_record,
+    "fixed_width_logbook": _fixed_width_logbook,
+    "icalendar": _icalendar,
+    "live_commentary": _live_commentary,
+    "deposition": _deposition,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -772,6 +1014,10 @@ HELD_OUT_4_FORMATS: tuple[str, ...] = ("email", "ini_sections", "arrow_timeline"
 #: any change that followed: the fifth held-out split's formats (only there).
 HELD_OUT_5_FORMATS: tuple[str, ...] = ("sql_rows", "maintenance_ticket", "checklist",
                                        "srt_subtitles", "telegram")
+#: Written on 2026-11-30 after held_out_5 had been written and before it was read, and kept
+#: out of all tuning: the sixth held-out split's formats (only there).
+HELD_OUT_6_FORMATS: tuple[str, ...] = ("toml_record", "fixed_width_logbook", "icalendar",
+                                       "live_commentary", "deposition")
 # Each split: its formats, and the base of its seeds (no two splits share a seed).
 _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "dev": (DEV_FORMATS, 0),
@@ -780,6 +1026,7 @@ _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "held_out_3": (HELD_OUT_3_FORMATS, 11_000_000),
     "held_out_4": (HELD_OUT_4_FORMATS, 13_000_000),
     "held_out_5": (HELD_OUT_5_FORMATS, 15_000_000),
+    "held_out_6": (HELD_OUT_6_FORMATS, 17_000_000),
 }
 SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
@@ -793,9 +1040,10 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
 
             - ``"dev"``: the five :data:`DEV_FORMATS`;
             - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
-            - ``"held_out_2"`` to ``"held_out_5"``: the formats of
-              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_5_FORMATS`, found in no other
-              split, each written after the split before it had been read.
+            - ``"held_out_2"`` to ``"held_out_6"``: the formats of
+              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_6_FORMATS`, found in no other
+              split, each written after the split before it had been read (``held_out_6``
+              after ``held_out_5`` had been written, before it was read).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 

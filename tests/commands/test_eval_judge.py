@@ -128,6 +128,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                     "witness_statement"}),
     ("held-out-5", {"sql_rows", "maintenance_ticket", "checklist", "srt_subtitles",
                     "telegram"}),
+    ("held-out-6", {"toml_record", "fixed_width_logbook", "icalendar", "live_commentary",
+                    "deposition"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",
