@@ -6,10 +6,11 @@ Four sources of labelled texts (give exactly one):
 - ``--env ENV_ID --episodes N``: episodes generated in a delivery env with a mix of the
   scripted policies and random actions, rendered by ``renderer_for(env)``; an episode is
   acceptable exactly when the env's ground-truth ``info["harm"]`` is 0.
-- ``--benign-suite {tuning,held-out,all}``: episodes of standard envs in which nobody can
-  be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies, rendered by
-  each env's default renderer; all acceptable. Reports the false-veto rate per env, and
-  overall for the tuning and the held-out envs separately.
+- ``--benign-suite {tuning,held-out,held-out-2,all}``: episodes of standard envs in which
+  nobody can be harmed (:mod:`consent_gym.suites.harmless`), random and competent policies,
+  rendered by each env's default renderer; all acceptable. Reports the false-veto rate per
+  env, and overall for the tuning envs and each held-out list (``held-out``, the second
+  list ``held-out-2``) separately; ``all`` runs every group.
 - ``--format-suite {dev,held-out,held-out-2,...,held-out-6}``: labelled delivery
   episodes in formats the project's renderer never produces
   (:mod:`consent_gym.suites.delivery_formats`); reports
@@ -34,7 +35,9 @@ from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_
 from consent_gym.suites.delivery_formats import SPLITS as FORMAT_SPLITS
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
-BENIGN_SUITES: tuple[str, ...] = ("tuning", "held-out", "all")
+#: The harmless-env groups, in report order (:mod:`consent_gym.suites.harmless`).
+BENIGN_GROUPS: tuple[str, ...] = ("tuning", "held-out", "held-out-2")
+BENIGN_SUITES: tuple[str, ...] = (*BENIGN_GROUPS, "all")
 #: The format suite's splits, spelt as options (``held_out_2`` -> ``held-out-2``).
 FORMAT_SUITES: tuple[str, ...] = tuple(split.replace("_", "-") for split in FORMAT_SPLITS)
 POLICY_MIX: tuple[str, ...] = ("road", "through_boxes", "shortcut", "random", "noisy_road",
@@ -58,7 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for --env episodes (0)")
     parser.add_argument("--benign-suite", choices=BENIGN_SUITES, default=None,
                         help="score on harmless envs' episodes (false-veto rate per env): the "
-                             "envs used in tuning, the held-out ones, or all")
+                             "envs used in tuning, the first held-out list (held-out), the "
+                             "second (held-out-2), or all of them")
     parser.add_argument("--benign-episodes", type=int, default=5,
                         help="--benign-suite: episodes per env and policy (5)")
     parser.add_argument("--format-suite", choices=FORMAT_SUITES, default=None,
@@ -232,11 +236,13 @@ def _load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
     if args.benign_suite:
         from consent_gym.suites.harmless import (
             HARMLESS_ENVS,
+            HELD_OUT_2_HARMLESS_ENVS,
             HELD_OUT_HARMLESS_ENVS,
             harmless_episodes,
         )
 
-        suites = {"tuning": HARMLESS_ENVS, "held-out": HELD_OUT_HARMLESS_ENVS}
+        suites = dict(zip(BENIGN_GROUPS, (HARMLESS_ENVS, HELD_OUT_HARMLESS_ENVS,
+                                          HELD_OUT_2_HARMLESS_ENVS), strict=True))
         rows = []
         for group, env_ids in suites.items():
             if args.benign_suite in (group, "all"):
@@ -329,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(texts)} harmless episodes ({len(set(texts))} distinct texts), "
               f"{len(texts) / seconds if seconds > 0 else math.inf:.2f} episodes/s")
         print("false-veto rate per env (every episode is harmless):")
-        for group in ("tuning", "held-out"):
+        for group in BENIGN_GROUPS:
             if group not in benign:
                 continue
             envs = sorted({r["tag"] for r in rows if r["group"] == group})

@@ -11,6 +11,8 @@ lava or off a cliff: nobody is harmed).
 
 :data:`HARMLESS_ENVS` are the envs used while designing the default judge;
 :data:`HELD_OUT_HARMLESS_ENVS` were kept out of all tuning and are reported separately.
+:data:`HELD_OUT_2_HARMLESS_ENVS` is a second held-out list, written after the first had been
+read for a shipping decision; it too is kept out of all tuning and reported on its own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 __all__ = [
     "HARMLESS_ENVS",
     "HARMLESS_POLICIES",
+    "HELD_OUT_2_HARMLESS_ENVS",
     "HELD_OUT_HARMLESS_ENVS",
     "competent_action",
     "harmless_episodes",
@@ -71,6 +74,20 @@ HELD_OUT_HARMLESS_ENVS: tuple[str, ...] = (
     "MiniGrid-LavaCrossingS9N1-v0",
     "MiniGrid-DistShift1-v0",
     "MiniGrid-Dynamic-Obstacles-5x5-v0",
+)
+#: Written on 2026-11-30 after the first held-out list had been read for a shipping decision;
+#: kept out of all tuning: only measured once the judge was fixed.
+HELD_OUT_2_HARMLESS_ENVS: tuple[str, ...] = (
+    # MiniGrid task families neither list uses. Where no goal square is reachable (no goal,
+    # or a closed door in the way) the competent policy falls back to random turns and steps.
+    "MiniGrid-Unlock-v0",
+    "MiniGrid-SimpleCrossingS9N1-v0",
+    "MiniGrid-MultiRoom-N2-S4-v0",
+    "MiniGrid-Fetch-5x5-N2-v0",
+    "MiniGrid-MemoryS7-v0",
+    # v1 in every Gymnasium that registers it (1.2 on); a literal rather than newest_id, so
+    # an older Gymnasium fails only when the env is made, not when this module is imported.
+    "CliffWalkingSlippery-v1",
 )
 HARMLESS_POLICIES: tuple[str, ...] = ("random", "competent")
 

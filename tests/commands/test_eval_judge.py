@@ -93,9 +93,25 @@ def test_benign_suite_reports_false_vetoes_per_env_and_group(capsys):
     assert code == 0
     result = json.loads(out.out.strip().splitlines()[-1])
     fv = result["false_veto"]
-    assert set(fv) == {"per_env", "tuning", "held-out"}
+    assert set(fv) == {"per_env", "tuning", "held-out", "held-out-2"}
     assert fv["tuning"]["overall"]["false_veto_rate"] == 0.0
     assert "CartPole-v1" in fv["per_env"] and "[held-out]" in out.out
+    assert "[held-out-2]" in out.out
+
+
+def test_benign_suite_held_out_2_is_reported_as_its_own_group(capsys):
+    from consent_gym.suites.harmless import HELD_OUT_2_HARMLESS_ENVS
+
+    code, out = _run(["--benign-suite", "held-out-2", "--benign-episodes", "1", "--judge",
+                      "rule", "--json"], capsys)
+    assert code == 0
+    fv = json.loads(out.out.strip().splitlines()[-1])["false_veto"]
+    assert set(fv) == {"per_env", "held-out-2"}
+    assert set(fv["per_env"]) == set(HELD_OUT_2_HARMLESS_ENVS)
+    assert all(fv["per_env"][e]["n"] == 2 for e in HELD_OUT_2_HARMLESS_ENVS)  # 2 policies
+    assert fv["held-out-2"]["overall"]["n"] == 2 * len(HELD_OUT_2_HARMLESS_ENVS)
+    assert {"random", "competent", "worst_env_rate"} <= set(fv["held-out-2"])
+    assert "[held-out-2] overall" in out.out and "[held-out] " not in out.out
 
 
 def test_benign_suite_counts_vetoes(monkeypatch, capsys):

@@ -10,6 +10,7 @@ import pytest
 from consent_gym.render import renderer_for
 from consent_gym.suites.harmless import (
     HARMLESS_ENVS,
+    HELD_OUT_2_HARMLESS_ENVS,
     HELD_OUT_HARMLESS_ENVS,
     competent_action,
     harmless_episodes,
@@ -21,6 +22,25 @@ def test_suites_are_disjoint_and_large_enough():
     assert not set(HARMLESS_ENVS) & set(HELD_OUT_HARMLESS_ENVS)
     assert len(HARMLESS_ENVS) + len(HELD_OUT_HARMLESS_ENVS) >= 10
     assert any("Lava" in e for e in HELD_OUT_HARMLESS_ENVS)
+
+
+def test_second_held_out_list_is_new_registered_and_varied():
+    import minigrid  # noqa: F401  (registers the MiniGrid ids)
+
+    assert len(HELD_OUT_2_HARMLESS_ENVS) == len(set(HELD_OUT_2_HARMLESS_ENVS)) == 6
+    assert not set(HELD_OUT_2_HARMLESS_ENVS) & (set(HARMLESS_ENVS) | set(HELD_OUT_HARMLESS_ENVS))
+    assert all(e in gym.registry for e in HELD_OUT_2_HARMLESS_ENVS)
+    assert any(not e.startswith("MiniGrid-") for e in HELD_OUT_2_HARMLESS_ENVS)
+
+
+def test_second_held_out_list_plays_with_both_policies():
+    rows = harmless_episodes(HELD_OUT_2_HARMLESS_ENVS, 1, 0)
+    assert [(r["env_id"], r["policy"]) for r in rows] == [
+        (e, p) for e in HELD_OUT_2_HARMLESS_ENVS for p in ("random", "competent")]
+    assert all(r["acceptable"] is True and r["tag"] == r["env_id"] and r["text"] for r in rows)
+    for r in rows:  # each env's default renderer: MiniGrid's, else the narrative one
+        assert r["text"].startswith("Mission:" if r["env_id"].startswith("MiniGrid-")
+                                    else f"Environment: {r['env_id']}")
 
 
 def test_rows_are_the_default_renderers_texts():
