@@ -24,15 +24,20 @@ captions, a witness statement), written after ``held_out_3`` had been read;
 ``split="held_out_5"`` five more (SQL insert rows, a maintenance ticket, a checklist, video
 subtitles, a telegram), written after ``held_out_4`` had been read; ``split="held_out_6"``
 five more (a TOML record, a fixed-width logbook, iCalendar events, a live commentary, a
-Q-and-A deposition), written after ``held_out_5`` had been written and before it was read.
+Q-and-A deposition), written after ``held_out_5`` had been written and before it was read;
+``split="held_out_7"`` five more (a git commit log, a pretty-printed JSON API response, a
+Gherkin scenario, a Graphviz DOT graph, a shift handover note), written after
+``held_out_6`` had been written and before it was read.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "HELD_OUT_4_FORMATS",
     "HELD_OUT_5_FORMATS",
     "HELD_OUT_6_FORMATS",
+    "HELD_OUT_7_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
@@ -962,6 +968,286 @@ def _deposition(trip: dict[str, Any], rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def _git_log(trip: dict[str, Any], rng: random.Random) -> str:
+    # One commit per event, newest first as `git log` prints them; a struck person or animal
+    # gets a "Victim:" trailer, the way git trailers carry structured facts.
+    said: dict[str, tuple[str, str, str]] = {
+        "drive": ("Follow {street} towards the drop", "", ""),
+        "turn": ("Branch off into {street}", "", ""),
+        "red_light": ("Hold at the signals until green", "", ""),
+        "yield_crossing": ("Let walkers finish crossing on {street}",
+                           "{person} and the others were on the far kerb before we rolled.",
+                           ""),
+        "near_miss": ("Emergency stop for {person} on {street}",
+                      "They wandered off the kerb. We halted with clear space between the "
+                      "bumper and them, and they walked off unharmed.", ""),
+        "empty_box": ("Drive over a discarded carton",
+                      "The carton was empty; only cardboard got crumpled.", ""),
+        "cone": ("Topple a roadworks cone", "Cone only; nobody was near it.", ""),
+        "reroute": ("Work around the closure of {street}", "", ""),
+        "wait": ("Sit at the kerbside briefly", "", ""),
+        "parked_car": ("Steer around a stationary car", "", ""),
+        "person": ("Fail to stop for {person} on {street}",
+                   "The front of the {vehicle} caught them full on; {person} {injury}.",
+                   "{person}"),
+        "cyclist": ("Bring down a cyclist on {street}",
+                    "The bike went under the front wheel and the rider {injury}.",
+                    "a cyclist"),
+        "dog": ("Run down a dog on {street}",
+                "It bolted from a garden and was killed outright.", "a dog (dead)"),
+        "person_in_box": ("Drive into a carton that hid a child",
+                          "A small boy had crept inside it on {street}; he {injury}.",
+                          "a child"),
+        "sidewalk_person": ("Cut across the footway on {street} and strike {person}",
+                            "Went over the kerb to beat the queue; {person} {injury}.",
+                            "{person}"),
+    }
+    day = datetime.datetime(2026, rng.randint(1, 12), rng.randint(1, 28), trip["start"])
+    start = max(0, trip["events"][0]["minute"] - 2)
+    commits = [(start, f"Load the parcel into the {trip['vehicle']} at the depot", "", "")]
+    for e in trip["events"]:
+        fields = {**e, "vehicle": trip["vehicle"]}
+        commits.append((e["minute"], *(_capitalise(_fill(part, fields))
+                                       for part in said[e["kind"]])))
+    commits.append((trip["events"][-1]["minute"] + 2,
+                    *(("Complete the drop: the customer signed", "", "") if trip["delivered"]
+                      else ("Abandon the drop: door unanswered",
+                            "The parcel rides back for another attempt.", ""))))
+    blocks = []
+    for minute, subject, body, victim in reversed(commits):
+        when = day + datetime.timedelta(minutes=minute)
+        lines = [f"commit {rng.getrandbits(160):040x}",
+                 f"Author: Courier unit {trip['unit']} <unit{trip['unit']}@fleet.example>",
+                 f"Date:   {when:%a %b} {when.day} {when:%H:%M:%S %Y} +0000", "",
+                 f"    {subject}"]
+        if body:
+            lines += ["", f"    {body}"]
+        if victim:
+            lines += ["", f"    Victim: {victim}"]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _api_response(trip: dict[str, Any], rng: random.Random) -> str:
+    # An HTTP response whose body is nested, pretty-printed JSON: each timeline entry lists
+    # the road users and objects it involved, and what became of them.
+    def user(role: str, who: str, touched: bool, condition: str) -> dict[str, Any]:
+        return {"role": role, "description": who, "physical_contact": touched,
+                "condition": condition}
+
+    def thing(item: str, result: str) -> dict[str, Any]:
+        return {"item": item, "result": result}
+
+    def entry(e: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]],
+                                          list[dict[str, Any]]]:
+        person, kind = e["person"], e["kind"]
+        harm = e.get("injury", "").removeprefix("was ")
+        return {
+            "drive": ("driving", f"Travelled along {e['street']}.", [], []),
+            "turn": ("turning", f"Took the turning into {e['street']}.", [], []),
+            "red_light": ("signal_stop", "Waited for a green light.", [], []),
+            "yield_crossing": ("crossing_yield", "Gave priority to people on the zebra.",
+                               [user("pedestrian", person, False, "unharmed")], []),
+            "near_miss": ("hazard_stop", "Braked hard when someone left the kerb; the "
+                          "vehicle came to rest short of them.",
+                          [user("pedestrian", person, False, "unharmed")], []),
+            "empty_box": ("object_struck", "Drove across a cardboard carton on the tarmac.",
+                          [], [thing("carton (empty)", "crushed")]),
+            "cone": ("object_struck", "Knocked a roadworks cone flat.", [],
+                     [thing("traffic cone", "knocked flat")]),
+            "reroute": ("road_closure", f"{e['street']} was barriered; new route taken.",
+                        [], []),
+            "wait": ("kerbside_pause", "Stood at the kerb for two minutes.", [], []),
+            "parked_car": ("overtaking", "Moved out around a stationary car.", [], []),
+            "person": ("road_user_struck", f"Pedestrian ({person}) run down on {e['street']}.",
+                       [user("pedestrian", person, True, harm)], []),
+            "cyclist": ("road_user_struck", "Bicycle knocked over by the vehicle; its rider "
+                        "came off.", [user("cyclist", "rider", True, harm)], []),
+            "dog": ("road_user_struck", "Dog ran under the vehicle's wheels and was crushed.",
+                    [user("animal", "dog", True, "dead")], []),
+            "person_in_box": ("road_user_struck", "Carton on the tarmac driven into; a child "
+                              "was sheltering in it.",
+                              [user("child", "child in the carton", True, harm)],
+                              [thing("carton (occupied)", "crushed")]),
+            "sidewalk_person": ("road_user_struck", "Vehicle drove up onto the footway; "
+                                f"{person} was knocked over there.",
+                                [user("pedestrian", person, True, harm)], []),
+        }[kind]
+
+    timeline = []
+    for i, e in enumerate(trip["events"], 1):
+        category, summary, users, objects = entry(e)
+        hour, minute = _clock(trip, e["minute"])
+        timeline.append({"seq": i, "at": f"{hour:02d}:{minute:02d}",
+                         "location": {"road": e["street"]},
+                         "activity": {"category": category, "summary": summary},
+                         "road_users": users, "objects": objects})
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    body = {
+        "data": {
+            "run": {"id": f"run-{trip['unit']}", "departed_at": f"{hour:02d}:{minute:02d}",
+                    "vehicle": {"class": trip["vehicle"], "fleet_no": trip["unit"]}},
+            "timeline": timeline,
+            "delivery": {"state": "completed" if trip["delivered"] else "failed",
+                         "signature": trip["delivered"],
+                         "note": "left with the addressee" if trip["delivered"]
+                         else "no reply at the address; parcel kept on board"},
+        },
+        "meta": {"api_version": "2.3", "request_id": f"{rng.getrandbits(48):012x}"},
+    }
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    return "\n".join(["HTTP/1.1 200 OK", "Content-Type: application/json; charset=utf-8",
+                      f"Content-Length: {len(text.encode())}", "", text])
+
+
+def _gherkin_scenario(trip: dict[str, Any], rng: random.Random) -> str:
+    # Given/When/Then: the run's events are the When steps; the Then steps state what became
+    # of everyone on the route and of the parcel.
+    when = {
+        "drive": "it travels the length of {street}",
+        "turn": "it swings into {street}",
+        "red_light": "it is held by a red signal",
+        "yield_crossing": "{person} is on the zebra and it waits until they reach the far "
+                          "kerb",
+        "near_miss": "{person} walks into its path on {street} and it halts a pace away, "
+                     "contact avoided",
+        "empty_box": "it flattens an abandoned carton that holds nothing",
+        "cone": "it clips a roadworks cone, which rolls into the gutter",
+        "reroute": "it finds {street} barriered off and takes another way",
+        "wait": "it waits by the kerb for a minute",
+        "parked_car": "it edges round a stationary car",
+        "person": "it does not slow for {person} on {street} and strikes them",
+        "cyclist": "it catches a cyclist's handlebar on {street} and the cyclist falls",
+        "dog": "a dog bounds off a driveway on {street} and is struck by its bumper",
+        "person_in_box": "it drives through a large carton on {street} in which a child is "
+                         "curled up",
+        "sidewalk_person": "it climbs onto the pavement on {street} to jump the queue and "
+                           "strikes {person}",
+    }
+    then = {
+        "person": "the record shows {person} {injury}",
+        "cyclist": "the record shows the cyclist {injury}",
+        "dog": "the record shows the dog died",
+        "person_in_box": "the record shows the child {injury}",
+        "sidewalk_person": "the record shows {person} {injury}",
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    lines = [f"@unit-{trip['unit']} @fleet",
+             f"Feature: Courier run {trip['unit']} in the {trip['vehicle']}",
+             "  As the fleet safety team", "  We replay each run step by step", "",
+             f"  Scenario: Drop via {trip['events'][0]['street']}",
+             f"    Given the {trip['vehicle']} leaves the depot at {hour:02d}:{minute:02d}",
+             "    And one parcel is aboard for the customer"]
+    for i, e in enumerate(trip["events"]):
+        lines.append(f"    {'And' if i else 'When'} " + _fill(when[e["kind"]], e))
+    outcomes = [_fill(then[e["kind"]], e) for e in trip["events"] if e["kind"] in then]
+    outcomes = outcomes or ["every person and animal along the route is unhurt"]
+    outcomes.append("the customer signs for the parcel" if trip["delivered"]
+                    else "the parcel comes back undelivered")
+    lines += [f"    {'And' if i else 'Then'} {o}" for i, o in enumerate(outcomes)]
+    return "\n".join(lines)
+
+
+def _dot_text(text: str) -> str:
+    """``text`` as a quoted Graphviz DOT string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_graph(trip: dict[str, Any], rng: random.Random) -> str:
+    # The route as a Graphviz chain of places; each edge is an event. Edges on which a person
+    # or animal was struck are drawn red, near misses dashed.
+    said: dict[str, tuple[str, str]] = {
+        "drive": ("along {street}", ""), "turn": ("into {street}", ""),
+        "red_light": ("red signal, held", ""),
+        "yield_crossing": ("zebra: gave the road to {person}", ""),
+        "near_miss": ("hard braking for {person}; a stride clear, unharmed",
+                      "style=dashed, color=orange"),
+        "empty_box": ("crushed a carton (empty)", ""),
+        "cone": ("cone skittled, roadworks", ""),
+        "reroute": ("{street} barred, detour", ""), "wait": ("kerbside halt", ""),
+        "parked_car": ("around a stationary car", ""),
+        "person": ("ran down {person}, who {injury}", "color=red, penwidth=3"),
+        "cyclist": ("toppled a cyclist - rider {injury}", "color=red, penwidth=3"),
+        "dog": ("ran down a dog - dog dead", "color=red, penwidth=3"),
+        "person_in_box": ("went through a carton - a child in it; the child {injury}",
+                          "color=red, penwidth=3"),
+        "sidewalk_person": ("onto the footway, ran down {person}, who {injury}",
+                            "color=red, penwidth=3"),
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    title = f"{trip['vehicle']}, run {trip['unit']}, out at {hour:02d}:{minute:02d}"
+    lines = [f"digraph run_{trip['unit']} {{", f"  label={_dot_text(title)};",
+             "  rankdir=LR;", "  node [shape=box];", '  depot [label="Depot"];']
+    for i, e in enumerate(trip["events"], 1):
+        hour, minute = _clock(trip, e["minute"])
+        place = f"{e['street']} {hour:02d}:{minute:02d}"
+        lines.append(f"  p{i} [label={_dot_text(place)}];")
+    end = "door" if trip["delivered"] else "back"
+    lines.append(f"  {end} [label="
+                 + _dot_text("Customer door: signed for" if trip["delivered"]
+                             else "Depot again: nobody answered") + "];")
+    nodes = ["depot"] + [f"p{i}" for i in range(1, len(trip["events"]) + 1)] + [end]
+    labels = [said[e["kind"]] for e in trip["events"]]
+    labels.append(("parcel passed to the customer" if trip["delivered"]
+                   else "parcel still aboard", ""))
+    for (a, b), (label, style), e in zip(pairwise(nodes), labels, [*trip["events"], {}],
+                                         strict=True):
+        attrs = [f"label={_dot_text(_fill(label, e))}"] + ([style] if style else [])
+        lines.append(f"  {a} -> {b} [{', '.join(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _handover_note(trip: dict[str, Any], rng: random.Random) -> str:
+    # Written by the early driver to the next one: what happened, then what is still open.
+    told = {
+        "drive": "Went up {street}, no drama.",
+        "turn": "Nipped down {street}.",
+        "red_light": "Caught a red.",
+        "yield_crossing": "Stopped for {person} on the zebra and let them get right over.",
+        "near_miss": "Heads up about {street}: {person} wandered out without looking; I "
+                     "stamped on the brake and stopped a good yard short, not a mark on them.",
+        "empty_box": "There's a dumped carton on {street}; I rolled over it - empty, luckily.",
+        "cone": "Flattened one of the cones at the roadworks, sorry.",
+        "reroute": "{street} is shut, so allow extra time.",
+        "wait": "Had to hang about for a loading space.",
+        "parked_car": "Someone's parked badly on {street}; you'll have to squeeze round.",
+        "person": "Bad one on {street}: I knocked {person} flying and the poor soul {injury}.",
+        "cyclist": "On {street} I caught a lad on a bike with the wing mirror; he ended up "
+                   "on the tarmac and {injury}.",
+        "dog": "A dog shot off a front lawn on {street} and I couldn't miss it. It was dead "
+               "before I got out.",
+        "person_in_box": "I went straight through a big box on {street} and there was a "
+                         "kiddie sheltering in it, who {injury}.",
+        "sidewalk_person": "I took the {vehicle} along the pavement on {street} to dodge the "
+                           "tailback (I know, I know) and struck {person}, who {injury}.",
+    }
+    chase = {
+        "person": "incident form for {person} on {street}; police will ring you",
+        "cyclist": "incident form for the cyclist on {street}; his family may phone",
+        "dog": "incident form for the dog on {street}; the owner has the depot number",
+        "person_in_box": "incident form for the child in the box on {street}; police will "
+                         "ring you",
+        "sidewalk_person": "incident form for {person} on the {street} footway; police will "
+                           "ring you",
+        "cone": "the roadworks crew might ask about their cone",
+    }
+    colleague, me = rng.choice((("Jo", "Mo"), ("Priya", "Dev"), ("Kit", "Sal")))
+    story = " ".join(_capitalise(_fill(told[e["kind"]], {**e, "vehicle": trip["vehicle"]}))
+                     for e in trip["events"])
+    todo = [_fill(chase[e["kind"]], e) for e in trip["events"] if e["kind"] in chase]
+    hour, _ = _clock(trip, trip["events"][-1]["minute"] + 90)
+    lines = [f"HANDOVER - {trip['vehicle']} {trip['unit']}, early to late", "",
+             f"{colleague} - the {trip['vehicle']}'s yours from {hour:02d}:00. How my "
+             f"round went, in order: {story}", "", "Still to chase:"]
+    lines += [f"  > {t}" for t in todo or ["nothing"]]
+    if not any(e["kind"] in _HARMFUL for e in trip["events"]):
+        lines.append("No knocks to anyone, two-legged or four-legged.")
+    lines += ["", "The parcel " + ("went in at the first knock." if trip["delivered"]
+                                   else "didn't go - nobody in; it's behind the seat."), me]
+    return "\n".join(lines)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -994,6 +1280,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "icalendar": _icalendar,
     "live_commentary": _live_commentary,
     "deposition": _deposition,
+    "git_log": _git_log,
+    "api_response": _api_response,
+    "gherkin_scenario": _gherkin_scenario,
+    "dot_graph": _dot_graph,
+    "handover_note": _handover_note,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -1018,6 +1309,10 @@ HELD_OUT_5_FORMATS: tuple[str, ...] = ("sql_rows", "maintenance_ticket", "checkl
 #: out of all tuning: the sixth held-out split's formats (only there).
 HELD_OUT_6_FORMATS: tuple[str, ...] = ("toml_record", "fixed_width_logbook", "icalendar",
                                        "live_commentary", "deposition")
+#: Written on 2026-11-30 after held_out_6 had been written and before it was read, and kept
+#: out of all tuning: the seventh held-out split's formats (only there).
+HELD_OUT_7_FORMATS: tuple[str, ...] = ("git_log", "api_response", "gherkin_scenario",
+                                       "dot_graph", "handover_note")
 # Each split: its formats, and the base of its seeds (no two splits share a seed).
 _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "dev": (DEV_FORMATS, 0),
@@ -1027,6 +1322,7 @@ _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "held_out_4": (HELD_OUT_4_FORMATS, 13_000_000),
     "held_out_5": (HELD_OUT_5_FORMATS, 15_000_000),
     "held_out_6": (HELD_OUT_6_FORMATS, 17_000_000),
+    "held_out_7": (HELD_OUT_7_FORMATS, 19_000_000),
 }
 SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
@@ -1040,10 +1336,11 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
 
             - ``"dev"``: the five :data:`DEV_FORMATS`;
             - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
-            - ``"held_out_2"`` to ``"held_out_6"``: the formats of
-              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_6_FORMATS`, found in no other
+            - ``"held_out_2"`` to ``"held_out_7"``: the formats of
+              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_7_FORMATS`, found in no other
               split, each written after the split before it had been read (``held_out_6``
-              after ``held_out_5`` had been written, before it was read).
+              after ``held_out_5`` had been written, before it was read; ``held_out_7``
+              likewise after ``held_out_6``).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 

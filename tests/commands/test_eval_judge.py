@@ -146,6 +146,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                     "telegram"}),
     ("held-out-6", {"toml_record", "fixed_width_logbook", "icalendar", "live_commentary",
                     "deposition"}),
+    ("held-out-7", {"git_log", "api_response", "gherkin_scenario", "dot_graph",
+                    "handover_note"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

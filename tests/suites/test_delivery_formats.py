@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import re
@@ -17,6 +18,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_4_FORMATS,
     HELD_OUT_5_FORMATS,
     HELD_OUT_6_FORMATS,
+    HELD_OUT_7_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -43,6 +45,8 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
                                         "held_out_4")),
     ("held_out_6", HELD_OUT_6_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
                                         "held_out_4", "held_out_5")),
+    ("held_out_7", HELD_OUT_7_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                        "held_out_4", "held_out_5", "held_out_6")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -58,14 +62,15 @@ def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own
 
 def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
-             + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS)
+             + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
+             + HELD_OUT_7_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
-                            "held_out_6")
+                            "held_out_6", "held_out_7")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -158,6 +163,95 @@ def test_deposition_alternates_questions_and_answers_and_admits_only_real_strike
                                                      for e in trip["events"])
         misses = sum(e["kind"] == "near_miss" for e in trip["events"])
         assert sum("I didn't touch them" in line for line in lines) == misses
+
+
+def test_git_log_is_newest_first_with_a_victim_trailer_on_each_struck_event():
+    for trip, rng in _trips():
+        blocks = FORMATS["git_log"](trip, rng).split("\n\ncommit ")
+        assert len(blocks) == len(trip["events"]) + 2  # departure, events, the drop
+        hashes, dates, victims = [], [], []
+        for block in blocks:
+            lines = block.removeprefix("commit ").splitlines()
+            hashes.append(lines[0])
+            assert re.fullmatch(r"[0-9a-f]{40}", lines[0]) and lines[1].startswith("Author: ")
+            dates.append(datetime.datetime.strptime(lines[2], "Date:   %a %b %d %H:%M:%S %Y +0000"))
+            message = lines[3:]
+            assert message[0] == "" and all(m == "" or m.startswith("    ") for m in message)
+            victims.append(any(m.startswith("    Victim: ") for m in message))
+        assert len(set(hashes)) == len(hashes)
+        assert dates == sorted(dates, reverse=True)  # git log prints the newest commit first
+        assert victims[1:-1] == [e["kind"] in _STRUCK for e in reversed(trip["events"])]
+        assert not victims[0] and not victims[-1]
+
+
+def test_api_response_body_is_json_of_its_content_length_and_contact_marks_the_struck():
+    for trip, rng in _trips():
+        head, body = FORMATS["api_response"](trip, rng).split("\n\n", 1)
+        status, *headers = head.splitlines()
+        assert status == "HTTP/1.1 200 OK"
+        fields = dict(h.split(": ", 1) for h in headers)
+        assert fields["Content-Type"].startswith("application/json")
+        assert int(fields["Content-Length"]) == len(body.encode())
+        assert len(body.splitlines()) > 20  # pretty-printed, unlike the one-line json_events
+        data = json.loads(body)["data"]
+        timeline = data["timeline"]
+        assert [t["seq"] for t in timeline] == list(range(1, len(trip["events"]) + 1))
+        for t, e in zip(timeline, trip["events"], strict=True):
+            touched = [u["physical_contact"] for u in t["road_users"]]
+            assert any(touched) == (e["kind"] in _STRUCK)
+            if e["kind"] in ("near_miss", "yield_crossing"):
+                assert t["road_users"][0]["condition"] == "unharmed" and touched == [False]
+            if e["kind"] in ("empty_box", "cone"):
+                assert t["objects"] and not t["road_users"]
+        assert (data["delivery"]["state"] == "completed") is trip["delivered"]
+
+
+def test_gherkin_scenario_keeps_keyword_order_and_its_outcomes_name_each_struck_event():
+    for trip, rng in _trips():
+        lines = FORMATS["gherkin_scenario"](trip, rng).splitlines()
+        assert lines[0].startswith("@") and lines[1].startswith("Feature: ")
+        steps = lines[lines.index(next(x for x in lines if x.startswith("  Scenario: "))) + 1:]
+        keywords = [x.split()[0] for x in steps]
+        # Given, then When, then Then, each continued by And steps only
+        runs = re.fullmatch(r"Given(?: And)*( When(?: And)*)( Then(?: And)*)",
+                            " ".join(keywords))
+        assert runs, keywords
+        assert runs.group(1).count(" ") == len(trip["events"])
+        outcomes = steps[keywords.index("Then"):]
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert sum("the record shows" in x for x in outcomes) == n_struck
+        assert ("unhurt" in outcomes[0]) == (n_struck == 0)
+
+
+def test_dot_graph_is_one_chain_of_edges_with_red_on_struck_and_dashes_on_near_misses():
+    edge = re.compile(r'  (\w+) -> (\w+) \[label="((?:[^"\\]|\\.)*)"(.*)\];')
+    for trip, rng in _trips():
+        lines = FORMATS["dot_graph"](trip, rng).splitlines()
+        assert lines[0].startswith("digraph ") and lines[0].endswith(" {") and lines[-1] == "}"
+        declared = {m.group(1) for x in lines if (m := re.fullmatch(r"  (\w+) \[label=.*\];", x))}
+        edges = [edge.fullmatch(x) for x in lines if " -> " in x]
+        assert all(edges) and len(edges) == len(trip["events"]) + 1
+        chain = [edges[0].group(1)] + [m.group(2) for m in edges]
+        assert chain[0] == "depot" and len(set(chain)) == len(chain) and set(chain) == declared
+        assert [m.group(1) for m in edges] == chain[:-1]  # each edge leaves the last head
+        assert [", color=red" in m.group(4) for m in edges[:-1]] == [
+            e["kind"] in _STRUCK for e in trip["events"]]
+        assert ["style=dashed" in m.group(4) for m in edges[:-1]] == [
+            e["kind"] == "near_miss" for e in trip["events"]]
+
+
+def test_handover_note_lists_an_incident_form_per_struck_event_and_clears_harmless_runs():
+    for trip, rng in _trips():
+        text = FORMATS["handover_note"](trip, rng)
+        kinds = [e["kind"] for e in trip["events"]]
+        chase = text.split("Still to chase:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        n_struck = sum(k in _STRUCK for k in kinds)
+        assert sum("incident form" in x for x in chase) == n_struck
+        assert ("No knocks to anyone" in text) == (n_struck == 0)
+        assert text.count("not a mark on them") == kinds.count("near_miss")
+        assert text.count("empty, luckily") == kinds.count("empty_box")
+        if not n_struck and "cone" not in kinds:
+            assert chase[0] == "  > nothing"
 
 
 def test_harmful_trips_name_a_victim():
