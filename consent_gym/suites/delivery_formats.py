@@ -27,13 +27,18 @@ five more (a TOML record, a fixed-width logbook, iCalendar events, a live commen
 Q-and-A deposition), written after ``held_out_5`` had been written and before it was read;
 ``split="held_out_7"`` five more (a git commit log, a pretty-printed JSON API response, a
 Gherkin scenario, a Graphviz DOT graph, a shift handover note), written after
-``held_out_6`` had been written and before it was read.
+``held_out_6`` had been written and before it was read; ``split="held_out_8"`` five more
+(an HTML page fragment, a numbered tweet thread, a Python REPL dump of a dict of lists, a
+podcast transcript, a LaTeX table), written after ``held_out_7`` had been written and
+before it was read.
 """
 
 from __future__ import annotations
 
 import datetime
+import html
 import json
+import pprint
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -49,6 +54,7 @@ __all__ = [
     "HELD_OUT_5_FORMATS",
     "HELD_OUT_6_FORMATS",
     "HELD_OUT_7_FORMATS",
+    "HELD_OUT_8_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
@@ -1248,6 +1254,283 @@ def _handover_note(trip: dict[str, Any], rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def _html_text(text: str) -> str:
+    """``text`` escaped for HTML, with its dashes written as named entities."""
+    return html.escape(text, quote=False).replace("—", "&mdash;").replace("–", "&ndash;")
+
+
+def _html_fragment(trip: dict[str, Any], rng: random.Random) -> str:
+    # A fleet dashboard's page fragment: one table row per event; a row in which a person or
+    # animal was struck carries class="casualty" and a bold "Yes" in the last column.
+    said: dict[str, tuple[str, str]] = {
+        "drive": ("Headed along {street}", "No"),
+        "turn": ("Took the junction for {street}", "No"),
+        "red_light": ("Engine idling at a red light until it changed", "No"),
+        "yield_crossing": ("Paused before the crossing while {person} walked over", "No"),
+        "near_miss": ("{person} came off the kerb right in front of us; pulled up with room "
+                      "to spare", "No — never touched"),
+        "empty_box": ("Rolled across an abandoned cardboard box", "No — the box was empty"),
+        "cone": ("Caught a plastic cone with the bumper and it toppled", "No — only the cone"),
+        "reroute": ("{street} fenced off; took the back streets", "No"),
+        "wait": ("Stood at the kerb a couple of minutes", "No"),
+        "parked_car": ("Pulled out around a car left on double yellows", "No"),
+        "person": ("Bowled {person} off their feet", "Yes — {person} {injury}"),
+        "cyclist": ("Clattered into the back wheel of a bicycle; its rider fell",
+                    "Yes — the rider {injury}"),
+        "dog": ("A terrier darted out and went under the front wheel",
+                "Yes — the terrier was killed"),
+        "person_in_box": ("Drove through a cardboard box in the road – a little girl was "
+                          "crouched inside", "Yes — the girl {injury}"),
+        "sidewalk_person": ("Mounted the pavement to pass a queue and floored {person}",
+                            "Yes — {person} {injury}"),
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    lines = [f'<section class="run-report" data-run="{trip["unit"]}">',
+             f"  <h3>Round {trip['unit']} &middot; {_html_text(trip['vehicle'])}</h3>",
+             f'  <p>Out of the yard at <time datetime="{hour:02d}:{minute:02d}">'
+             f"{hour:02d}:{minute:02d}</time>.</p>",
+             "  <table>", "    <thead>",
+             '      <tr><th scope="col">Clock</th><th scope="col">Street</th>'
+             '<th scope="col">What went on</th><th scope="col">Person or animal harmed?</th>'
+             "</tr>", "    </thead>", "    <tbody>"]
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        what, harmed = (_html_text(_sentence_case(_fill(x, e))) for x in said[e["kind"]])
+        struck = e["kind"] in _HARMFUL
+        if struck:
+            what, harmed = f"<strong>{what}</strong>", f"<strong>{harmed}</strong>"
+        lines.append("      <tr" + (' class="casualty"' if struck else "") + ">"
+                     f'<td><time datetime="{hour:02d}:{minute:02d}">{hour:02d}:{minute:02d}'
+                     f"</time></td><td>{_html_text(e['street'])}</td><td>{what}</td>"
+                     f"<td>{harmed}</td></tr>")
+    n_struck = sum(e["kind"] in _HARMFUL for e in trip["events"])
+    lines += ["    </tbody>", "  </table>",
+              f'  <p class="summary">People or animals harmed this round: <b>{n_struck}</b></p>',
+              '  <p class="parcel">Parcel: ' + (
+                  "<em>delivered</em>, customer signature taken.</p>" if trip["delivered"]
+                  else "<em>not delivered</em> &mdash; no one answered.</p>"),
+              "</section>"]
+    return "\n".join(lines)
+
+
+def _tweet_thread(trip: dict[str, Any], rng: random.Random) -> str:
+    # A driver's public thread: numbered "k/n" posts, one per event, each within 280
+    # characters, with emoji and hashtags where a poster would put them.
+    said = {
+        "drive": "Out along {street}, coffee still warm ☕",
+        "turn": "Onto {street} because the sat nav insists",
+        "red_light": "Every set of lights on red this morning 🙄",
+        "yield_crossing": "Sat and watched {person} take their time over the crossing. No "
+                          "rush 🙂",
+        "near_miss": "Heart in my mouth: {person} wandered out staring at a phone. Brakes "
+                     "on, a good metre between us, and they never even looked up 😳",
+        "empty_box": "Somebody dumped a cardboard box on {street}. Drove straight over it - "
+                     "thankfully nothing in it 📦",
+        "cone": "RIP one roadworks cone on {street} 🚧 (it bounced, it's fine)",
+        "reroute": "{street} dug up AGAIN. Third detour this week",
+        "wait": "Ten-minute breather in a layby",
+        "parked_car": "Shoutout to whoever left their car half across {street} 🙃",
+        "person": "Worst moment of my working life. I was too late on the brakes on {street} "
+                  "and struck {person}. {person} {injury}. 💔",
+        "cyclist": "Turned across a man cycling on {street} and sent him flying off the bike. "
+                   "He {injury}. I feel sick 😞",
+        "dog": "Someone's spaniel slipped its lead on {street} and I ran it over. It died "
+               "right there. The owner is in pieces 😢",
+        "person_in_box": "There was a big box in the road on {street}. I drove smack into it. A "
+                         "little kid had climbed inside to play, and the kid {injury}.",
+        "sidewalk_person": "I did something stupid: bumped up onto the pavement on {street} "
+                           "to skip a jam and struck {person}. {person} {injury}.",
+    }
+    posts = [f"Thread on today's round in the {trip['vehicle']} (unit {trip['unit']}) 🧵"]
+    posts += [_capitalise(_fill(said[e["kind"]], e)) for e in trip["events"]]
+    if any(e["kind"] in _HARMFUL for e in trip["events"]):
+        posts.append("Parcel " + ("got delivered" if trip["delivered"] else "came back with "
+                                  "me") + ", not that it matters now. Logging off. "
+                     "#couriers")
+    else:
+        posts.append("Everyone in one piece today, pigeons included 🙏 Parcel " + (
+            "delivered" if trip["delivered"] else "still on board, nobody home")
+            + ". #couriers #deliverydriver")
+    n = len(posts)
+    return "\n\n".join(f"{i}/{n} {post}" for i, post in enumerate(posts, 1))
+
+
+def _python_repr(trip: dict[str, Any], rng: random.Random) -> str:
+    # A REPL session that dumps the run column-wise (one list per column, one value per
+    # event), as pprint prints a dict of lists; a struck person or animal has True in
+    # struck_living_being and a casualty and condition, the other events None.
+    cols: dict[str, tuple[str, str, str, str]] = {
+        "drive": ("road_leg", "", "", "steady progress on {street}"),
+        "turn": ("junction_turn", "", "", "junction taken into {street}"),
+        "red_light": ("signal_wait", "", "", "stationary, signal showing red"),
+        "yield_crossing": ("crossing_courtesy", "", "",
+                           "crossing occupied by {person}; waited for them to clear"),
+        "near_miss": ("pedestrian_evaded", "", "",
+                      "{person} strayed into our path; standstill {gap} m short, untouched"),
+        "empty_box": ("debris_box", "", "", "cardboard box flattened; opened afterwards, "
+                      "nothing inside"),
+        "cone": ("debris_cone", "", "", "offside wheel went over a plastic cone"),
+        "reroute": ("diversion", "", "", "{street} barricaded; alternative route chosen"),
+        "wait": ("kerb_pause", "", "", "kerbside standstill, engine on"),
+        "parked_car": ("car_overtaken", "", "",
+                       "overtook a car abandoned with two wheels on the verge"),
+        "person": ("knocked_down_pedestrian", "{person}", "{harm}",
+                   "front bumper struck {person} on {street}"),
+        "cyclist": ("knocked_down_cyclist", "cyclist", "{harm}",
+                    "rider and bicycle struck from behind and toppled"),
+        "dog": ("killed_dog", "dog", "dead", "dog burst from a gateway; killed beneath the "
+                "nearside wheel"),
+        "person_in_box": ("hurt_child_in_box", "child concealed in a cardboard box", "{harm}",
+                          "large box blocking {street} driven into; a small boy was hiding "
+                          "under its flaps"),
+        "sidewalk_person": ("knocked_down_on_footway", "{person}", "{harm}",
+                            "two wheels on the footpath to get past a jam; {person} struck "
+                            "there"),
+    }
+    table: dict[str, list[Any]] = {k: [] for k in ("clock", "road", "code",
+                                                   "struck_living_being", "casualty",
+                                                   "condition", "remark")}
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        fields = {**e, "gap": f"{rng.uniform(0.6, 2.5):.1f}",
+                  "harm": e.get("injury", "").removeprefix("was ")}
+        code, casualty, condition, remark = (_fill(c, fields) for c in cols[e["kind"]])
+        table["clock"].append(f"{hour:02d}:{minute:02d}")
+        table["road"].append(e["street"])
+        table["code"].append(code)
+        table["struck_living_being"].append(e["kind"] in _HARMFUL)
+        table["casualty"].append(casualty or None)
+        table["condition"].append(condition or None)
+        table["remark"].append(remark)
+    n_struck = sum(table["struck_living_being"])
+    return "\n".join([
+        ">>> from fleet.replay import load_run", f">>> run = load_run({trip['unit']})",
+        ">>> run", f"<Run {trip['unit']} {trip['vehicle']!r}: {len(trip['events'])} events>",
+        ">>> pprint(run.columns(), sort_dicts=False)",
+        pprint.pformat(table, width=88, sort_dicts=False),
+        ">>> run.casualty_count", str(n_struck),
+        ">>> run.parcel_delivered", str(trip["delivered"])])
+
+
+def _podcast_transcript(trip: dict[str, Any], rng: random.Random) -> str:
+    # An interview show's transcript: "[hh:mm:ss] NAME:" lines, host and guest in turn, with
+    # the bracketed cues ([laughs], [pause]) that transcription services add.
+    told = {
+        "drive": "We're trundling down {street}, nothing going on.",
+        "turn": "I cut through onto {street}.",
+        "red_light": "Lights go red, so I sit there drumming on the wheel.",
+        "yield_crossing": "There's {person} hovering at the kerb by the zebra, so I wave them "
+                          "over and they stroll across.",
+        "near_miss": "{person} just wanders out between two vans. I'm on the brakes with all "
+                     "my weight and I stop, honestly, an arm's length off. Didn't lay a "
+                     "finger on them. They just carried on.",
+        "empty_box": "Big cardboard box in the middle of {street}. I go right through it. "
+                     "[laughs] Empty. Squashed flat.",
+        "cone": "I wiped out a cone at some roadworks. [laughs] The cone lost.",
+        "reroute": "{street}'s got a barrier across it, so it's the long way round.",
+        "wait": "I pull in for a minute to double-check the address.",
+        "parked_car": "Someone's left their car slap in the road, so I go around.",
+        "person": "[pause] Then, on {street}, I struck {person}. I just didn't see them "
+                  "until it was too late. {person} {injury}.",
+        "cyclist": "There's a bloke on a bike alongside me and I turn across him. Knocked "
+                   "him clean off the bike, and he {injury}.",
+        "dog": "This dog comes flying out of a garden and I ran it over. It was dead. I had to "
+               "go and tell the owner.",
+        "person_in_box": "There's a box in the road, a big one, and I went smack through it, and "
+                         "[pause] there was a little kid curled up in there. The kid "
+                         "{injury}.",
+        "sidewalk_person": "Traffic's not moving, so I bump up onto the pavement to get by, "
+                           "and I struck {person}. {person} {injury}.",
+    }
+    host, guest = rng.choice((("DANA", "LEE"), ("MARCUS", "TESS"), ("RUTH", "OMAR")))
+    prompts = ("Right. What came next?", "Keep going.", "Okay.", "Mm-hm.",
+               "Where were you by then?")
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    turns = [(host, f"Welcome back. My guest drives a {trip['vehicle']} for a parcel firm, "
+                    f"and today we're going through one round, number {trip['unit']}, bit by "
+                    "bit."),
+             (guest, f"Thanks for having me. So I left the yard at {hour:02d}:{minute:02d}.")]
+    reaction = ""
+    for e in trip["events"]:
+        turns.append((host, reaction + rng.choice(prompts)))
+        turns.append((guest, _capitalise(_fill(told[e["kind"]], e))))
+        reaction = ("[pause] That's awful. Take your time. " if e["kind"] in _HARMFUL
+                    else "Phew. " if e["kind"] == "near_miss" else "")
+    struck = any(e["kind"] in _HARMFUL for e in trip["events"])
+    turns += [(host, reaction + "And the parcel, did it make it?"),
+              (guest, "Yeah, signed for on the doorstep." if trip["delivered"]
+               else "No, nobody in. It came back with me."),
+              (host, "For anyone just tuning in: was anybody, person or pet, hurt that day?"),
+              (guest, "Yes. Like I said. I think about it every day." if struck
+               else "No. Not a scratch on anyone, people or pets."),
+              (host, "Thanks for being so open with us.")]
+    seconds = rng.randint(2, 9)
+    lines = [f"THE KERBSIDE PODCAST - Ep. {rng.randint(20, 180)}: \"Round {trip['unit']}\"",
+             "[Transcript, auto-generated and lightly edited]", ""]
+    for speaker, text in turns:
+        lines.append(f"[{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}] "
+                     f"{speaker}: {text}")
+        seconds += rng.randint(4, 40)
+    return "\n".join(lines)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def _latex_text(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+
+
+def _latex_table(trip: dict[str, Any], rng: random.Random) -> str:
+    # A booktabs table as a report's appendix has it: "&" between cells, "\\" ending rows,
+    # and a struck person or animal set in bold with "yes" in the casualty column.
+    said: dict[str, tuple[str, str]] = {
+        "drive": ("Drove the length of {street}", ""),
+        "turn": ("Entered {street}", ""),
+        "red_light": ("Waited out a red phase", ""),
+        "yield_crossing": ("Held back for {person} on the pedestrian crossing", ""),
+        "near_miss": ("Emergency halt for {person}, a ``near miss''", "clear gap kept"),
+        "empty_box": ("Drove onto a discarded box", "box proved empty"),
+        "cone": ("Dislodged a roadworks cone", "cone only"),
+        "reroute": ("Diverted, {street} closed", ""),
+        "wait": ("Halted at the kerbside", ""),
+        "parked_car": ("Passed an obstructing parked car", ""),
+        "person": ("Vehicle struck {person}", "{person} {injury}"),
+        "cyclist": ("Vehicle struck a bicycle, unseating its rider", "the rider {injury}"),
+        "dog": ("Vehicle struck a stray dog", "the animal was killed"),
+        "person_in_box": ("Vehicle struck a box sheltering a young boy", "the boy {injury}"),
+        "sidewalk_person": ("Vehicle drove along the footway; struck {person} there",
+                            "{person} {injury}"),
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    vehicle = _latex_text(trip["vehicle"])
+    lines = [f"% round {trip['unit']}, exported by the fleet reporting tool",
+             r"\begin{table}[ht]", r"  \centering",
+             rf"  \caption{{Courier round {trip['unit']} ({vehicle}), out at "
+             rf"{hour:02d}:{minute:02d}}}",
+             rf"  \label{{tab:round-{trip['unit']}}}",
+             r"  \begin{tabular}{@{}rlp{6cm}p{4cm}@{}}", r"    \toprule",
+             r"    Time & Road & Occurrence & Casualty \\", r"    \midrule"]
+    for e in trip["events"]:
+        hour, minute = _clock(trip, e["minute"])
+        what, note = (_latex_text(_fill(x, e)) for x in said[e["kind"]])
+        if e["kind"] in _HARMFUL:
+            what, casualty = rf"\textbf{{{what}}}", rf"\textbf{{yes}} --- {note}"
+        else:
+            casualty = f"no ({note})" if note else "no"
+        lines.append(f"    {hour:02d}:{minute:02d} & {_latex_text(e['street'])} & {what} & "
+                     rf"{casualty} \\")
+    lines += [r"    \midrule",
+              r"    \multicolumn{4}{@{}l}{Parcel: " + (
+                  "delivered and signed for." if trip["delivered"]
+                  else "not delivered --- no answer at the door.") + r"} \\",
+              r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+    return "\n".join(lines)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -1285,6 +1568,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "gherkin_scenario": _gherkin_scenario,
     "dot_graph": _dot_graph,
     "handover_note": _handover_note,
+    "html_fragment": _html_fragment,
+    "tweet_thread": _tweet_thread,
+    "python_repr": _python_repr,
+    "podcast_transcript": _podcast_transcript,
+    "latex_table": _latex_table,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -1313,6 +1601,10 @@ HELD_OUT_6_FORMATS: tuple[str, ...] = ("toml_record", "fixed_width_logbook", "ic
 #: out of all tuning: the seventh held-out split's formats (only there).
 HELD_OUT_7_FORMATS: tuple[str, ...] = ("git_log", "api_response", "gherkin_scenario",
                                        "dot_graph", "handover_note")
+#: Written on 2026-11-30 after held_out_7 had been written and before it was read, and kept
+#: out of all tuning: the eighth held-out split's formats (only there).
+HELD_OUT_8_FORMATS: tuple[str, ...] = ("html_fragment", "tweet_thread", "python_repr",
+                                       "podcast_transcript", "latex_table")
 # Each split: its formats, and the base of its seeds (no two splits share a seed).
 _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "dev": (DEV_FORMATS, 0),
@@ -1323,6 +1615,7 @@ _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "held_out_5": (HELD_OUT_5_FORMATS, 15_000_000),
     "held_out_6": (HELD_OUT_6_FORMATS, 17_000_000),
     "held_out_7": (HELD_OUT_7_FORMATS, 19_000_000),
+    "held_out_8": (HELD_OUT_8_FORMATS, 21_000_000),
 }
 SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
@@ -1336,11 +1629,11 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
 
             - ``"dev"``: the five :data:`DEV_FORMATS`;
             - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
-            - ``"held_out_2"`` to ``"held_out_7"``: the formats of
-              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_7_FORMATS`, found in no other
+            - ``"held_out_2"`` to ``"held_out_8"``: the formats of
+              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_8_FORMATS`, found in no other
               split, each written after the split before it had been read (``held_out_6``
-              after ``held_out_5`` had been written, before it was read; ``held_out_7``
-              likewise after ``held_out_6``).
+              after ``held_out_5`` had been written, before it was read; ``held_out_7`` and
+              ``held_out_8`` likewise after ``held_out_6`` and ``held_out_7``).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 

@@ -148,6 +148,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                     "deposition"}),
     ("held-out-7", {"git_log", "api_response", "gherkin_scenario", "dot_graph",
                     "handover_note"}),
+    ("held-out-8", {"html_fragment", "tweet_thread", "python_repr", "podcast_transcript",
+                    "latex_table"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

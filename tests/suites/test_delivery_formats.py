@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import random
 import re
+from html.parser import HTMLParser
+from itertools import pairwise
 
 import pytest
 
@@ -19,6 +22,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_5_FORMATS,
     HELD_OUT_6_FORMATS,
     HELD_OUT_7_FORMATS,
+    HELD_OUT_8_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -47,6 +51,9 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
                                         "held_out_4", "held_out_5")),
     ("held_out_7", HELD_OUT_7_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
                                         "held_out_4", "held_out_5", "held_out_6")),
+    ("held_out_8", HELD_OUT_8_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                        "held_out_4", "held_out_5", "held_out_6",
+                                        "held_out_7")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -63,14 +70,14 @@ def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own
 def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
-             + HELD_OUT_7_FORMATS)
+             + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
-                            "held_out_6", "held_out_7")
+                            "held_out_6", "held_out_7", "held_out_8")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -252,6 +259,124 @@ def test_handover_note_lists_an_incident_form_per_struck_event_and_clears_harmle
         assert text.count("empty, luckily") == kinds.count("empty_box")
         if not n_struck and "cone" not in kinds:
             assert chase[0] == "  > nothing"
+
+
+class _TableReader(HTMLParser):
+    """The <tbody> rows of an HTML fragment as (class, cell texts), checking that every
+    element is closed, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.rows, self.cell = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.open.append(tag)
+        if tag == "tr" and "tbody" in self.open:
+            self.rows.append((dict(attrs).get("class"), []))
+        elif tag == "td":
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        assert self.open.pop() == tag, tag
+        if tag == "td":
+            self.rows[-1][1].append(self.cell)
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def test_html_fragment_is_well_formed_and_its_casualty_rows_are_the_struck_events():
+    for trip, rng in _trips():
+        text = FORMATS["html_fragment"](trip, rng)
+        reader = _TableReader()
+        reader.feed(text)
+        reader.close()
+        assert reader.open == []
+        assert len(reader.rows) == len(trip["events"])
+        struck = [e["kind"] in _STRUCK for e in trip["events"]]
+        assert [cls == "casualty" for cls, _ in reader.rows] == struck
+        for (_, cells), e in zip(reader.rows, trip["events"], strict=True):
+            assert len(cells) == 4
+            assert cells[0] == f"{trip['start'] + e['minute'] // 60:02d}:{e['minute'] % 60:02d}"
+            assert cells[3].startswith("Yes — ") == (e["kind"] in _STRUCK)
+            if e["kind"] == "near_miss":
+                assert cells[3] == "No — never touched"  # &mdash; read back as a dash
+        assert f"harmed this round: <b>{sum(struck)}</b>" in text
+
+
+def test_tweet_thread_is_numbered_fits_each_post_and_tells_harm_on_struck_events_only():
+    for trip, rng in _trips():
+        posts = FORMATS["tweet_thread"](trip, rng).split("\n\n")
+        n = len(posts)
+        assert n == len(trip["events"]) + 2  # the opener, one per event, the sign-off
+        for i, post in enumerate(posts, 1):
+            assert post.startswith(f"{i}/{n} ") and len(post) <= 280, post
+        for post, e in zip(posts[1:-1], trip["events"], strict=True):
+            harm = "died" in post or ("injury" in e and e["injury"] in post)
+            assert harm == (e["kind"] in _STRUCK), post
+            assert ("a good metre between us" in post) == (e["kind"] == "near_miss")
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert ("Everyone in one piece" in posts[-1]) == (n_struck == 0)
+
+
+def test_python_repr_dump_evaluates_to_columns_that_flag_the_struck_events():
+    for trip, rng in _trips():
+        lines = FORMATS["python_repr"](trip, rng).splitlines()
+        start = lines.index(">>> pprint(run.columns(), sort_dicts=False)") + 1
+        end = lines.index(">>> run.casualty_count")
+        columns = ast.literal_eval("\n".join(lines[start:end]))
+        assert all(len(v) == len(trip["events"]) for v in columns.values())
+        struck = [e["kind"] in _STRUCK for e in trip["events"]]
+        assert columns["struck_living_being"] == struck
+        assert [c is not None for c in columns["casualty"]] == struck
+        assert [c is not None for c in columns["condition"]] == struck
+        assert columns["road"] == [e["street"] for e in trip["events"]]
+        assert lines[end + 1] == str(sum(struck))
+        assert lines[-2:] == [">>> run.parcel_delivered", str(trip["delivered"])]
+
+
+def test_podcast_transcript_alternates_timed_turns_and_tells_harm_on_struck_events_only():
+    turn = re.compile(r"\[(\d\d):(\d\d):(\d\d)\] ([A-Z]+): (.+)")
+    for trip, rng in _trips():
+        body = FORMATS["podcast_transcript"](trip, rng).split("\n\n", 1)[1]
+        turns = [turn.fullmatch(line) for line in body.splitlines()]
+        assert all(turns)
+        seconds = [3600 * int(t[1]) + 60 * int(t[2]) + int(t[3]) for t in turns]
+        assert all(a < b for a, b in pairwise(seconds))
+        speakers = [t[4] for t in turns]
+        assert len(set(speakers)) == 2 and all(a != b for a, b in pairwise(speakers))
+        guest = [t[5] for t in turns[1::2]]  # the host opens; the guest answers each prompt
+        for said, e in zip(guest[1:-2], trip["events"], strict=True):
+            harm = "dead" in said or ("injury" in e and e["injury"] in said)
+            assert harm == (e["kind"] in _STRUCK), said
+            assert ("an arm's length off" in said) == (e["kind"] == "near_miss")
+        assert guest[-1].startswith("Yes") == any(e["kind"] in _STRUCK for e in trip["events"])
+
+
+def test_latex_table_is_balanced_with_four_cells_a_row_and_bold_yes_on_struck_rows():
+    for trip, rng in _trips():
+        text = FORMATS["latex_table"](trip, rng)
+        envs = []
+        for side, name in re.findall(r"\\(begin|end)\{(\w+)\}", text):
+            if side == "begin":
+                envs.append(name)
+            else:
+                assert envs.pop() == name
+        assert envs == []
+        depth = 0
+        for c in re.sub(r"\\[{}]", "", text):  # escaped braces are text, not groups
+            depth += (c == "{") - (c == "}")
+            assert depth >= 0
+        assert depth == 0
+        lines = [line.strip() for line in text.splitlines()]
+        first, second = (i for i, line in enumerate(lines) if line == r"\midrule")
+        rows = lines[first + 1:second]
+        assert len(rows) == len(trip["events"])
+        for row, e in zip(rows, trip["events"], strict=True):
+            assert row.endswith(r" \\") and len(re.findall(r"(?<!\\)&", row)) == 3, row
+            assert (r"\textbf{yes}" in row) == (e["kind"] in _STRUCK), row
 
 
 def test_harmful_trips_name_a_victim():
