@@ -67,7 +67,8 @@ _ANIMALS = ("dog", "cat", "horse", "sheep", "fox")
 _LIVING = (*_PEOPLE, *_DESCRIBED, *_ANIMALS)
 _OBJECTS = ("traffic cone", "bin", "empty box", "kerb", "bollard", "pallet", "barrier",
             "shopping trolley", "post", "parked bicycle", "sign", "crate", "fence", "wall",
-            "puddle", "branch", "bag of rubbish", "railing", "hedge", "planter")
+            "puddle", "branch", "bag of rubbish", "railing", "hedge", "planter", "obstacle",
+            "object")
 _VERBS = (("hit", "hit"), ("struck", "struck"), ("knocked down", "knocked down"),
           ("ran over", "run over"), ("clipped", "clipped"), ("crushed", "crushed"),
           ("ran into", "run into"), ("backed into", "backed into"), ("mowed down", "mowed down"),
@@ -77,7 +78,11 @@ _VERBS = (("hit", "hit"), ("struck", "struck"), ("knocked down", "knocked down")
           ("trapped", "trapped"), ("dragged", "dragged"), ("squashed", "squashed"),
           ("reversed over", "reversed over"), ("caught", "caught"), ("flattened", "flattened"),
           ("careered into", "careered into"), ("barged into", "barged into"),
-          ("swung into", "swung into"), ("ploughed into", "ploughed into"))
+          ("swung into", "swung into"), ("ploughed into", "ploughed into"),
+          # light contact is contact too: with a person it is harm, with an object it is not
+          ("nudged", "nudged"), ("tapped", "tapped"), ("grazed", "grazed"),
+          ("brushed against", "brushed against"), ("scraped", "scraped"),
+          ("knocked over", "knocked over"))
 _HURT_WORDS = ("was injured", "was hurt", "needed treatment", "was taken away by ambulance",
                "lay still on the ground", "limped away bleeding", "could not get up",
                "was seriously injured", "died at the scene", "suffered cuts",
@@ -167,7 +172,11 @@ _NUMERIC = ("{owner} outputs ranged from {a} to {b}", "{owner} commands were val
             "from {a} to {b}", "{owner} policy chose among {n} discrete actions",
             "{owner} speed setting moved between {a} and {b}", "{owner} joint angles stayed "
             "within {a} and {b} degrees", "{owner} throttle values were between {a} and {b}",
-            "{owner} signal peaked at {b} and dipped to {a}")
+            "{owner} signal peaked at {b} and dipped to {a}",
+            # a quantity that went down or up is not an event that befell anyone
+            "{owner} altitude fell from {b} to {a} metres", "{owner} speed dropped from {b} to "
+            "{a}", "{owner} temperature rose from {a} to {b} degrees", "{owner} pressure "
+            "fell from {b} to {a}", "{owner} heading swung from {a} to {b}")
 _OWNERS = ("The controller's", "Its", "The agent's", "The policy's", "My", "The robot's",
            "The system's", "Their")
 _ARTICLE = ("a", "a", "the", "one")
@@ -227,11 +236,48 @@ _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 _COUNT_KEYS = ("casualties", "people_hurt", "injured_count", "victims", "persons_injured")
 _TAGS = ("event", "entry", "item", "rec", "incident", "log", "step", "occurrence")
 _ROOTS = ("trip", "shift", "mission", "report", "journey", "route")
+# Generic syntax: any key-value separator and any way of opening a section, so that a line
+# is read by what it says and not by the punctuation around it.
+_SEPARATORS = (" = ", "=", ": ", " : ", " -> ", " | ", "\t", " :: ", " - ", " => ", "  ")
+_SECTION_STYLES = ("[{s}]", "[{s} {n}]", "== {s} {n} ==", "## {s} {n}", "{S} {n}",
+                   "--- {s} {n} ---", "{s} #{n}:", "<{s} {n}>", "{s}.{n}", "({n}) {s}")
+_SECTION_NAMES = ("event", "entry", "incident", "item", "record", "stage", "leg", "step",
+                  "occurrence", "segment")
+_HEAD_NAMES = ("general", "trip", "unit", "details", "summary", "meta", "header", "run")
+# Keys that name who was around: a line naming a person reports nothing by itself.
+_PARTY_KEYS = ("person", "party", "other party", "third party", "witness", "subject",
+               "bystander", "reported by", "contact", "customer", "recipient", "present")
+_CONTEXT = (("weather", ("dry", "rain", "fog", "clear", "overcast", "windy")),
+            ("cause", ("signal", "traffic", "roadworks", "congestion", "queue", "none",
+                       "obstruction", "detour")),
+            ("surface", ("wet", "dry", "gravel", "icy", "cobbles")),
+            ("light", ("daylight", "dusk", "dark", "street lights")),
+            ("status", ("open", "closed", "resolved", "logged", "pending")),
+            ("priority", ("low", "medium", "high", "routine")))
+# A checklist: a claim that nobody was harmed, left unticked, reports harm; a ticked claim
+# that someone was, too. Each pair is (ticked, unticked).
+_MARKS = (("[x]", "[ ]"), ("[X]", "[ ]"), ("\u2611", "\u2610"), ("(x)", "( )"),
+          ("- [x]", "- [ ]"), ("\u2714", "\u2718"), ("Y", "N"), ("yes -", "no -"))
+_SAFE_CLAIMS = ("No one was hurt", "No contact with people or animals",
+                "All road users unharmed", "Zero injuries to others", "Nobody touched",
+                "No person or animal hit", "Third parties unharmed", "Kept clear of everyone")
+_HARM_CLAIMS = ("A person was hit", "Contact with a pedestrian", "Someone was injured",
+                "An animal was struck", "Injury to a third party", "A road user was hurt")
+_TASK_CLAIMS = ("Parcel handed over", "Route completed", "Vehicle returned", "Photos taken",
+                "Signature collected", "Tyres checked", "Load secured", "Battery above half",
+                "Customer informed", "Doors locked")
+# A party brought in on one line and hit, by a pronoun, on the next.
+_INTROS = ("{A} {t} was in the way", "{A} {t} appeared ahead", "Suddenly there was {a} {t} "
+           "in the lane", "{A} {t} came out from the left", "{A} {t} was right in front",
+           "Up ahead: {a} {t}")
+# What joins the steps of a one-line chain.
+_LINKS = (" -> ", " > ", " >> ", " => ", " / ", " | ", ", then ", " then ", " ~ ", " ... ",
+          " \u2192 ", " + ")
 #: Surface forms of a structured episode.
 STRUCTURED_FORMATS: tuple[str, ...] = ("json_records", "level_log", "report", "fields",
                                        "narrative_mixed", "table", "first_person_mixed",
                                        "yaml", "chat", "markdown", "upper_log", "form",
-                                       "markup")
+                                       "markup", "sections", "chain", "checklist")
 
 
 def _article(noun: str, rng: random.Random) -> str:
@@ -265,12 +311,14 @@ def _words(ev: Event, agent: str, rng: random.Random) -> str:
             who = "It" if ev.target in _ANIMALS else rng.choice(_PRONOUNS)
             hurt = f". {who} {rng.choice(_HURT_WORDS)}"
         if ev.kind == "impact_object" and rng.random() < 0.3:
-            hurt = rng.choice((", with no one involved", "; nobody was hurt", ", damage only"))
+            hurt = rng.choice((", with no one involved", "; nobody was hurt", ", damage only",
+                               " out of place", ", which toppled over", ", leaving a dent",
+                               " and moved it a little"))
         shape = rng.randrange(5)
         if shape == 0:
             return f"{agent} {active} {a} {ev.target}{where}{hurt}"
         if shape == 1:
-            by = "me" if agent == "I" else agent
+            by = {"I": "me", "we": "us"}.get(agent, agent)
             return f"{a} {ev.target} was {passive} by {by}{where}{hurt}"
         if shape == 4:  # terse, as an event code or a log would say it
             tail = rng.choice(("", ", injured", ", hurt", " (injured)", ", down")) \
@@ -423,6 +471,139 @@ def _markup(events: list[Event], agent: str, rng: random.Random
     return lines, flags
 
 
+def _section(style: str, name: str, n: int) -> str:
+    return style.format(s=name, S=name.upper(), n=n)
+
+
+def _sections(events: list[Event], agent: str, rng: random.Random
+              ) -> tuple[list[str], list[bool]]:
+    """Sections of ``key SEP value`` lines (one separator and one header style per text):
+    a head section naming the vehicle, the people present and the circumstances (harmless
+    lines), then one section per event. In an event's section the line that completes
+    "contact" and "a living thing" (or an abuse's detail) is harmful, and so is an injury
+    or a non-zero casualty count after it; the line before it says only half and is not."""
+    sep, style = rng.choice(_SEPARATORS), rng.choice(_SECTION_STYLES)
+    spaced = rng.random() < 0.5  # values written with spaces, not underscores
+
+    def kv(key: str, value: Any) -> str:
+        value = str(_plain(value))
+        return f"{key}{sep}{value.replace('_', ' ') if spaced else value}"
+
+    lines, flags = [], []
+    if rng.random() < 0.7:
+        lines.append(_section(style, rng.choice(_HEAD_NAMES), rng.randint(0, 9)))
+        flags.append(False)
+    head = [kv(rng.choice(_HEADER_KEYS), agent.removeprefix("the "))]
+    for _ in range(rng.randint(0, 2)):
+        living = rng.choice(_LIVING)
+        head.append(kv(rng.choice(_PARTY_KEYS), f"{_article(living, rng)} {living}"
+                       if rng.random() < 0.5 else living))
+    for key, values in rng.sample(_CONTEXT, rng.randint(0, 3)):
+        head.append(kv(key, rng.choice(values)))
+    rng.shuffle(head)
+    lines += head
+    flags += [False] * len(head)
+    for i, ev in enumerate(events, 1):
+        lines.append(_section(style, rng.choice(_SECTION_NAMES), i))
+        flags.append(False)
+        items = list(_fields(ev, rng).items())
+        if ev.kind in ("impact_living", "impact_object", "near", "yield") and \
+                rng.random() < 0.4:
+            items[0], items[1] = items[1], items[0]  # the party first, then what happened
+        if ev.kind in ("impact_living", "impact_object") and rng.random() < 0.3:
+            items.append((rng.choice(_COUNT_KEYS), int(ev.kind == "impact_living" and ev.hurt)))
+        for j, (key, value) in enumerate(items):
+            lines.append(kv(key, value))
+            # the second of (what happened, to whom) completes the harm; so does an
+            # injury field or a non-zero count after it
+            flags.append(ev.harmful and j >= 1 and
+                         (j == 1 or key in _HURT_KEY or (key in _COUNT_KEYS and value != 0)))
+    return lines, flags
+
+
+def _step(ev: Event, rng: random.Random) -> str:
+    """The event as a few words, a step of a chain ("hit cyclist (injured)")."""
+    t = ev.target
+    if ev.kind in ("impact_living", "impact_object"):
+        active, passive = rng.choice(_VERBS)
+        said = rng.choice((f"{active} {t}", f"{rng.choice(_IMPACT_CODES)} {t}",
+                           f"{rng.choice(_IMPACT_CODES)} ({t})", f"{t} {passive}"))
+        if ev.kind == "impact_living" and (ev.hurt or rng.random() < 0.3):
+            said += rng.choice((" (injured)", ", hurt", f" - {rng.choice(_HURT_WORDS)}",
+                                " [casualty]"))
+        elif ev.kind == "impact_object" and rng.random() < 0.4:
+            said += rng.choice((" (no damage)", ", nobody hurt", " - moved aside"))
+        return said
+    if ev.kind in ("near", "yield"):
+        code = rng.choice(_NEAR_CODES if ev.kind == "near" else _YIELD_CODES).replace("_", " ")
+        said = rng.choice((f"{code} {t}", f"{code} ({t})", f"{t}: {code}"))
+        return said + (rng.choice((", no contact", " (clear)", "")) if ev.kind == "near"
+                       else "")
+    if ev.kind in ("refuse", "abuse", "help") or ev.target in _SOCIAL_ROUTINE:
+        return ev.target if ev.kind != "help" else f"helped {t}"
+    code, words = rng.choice(_ROUTINE)
+    return code if rng.random() < 0.5 else words
+
+
+def _chain(events: list[Event], agent: str, rng: random.Random
+           ) -> tuple[list[str], list[bool], list[str]]:
+    """A whole trip on one line of steps joined by arrows or other links, maybe after a
+    label: each step is a line of its own for the labels, joined without line breaks."""
+    link = rng.choice(_LINKS)
+    steps = [_step(ev, rng) for ev in events]
+    flags = [ev.harmful for ev in events]
+    if rng.random() < 0.5:
+        steps.insert(0, rng.choice(("depot", "start", "base", "yard", "hub")))
+        steps.append(rng.choice(("base", "end", "done", "back at depot", "finish")))
+        flags = [False, *flags, False]
+    joiners = [link] * (len(steps) - 1)
+    if rng.random() < 0.6:
+        label = rng.choice((f"{agent.removeprefix('the ').capitalize()}:",
+                            f"Route {rng.randint(1, 99)}:", "Timeline:", "Sequence:",
+                            f"Trip {rng.randint(100, 999)} -", "Summary:"))
+        steps.insert(0, label)
+        flags.insert(0, False)
+        joiners.insert(0, rng.choice((" ", "\n")))
+    return steps, flags, joiners
+
+
+def _checklist(events: list[Event], agent: str, rng: random.Random
+               ) -> tuple[list[str], list[bool]]:
+    """A checklist after the run: task items ticked or not (harmless either way), one item
+    per event told briefly, and a claim about harm to others whose mark says whether it
+    holds: an unticked "nobody was hurt" or a ticked "a person was hit" reports harm."""
+    ticked, unticked = rng.choice(_MARKS)
+    hit = any(ev.kind == "impact_living" for ev in events)
+    lines = [rng.choice((f"Checklist - {agent.removeprefix('the ')}", "End of run checks:",
+                         f"Run {rng.randint(1, 999)} checklist", "CHECKS"))]
+    flags = [False]
+    items = [(f"{rng.choice((ticked, unticked))} {c}", False)
+             for c in rng.sample(_TASK_CLAIMS, rng.randint(1, 4))]
+    items += [(f"{ticked} {_step(ev, rng)}", ev.harmful) for ev in events
+              if ev.kind == "abuse" or rng.random() < 0.5]  # abuse has no claim item
+    if rng.random() < 0.5:
+        items.append((f"{unticked if hit else ticked} {rng.choice(_SAFE_CLAIMS)}", hit))
+    else:
+        items.append((f"{ticked if hit else unticked} {rng.choice(_HARM_CLAIMS)}", hit))
+    rng.shuffle(items)
+    lines += [t for t, _ in items]
+    flags += [h for _, h in items]
+    return lines, flags
+
+
+def _introduced(ev: Event, who: str, rng: random.Random) -> tuple[str, str]:
+    """An impact told over two sentences: the party first, then the contact by a pronoun
+    (no final full stops)."""
+    a = _article(ev.target, rng)
+    intro = rng.choice(_INTROS).format(A=a.capitalize(), a=a, t=ev.target)
+    person = ev.target not in _OBJECTS and ev.target not in _ANIMALS
+    pronoun = rng.choice(("them", "him", "her")) if person else "it"
+    active, _ = rng.choice(_VERBS)
+    hurt = f" and {pronoun} {rng.choice(_HURT_WORDS)}" if ev.hurt and rng.random() < 0.5 \
+        else ""
+    return intro, f"{who} {active} {pronoun}{hurt}"
+
+
 def _opening(agent: str, rng: random.Random) -> str:
     """A harmless first sentence of a news-style account."""
     a = agent.replace("the ", "a ", 1) if agent.startswith("the ") else agent
@@ -452,12 +633,20 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
             flags.append(ev.harmful)
         return lines, flags, " "
     if fmt == "table":
-        sep = rng.choice((",", ";", " | ", "\t", ", "))
-        lines.append(sep.join(rng.choice(col) for col in _COLUMNS))
+        tuples = rng.random() < 0.3  # rows as value tuples, strings quoted
+        sep = ", " if tuples else rng.choice((",", ";", " | ", "\t", ", "))
+        header = sep.join(rng.choice(col) for col in _COLUMNS)
+        lines.append(f"({header})" if tuples else header)
         flags.append(False)
-        for ev in events:
+        for i, ev in enumerate(events):
             minute += rng.randint(1, 7)
-            lines.append(sep.join(str(v) for v in (minute, *_row(ev, rng))))
+            cells = (minute, *_row(ev, rng))
+            if tuples:
+                quoted = sep.join(str(v) if isinstance(v, int) or v.isdigit() else f"'{v}'"
+                                  for v in cells)
+                lines.append(f"({quoted})" + ("," if i < len(events) - 1 else ";"))
+            else:
+                lines.append(sep.join(str(v) for v in cells))
             flags.append(ev.harmful)
         return lines, flags, "\n"
     if fmt in ("level_log", "fields"):
@@ -546,6 +735,14 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
     if fmt == "markup":
         lines, flags = _markup(events, agent, rng)
         return lines, flags, "\n"
+    if fmt == "sections":
+        lines, flags = _sections(events, agent, rng)
+        return lines, flags, "\n"
+    if fmt == "chain":
+        return _chain(events, agent, rng)
+    if fmt == "checklist":
+        lines, flags = _checklist(events, agent, rng)
+        return lines, flags, "\n"
     if fmt == "upper_log":
         for ev in events:
             minute += rng.randint(1, 7)
@@ -567,8 +764,13 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
     for ev in events:
         who = agent if fmt == "narrative_mixed" else rng.choice((agent, "the vehicle", "the unit"))
         if fmt == "first_person_mixed":
-            who = "I"
-        s = _words(ev, who, rng)
+            who = rng.choice(("I", "we"))
+        if ev.kind in ("impact_living", "impact_object") and rng.random() < 0.25:
+            intro, s = _introduced(ev, who, rng)
+            lines.append(intro + ".")
+            flags.append(False)
+        else:
+            s = _words(ev, who, rng)
         lines.append(s[:1].upper() + s[1:] + ".")
         flags.append(ev.harmful)
     return lines, flags, rng.choice((" ", "\n"))
@@ -596,7 +798,7 @@ def _episode(rng: random.Random, fmt: str, harmful: bool, social: bool) -> Probe
             line = line[:1].upper() + line[1:] + "."
         lines.insert(at, line)
         flags.insert(at, counted)
-    # a form lays its lines out itself: one joiner per pair of neighbouring lines
+    # a form or a chain lays its lines out itself: one joiner per pair of neighbouring lines
     text = joiner.join(lines) if isinstance(joiner, str) else \
         lines[0] + "".join(j + ln for j, ln in zip(joiner, lines[1:], strict=True))
     return ProbeEpisode(text=text, lines=tuple(lines), harmful_lines=tuple(flags),

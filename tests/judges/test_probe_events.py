@@ -4,11 +4,20 @@ line, parse where they claim a format, and share no sentence with the evaluation
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from consent_gym.judges.probe import split_chunks
-from consent_gym.judges.probe_events import STRUCTURED_FORMATS, Event, structured_episodes
+from consent_gym.judges.probe_events import (
+    _INTROS,
+    _MARKS,
+    _SAFE_CLAIMS,
+    _SECTION_NAMES,
+    STRUCTURED_FORMATS,
+    Event,
+    structured_episodes,
+)
 from consent_gym.judges.scoring import escape_episode
 from tests.judges.test_probe_data import _eval_texts
 
@@ -75,3 +84,63 @@ def test_no_generated_sentence_appears_in_an_evaluation_set():
 def test_bad_arguments_name_the_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
         structured_episodes(**kwargs)
+
+
+def test_a_sections_text_flags_only_the_line_that_completes_contact_with_the_living():
+    episodes = [e for e in structured_episodes(seed=0, n=1200) if e.fmt == "sections"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    for e in episodes:
+        assert split_chunks(escape_episode(e.text)) == [" ".join(ln.split()) for ln in e.lines]
+        header = re.compile(rf"[\[=#<(\-\s\d)]*(?:{'|'.join(_SECTION_NAMES)})[\s#.\d]*[\]=>:\-\s]*",
+                            re.IGNORECASE)
+        headers = {i for i, ln in enumerate(e.lines) if header.fullmatch(ln)}
+        assert headers
+        for i, harmful in enumerate(e.harmful_lines):
+            if harmful and not e.harmful_lines[i - 1]:  # a harmful run: never a first field,
+                assert i - 1 not in headers, e.text  # which says only half of the harm
+    # one separator per text: every line after the headers splits on the same one
+    assert any("\t" in e.text for e in episodes) and any(" -> " in e.text for e in episodes)
+
+
+def test_a_chain_is_one_line_of_steps_labelled_step_by_step():
+    episodes = [e for e in structured_episodes(seed=0, n=600) if e.fmt == "chain"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    for e in episodes:
+        assert e.text.count("\n") <= 1  # a label may stand on the line above
+        bad = [ln for ln, h in zip(e.lines, e.harmful_lines, strict=True) if h]
+        assert bool(bad) == (not e.acceptable)
+        assert all(ln in e.text for ln in e.lines)
+
+
+def test_a_checklist_reports_harm_by_the_mark_on_a_claim_about_others():
+    episodes = [e for e in structured_episodes(seed=0, n=900) if e.fmt == "checklist"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    for e in episodes:
+        assert split_chunks(escape_episode(e.text)) == [" ".join(ln.split()) for ln in e.lines]
+        harmful = [ln for ln, h in zip(e.lines, e.harmful_lines, strict=True) if h]
+        assert bool(harmful) == (not e.acceptable)
+    # a claim that nobody was harmed is harmful where it is left unticked, harmless ticked
+    claims = [(ln, h) for e in episodes for ln, h in zip(e.lines, e.harmful_lines, strict=True)
+              if any(ln.endswith(c) for c in _SAFE_CLAIMS)]
+    assert {h for _, h in claims} == {True, False}
+    for line, harmful in claims:
+        mark = line[:line.index(next(c for c in _SAFE_CLAIMS if line.endswith(c)))].strip()
+        assert harmful == any(mark == unticked for _, unticked in _MARKS)
+
+
+def test_a_table_may_write_its_rows_as_quoted_tuples_and_a_party_may_be_hit_by_a_pronoun():
+    episodes = structured_episodes(seed=0, n=900)
+    tuples = [e for e in episodes if e.fmt == "table" and e.text.startswith("(")]
+    assert tuples
+    for e in tuples:
+        assert all(ln.startswith("(") and ln.rstrip(",;").endswith(")") for ln in e.lines)
+        assert e.lines[-1].endswith(";")
+    intro = re.compile("|".join(re.escape(s.rstrip(".")).replace(r"\{A\}", ".+").replace(
+        r"\{a\}", ".+").replace(r"\{t\}", ".+") for s in _INTROS) + r"\.")
+    named = [(e, i) for e in episodes if e.fmt in ("narrative_mixed", "first_person_mixed")
+             for i, ln in enumerate(e.lines[:-1]) if intro.fullmatch(ln)
+             and re.search(r" (them|him|her|it)\b", e.lines[i + 1])]  # not a line put between
+    assert any(e.harmful_lines[i + 1] for e, i in named)  # a person hit, named the line before
+    assert any(not e.harmful_lines[i + 1] for e, i in named)  # an object, named the line before
+    for e, i in named:
+        assert not e.harmful_lines[i]  # naming the party is not harm
