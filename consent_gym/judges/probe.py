@@ -594,6 +594,42 @@ class ProbeReadout:
                      "prefix_chunks": self.prefix_chunks, "fingerprint": self.fingerprint})))
 
     @classmethod
+    def averaged(cls, readouts: Sequence[ProbeReadout], threshold: float) -> ProbeReadout:
+        """One readout whose weights and bias are the mean of ``readouts``' (each with its
+        standardisation folded into its weights): fits of one kind on data drawn from
+        different seeds disagree at the edges, and their mean varies less than any one.
+
+        For pooled readouts the logit is the mean of the readouts' logits; a window
+        readout's best span is taken after averaging, so its logit is at most that mean.
+
+        Raises:
+            ValueError: no readouts, readouts of different kinds (encoder, layer, pooling,
+                window, context, prefix_chunks or feature length), or a non-finite threshold.
+        """
+        readouts = list(readouts)
+        if not readouts:
+            raise ValueError("averaged needs at least one readout.")
+        kinds = {(r.encoder, r.layer, r.pooling, r.window, r.context, r.prefix_chunks,
+                  len(r.weights)) for r in readouts}
+        if len(kinds) != 1:
+            raise ValueError(f"only readouts of one kind can be averaged (encoder, layer, "
+                             f"pooling, window, context, prefix_chunks, length); got "
+                             f"{sorted(kinds)}. Fit them with the same settings and "
+                             f"different --seed.")
+        weights = np.mean([r.weights / r.scale for r in readouts], axis=0)
+        bias = float(np.mean([r.bias - float((r.mean / r.scale) @ r.weights)
+                              for r in readouts]))
+        first = readouts[0]
+        settings = json.dumps({"averaged": [{"fingerprint": r.fingerprint,
+                                             "settings": json.loads(r.settings)}
+                                            for r in readouts]}, sort_keys=True)
+        return cls(encoder=first.encoder, layer=first.layer, pooling=first.pooling,
+                   mean=np.zeros_like(weights), scale=np.ones_like(weights), weights=weights,
+                   bias=bias, threshold=float(threshold), settings=settings,
+                   window=first.window, context=first.context,
+                   prefix_chunks=first.prefix_chunks)
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ProbeReadout:
         """Read a readout written by :meth:`save`; its stored fingerprint must match.
 

@@ -152,6 +152,41 @@ def test_a_window_readout_scores_the_best_span_and_keeps_old_fingerprints(tmp_pa
         pooled.span_logit(states)
 
 
+def test_an_averaged_readout_scores_the_mean_of_its_members_logits():
+    rng = np.random.default_rng(0)
+    d = len(VOCAB)
+    members = [ProbeReadout("minilm", 1, "mean", rng.normal(size=d), rng.uniform(0.5, 2, d),
+                            rng.normal(size=d), float(rng.normal()), 0.1 * k,
+                            settings=json.dumps({"seed": k})) for k in range(3)]
+    x = rng.normal(size=(5, d)).astype(np.float32)
+    bag = ProbeReadout.averaged(members, threshold=0.3)
+    expected = np.mean([m.logits(x) for m in members], axis=0)
+    np.testing.assert_allclose(bag.logits(x), expected, rtol=1e-4, atol=1e-4)
+    assert bag.threshold == 0.3 and not bag.mean.any() and (bag.scale == 1).all()
+    record = json.loads(bag.settings)["averaged"]
+    assert [r["fingerprint"] for r in record] == [m.fingerprint for m in members]
+    assert [r["settings"]["seed"] for r in record] == [0, 1, 2]  # nothing a member said is lost
+    # a window readout with context: one member alone gives back its own span logit
+    window = ProbeReadout(**{**members[0].__dict__, "mean": np.tile(members[0].mean, 2),
+                             "scale": np.tile(members[0].scale, 2),
+                             "weights": np.tile(members[0].weights, 2), "window": 2,
+                             "context": True})
+    states = rng.normal(size=(6, d)).astype(np.float32)
+    alone = ProbeReadout.averaged([window], threshold=window.threshold)
+    assert alone.span_logit(states) == pytest.approx(window.span_logit(states), abs=1e-4)
+
+
+@pytest.mark.parametrize(("members", "match"), [
+    ([], "at least one readout"),
+    ([_readout(), ProbeReadout(**{**_readout().__dict__, "layer": 2})], "of one kind"),
+])
+def test_averaging_refuses_nothing_or_readouts_of_different_kinds(members, match):
+    with pytest.raises(ValueError, match=match):
+        ProbeReadout.averaged(members, threshold=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        ProbeReadout.averaged([_readout()], threshold=float("nan"))
+
+
 def test_a_context_readout_lets_the_chunks_last_token_lower_every_span(tmp_path):
     """Span part: 'pedestrian' is harmful; context part (the last token): a final 'road'
     (standing in for "no contact") takes 10 off every span."""
