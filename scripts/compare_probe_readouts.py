@@ -8,12 +8,14 @@ Every readout is applied to the same texts, cut by the judge's own chunker and e
 texts are collected once and kept in ``--texts`` as JSON:
 
 - tuning: judge-bench dev, the format suite's dev split (8 per format), the harmless tuning
-  envs (5 episodes per env and policy), DeliveryCurb (60) and DeliveryBoxes with informed
-  perception (60), highway-fast-v0 (20, half careful, half random; crash = harmful);
-- the format suite's first four held-out splits (8 per format), read once each and tuning
-  sets since;
-- held out (``--held-out``): the format suite's fifth held-out split (8 per format), the
-  held-out harmless envs, and intersection-v0 and roundabout-v0.
+  envs (5 episodes per env and policy), ``measure_renderers.py``'s 11 harmless envs (20
+  episodes each, half careful, half random, up to 300 steps), DeliveryCurb (60) and
+  DeliveryBoxes with informed perception (60), highway-fast-v0 (20, half careful, half
+  random; crash = harmful);
+- the format suite's first five held-out splits (8 per format) and the first list of
+  held-out harmless envs, read once each and tuning sets since;
+- held out (``--held-out``): the format suite's sixth held-out split (8 per format), the
+  second list of held-out harmless envs, and intersection-v0 and roundabout-v0.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
 """
@@ -37,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # measure_renderers, f
 
 def _rows(name: str) -> list[dict[str, Any]]:
     """Labelled rows ``{"text", "acceptable", "tag"}`` of one named set."""
+    from measure_renderers import collect
+
     if name == "judge-bench dev":
         from consent_gym.evaluation import load_labelled_jsonl
 
@@ -48,29 +52,35 @@ def _rows(name: str) -> list[dict[str, Any]]:
     if name.startswith("harmless "):
         from consent_gym.suites.harmless import (
             HARMLESS_ENVS,
+            HELD_OUT_2_HARMLESS_ENVS,
             HELD_OUT_HARMLESS_ENVS,
             harmless_episodes,
         )
 
-        envs = HARMLESS_ENVS if name.endswith("tuning") else HELD_OUT_HARMLESS_ENVS
+        envs = {"tuning": HARMLESS_ENVS, "held-out": HELD_OUT_HARMLESS_ENVS,
+                "held-out-2": HELD_OUT_2_HARMLESS_ENVS}[name.split()[1]]
         return [{**r, "tag": r.get("env", r.get("tag"))} for r in harmless_episodes(envs, 5, 0)]
+    if name == "renderer harmless envs":
+        from measure_renderers import HARMLESS_ENVS as RENDERER_ENVS
+
+        return [{"text": r["text"], "acceptable": True, "tag": env_id}
+                for env_id, _ in RENDERER_ENVS for r in collect(env_id, 20, 0, None)]
     if name.startswith("consent_gym/"):
         from consent_gym.commands.eval_judge import env_episodes
 
         env_id, _, perception = name.partition(" ")
         return env_episodes(env_id, 60, 0, perception or "default")
-    from measure_renderers import collect
-
     return [{"text": r["text"], "acceptable": not r["harm"], "tag": r["policy"]}
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first four held-out splits were each read once, then became tuning sets.
+# The format suite's first five held-out splits and the first held-out env list were each
+# read once, then became tuning sets.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
-          "formats held_out_3", "formats held_out_4", "harmless tuning",
-          "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
-          "highway-fast-v0")
-HELD_OUT = ("formats held_out_5", "harmless held-out", "intersection-v0", "roundabout-v0")
+          "formats held_out_3", "formats held_out_4", "formats held_out_5", "harmless tuning",
+          "harmless held-out", "renderer harmless envs", "consent_gym/DeliveryCurb-v0",
+          "consent_gym/DeliveryBoxes-v0 informed", "highway-fast-v0")
+HELD_OUT = ("formats held_out_6", "harmless held-out-2", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
