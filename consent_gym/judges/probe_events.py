@@ -612,6 +612,10 @@ def _opening(agent: str, rng: random.Random) -> str:
                                         n=rng.randint(3, 60)) + "."
 
 
+# Shapes that lay out their own lines, one per line of text.
+_LINE_SHAPES = {"markup": _markup, "sections": _sections, "checklist": _checklist}
+
+
 def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
             ) -> tuple[list[str], list[bool], str | list[str]]:
     """Lines, their harm labels, and the joiner that makes the text (or one joiner per
@@ -732,17 +736,11 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
         return lines, flags, "\n"
     if fmt == "form":
         return _form(events, agent, rng)
-    if fmt == "markup":
-        lines, flags = _markup(events, agent, rng)
-        return lines, flags, "\n"
-    if fmt == "sections":
-        lines, flags = _sections(events, agent, rng)
+    if fmt in _LINE_SHAPES:
+        lines, flags = _LINE_SHAPES[fmt](events, agent, rng)
         return lines, flags, "\n"
     if fmt == "chain":
         return _chain(events, agent, rng)
-    if fmt == "checklist":
-        lines, flags = _checklist(events, agent, rng)
-        return lines, flags, "\n"
     if fmt == "upper_log":
         for ev in events:
             minute += rng.randint(1, 7)
