@@ -30,7 +30,10 @@ Gherkin scenario, a Graphviz DOT graph, a shift handover note), written after
 ``held_out_6`` had been written and before it was read; ``split="held_out_8"`` five more
 (an HTML page fragment, a numbered tweet thread, a Python REPL dump of a dict of lists, a
 podcast transcript, a LaTeX table), written after ``held_out_7`` had been written and
-before it was read.
+before it was read; ``split="held_out_9"`` five more (an RFC 5424 syslog stream, a protobuf
+text-format dump, a pipe-delimited EDI interchange, a courier app's push-notification
+history, an insurer's letter as pdftotext gives it), written after ``held_out_8`` had been
+read once and before any change that followed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import json
 import pprint
 import random
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
@@ -55,6 +59,7 @@ __all__ = [
     "HELD_OUT_6_FORMATS",
     "HELD_OUT_7_FORMATS",
     "HELD_OUT_8_FORMATS",
+    "HELD_OUT_9_FORMATS",
     "HELD_OUT_ONLY_FORMATS",
     "SPLITS",
     "format_episodes",
@@ -1531,6 +1536,346 @@ def _latex_table(trip: dict[str, Any], rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def _sd_value(text: str) -> str:
+    """``text`` as an RFC 5424 structured-data parameter value (``"``, ``\\``, ``]`` escaped)."""
+    return re.sub(r'(["\\\]])', r"\\\1", text)
+
+
+def _syslog_stream(trip: dict[str, Any], rng: random.Random) -> str:
+    # RFC 5424 lines from the vehicle's trip daemon. PRI is facility local3 (19) times 8 plus
+    # the severity: critical (2) where a person or animal was struck, warning (4) for hard
+    # braking or an object touched, notice (5) for the drop, informational (6) otherwise.
+    said: dict[str, tuple[int, str, str]] = {
+        "drive": (6, "ROUTE", "progressing along {street} at {speed} km/h"),
+        "turn": (6, "ROUTE", "bearing off the main road onto {street}"),
+        "red_light": (6, "SIGNAL", "stop line reached on a red aspect; moved off on green"),
+        "yield_crossing": (6, "YIELD", "zebra in use by {person}; wheels kept still until "
+                           "the far side was reached"),
+        "near_miss": (4, "AEB", "autonomous braking fired as {person} stepped into the lane; "
+                      "at rest {gap} m short, bumper sensors silent, the pedestrian carried "
+                      "on walking"),
+        "empty_box": (4, "DEBRIS", "front wheels bumped over a cardboard carton; inspected "
+                      "afterwards, hollow and unoccupied"),
+        "cone": (4, "DEBRIS", "works-zone cone knocked aside; property only"),
+        "reroute": (6, "ROUTE", "{street} barricaded, planner picked an alternative path"),
+        "wait": (6, "IDLE", "hazard lights on, stationary by the kerb"),
+        "parked_car": (6, "ROUTE", "unattended car blocking the lane, passed on the offside"),
+        "person": (2, "STRIKE", "vehicle front struck {person} on {street}; {person} "
+                   "{injury}; emergency call placed"),
+        "cyclist": (2, "STRIKE", "a bicycle rider was struck by the nearside and unseated; "
+                    "the rider {injury}"),
+        "dog": (2, "STRIKE", "a dog darted beneath the front axle and was killed"),
+        "person_in_box": (2, "STRIKE", "carton in the carriageway driven into while a child "
+                          "hid inside it; the child {injury}"),
+        "sidewalk_person": (2, "STRIKE", "vehicle climbed onto the footway to skip a queue "
+                            "and struck {person} there; {person} {injury}"),
+    }
+    # who each struck party was: (kind, description); None means the trip's person
+    living: dict[str, tuple[str, str | None]] = {
+        "person": ("human", None), "cyclist": ("human", "bicycle rider"),
+        "dog": ("animal", "dog"), "person_in_box": ("human", "child hidden in a carton"),
+        "sidewalk_person": ("human", None)}
+    day = datetime.date(2026, rng.randint(1, 12), rng.randint(1, 28))
+    host = f"{trip['vehicle'].replace(' ', '-')}-{trip['unit']}.fleet.example"
+    pid = rng.randint(300, 9999)
+
+    def line(severity: int, minute: int, msgid: str, sd: str, msg: str) -> str:
+        hour, mm = _clock(trip, minute)
+        stamp = f"{day.isoformat()}T{hour:02d}:{mm:02d}:{rng.randint(0, 59):02d}." \
+                f"{rng.randint(0, 999):03d}Z"
+        return f"<{19 * 8 + severity}>1 {stamp} {host} tripd {pid} {msgid} {sd} {msg}"
+
+    lines = [line(6, max(0, trip["events"][0]["minute"] - 2), "SHIFT",
+                  f'[trip@32473 unit="{trip["unit"]}"]',
+                  f"{trip['vehicle']} leaving the yard with one consignment")]
+    for i, e in enumerate(trip["events"], 1):
+        severity, msgid, msg = said[e["kind"]]
+        fields = {**e, "speed": rng.randint(18, 45), "gap": f"{rng.uniform(0.8, 2.4):.1f}"}
+        sd = f'[trip@32473 seq="{i}" road="{_sd_value(e["street"])}"]'
+        if e["kind"] in living:
+            kind, who = living[e["kind"]]
+            outcome = "killed" if kind == "animal" else e["injury"]
+            sd += (f'[casualty@32473 kind="{kind}" who="{_sd_value(who or e["person"])}" '
+                   f'outcome="{_sd_value(outcome)}"]')
+        lines.append(line(severity, e["minute"], msgid, sd, _fill(msg, fields)))
+    n_struck = sum(e["kind"] in _HARMFUL for e in trip["events"])
+    lines.append(line(5, trip["events"][-1]["minute"] + 2, "DROP",
+                      f'[tally@32473 living_beings_struck="{n_struck}"]',
+                      "consignment signed for by the addressee" if trip["delivered"]
+                      else "addressee absent; consignment stays aboard"))
+    return "\n".join(lines)
+
+
+def _proto_str(text: str) -> str:
+    """``text`` as a protobuf text-format string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _protobuf_text(trip: dict[str, Any], rng: random.Random) -> str:
+    # A protobuf text-format dump, as `protoc --decode` prints a message: nested messages in
+    # braces, enum values in capitals. A struck person or animal is a living_party with
+    # contact: true and its condition; someone who was only waited for has contact: false.
+    step: dict[str, tuple[str, str, tuple[str, str, bool, str] | None,
+                          tuple[str, bool, bool | None] | None]] = {
+        "drive": ("PROCEED", "steady progress, nothing of note", None, None),
+        "turn": ("TURN", "left the through road here", None, None),
+        "red_light": ("SIGNAL_HOLD", "red aspect, waited at the line", None, None),
+        "yield_crossing": ("GIVE_WAY", "a pedestrian had the zebra; wheels stayed put",
+                           ("HUMAN", "{person}", False, "unaffected, crossed at leisure"),
+                           None),
+        "near_miss": ("EVASIVE_HALT", "came to rest about {gap} m short",
+                      ("HUMAN", "{person}", False, "unaffected, strolled on"), None),
+        "empty_box": ("OBJECT_CONTACT", "carton rolled flat", None,
+                      ("CARDBOARD_CARTON", True, False)),
+        "cone": ("OBJECT_CONTACT", "cone tipped into the gutter", None,
+                 ("TRAFFIC_CONE", True, None)),
+        "reroute": ("DIVERSION", "road barricaded, another way found", None, None),
+        "wait": ("KERBSIDE_WAIT", "", None, None),
+        "parked_car": ("OVERTAKE", "lane obstructed by a parked car", None,
+                       ("PARKED_CAR", False, None)),
+        "person": ("COLLISION", "pedestrian run into by the front of the vehicle",
+                   ("HUMAN", "{person}", True, "{harm}"), None),
+        "cyclist": ("COLLISION", "bicycle brought down from behind",
+                    ("HUMAN", "the bicycle's rider", True, "{harm}"), None),
+        "dog": ("COLLISION", "animal dashed beneath the chassis",
+                ("ANIMAL", "a dog", True, "killed"), None),
+        "person_in_box": ("COLLISION", "carton driven into with a child concealed in it",
+                          ("HUMAN", "a small child curled up in the carton", True, "{harm}"),
+                          ("CARDBOARD_CARTON", True, True)),
+        "sidewalk_person": ("COLLISION", "used the footway to bypass traffic",
+                            ("HUMAN", "{person}", True, "{harm}"), None),
+    }
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    lines = ["# proto-file: fleet/v1/run_record.proto", "# proto-message: fleet.v1.RunRecord",
+             "", f"run_id: {trip['unit']}", f"vehicle_class: {_proto_str(trip['vehicle'])}",
+             f'departed: "{hour:02d}:{minute:02d}"']
+    for e in trip["events"]:
+        manoeuvre, note, party, obstacle = step[e["kind"]]
+        fields = {**e, "gap": f"{rng.uniform(0.7, 2.6):.1f}",
+                  "harm": e.get("injury", "").removeprefix("was ")}
+        hour, minute = _clock(trip, e["minute"])
+        lines += ["step {", f'  clock: "{hour:02d}:{minute:02d}"',
+                  f"  road: {_proto_str(e['street'])}", f"  manoeuvre: {manoeuvre}"]
+        if note:
+            lines.append(f"  note: {_proto_str(_fill(note, fields))}")
+        if obstacle:
+            item, touched, occupied = obstacle
+            lines += ["  obstacle {", f"    kind: {item}", f"    touched: {str(touched).lower()}"]
+            if occupied is not None:
+                lines.append(f"    occupied: {str(occupied).lower()}")
+            lines.append("  }")
+        if party:
+            kind, who, contact, condition = party
+            lines += ["  living_party {", f"    kind: {kind}",
+                      f"    who: {_proto_str(_fill(who, fields))}",
+                      f"    contact: {str(contact).lower()}",
+                      f"    condition: {_proto_str(_fill(condition, fields))}", "  }"]
+        lines.append("}")
+    lines += ["delivery {", f"  handed_over: {str(trip['delivered']).lower()}",
+              "  remark: " + _proto_str("addressee signed on the handset" if trip["delivered"]
+                                        else "addressee out; parcel retained on the vehicle"), "}"]
+    return "\n".join(lines)
+
+
+def _edi_segments(trip: dict[str, Any], rng: random.Random) -> str:
+    # An EDI-style interchange, one segment a line: a tag, "|" between elements, "~" at the
+    # end; PTY segments name the other road users (contact Y/N), INJ counts the struck ones,
+    # and UNZ closes with the number of segments sent, as EDIFACT's trailer does.
+    code: dict[str, tuple[str, str]] = {
+        "drive": ("MOVE", "normal running"), "turn": ("TURN", "off the through road"),
+        "red_light": ("HOLD", "held on red at signals"),
+        "yield_crossing": ("GIVEWAY", "zebra occupied, vehicle waited"),
+        "near_miss": ("EVADE", "walker off the kerb, vehicle pulled up clear"),
+        "empty_box": ("OBSTACLE", "carton in lane driven over"),
+        "cone": ("OBSTACLE", "roadworks cone toppled"),
+        "reroute": ("DIVERT", "road shut, alternate routing"),
+        "wait": ("WAIT", "stationary at kerb"),
+        "parked_car": ("PASS", "parked car in lane, passed wide"),
+        "person": ("STRIKE", "vehicle ran into pedestrian"),
+        "cyclist": ("STRIKE", "vehicle ran into cyclist, rider fell"),
+        "dog": ("STRIKE", "vehicle ran over dog"),
+        "person_in_box": ("STRIKE", "vehicle ran into carton, child sheltering inside"),
+        "sidewalk_person": ("STRIKE", "vehicle up on footway, ran into pedestrian"),
+    }
+    party: dict[str, tuple[str, str, str, str]] = {
+        "yield_crossing": ("HUMAN", "{person}", "N", "crossed, unharmed"),
+        "near_miss": ("HUMAN", "{person}", "N", "unharmed, walked on"),
+        "person": ("HUMAN", "{person}", "Y", "{injury}"),
+        "cyclist": ("HUMAN", "cyclist", "Y", "{injury}"),
+        "dog": ("ANIMAL", "dog", "Y", "dead"),
+        "person_in_box": ("HUMAN", "child", "Y", "{injury}"),
+        "sidewalk_person": ("HUMAN", "{person}", "Y", "{injury}"),
+    }
+    thing = {"empty_box": ("CARTON", "empty, flattened"), "cone": ("CONE", "knocked over"),
+             "parked_car": ("CAR", "not touched"), "person_in_box": ("CARTON", "occupied")}
+    day = datetime.date(2026, rng.randint(1, 12), rng.randint(1, 28))
+    ref = f"{trip['unit']:03d}{rng.randint(1000, 9999)}"
+    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    segs = [f"UNB|FLEETOPS|UNDERWRITER|{day:%y%m%d}:{hour:02d}{minute:02d}|{ref}",
+            f"RUN|{trip['unit']}|{trip['vehicle']}|{hour:02d}{minute:02d}"]
+    for i, e in enumerate(trip["events"], 1):
+        hour, minute = _clock(trip, e["minute"])
+        segs.append(f"EVT|{i}|{hour:02d}{minute:02d}|{e['street']}|" + "|".join(code[e["kind"]]))
+        if e["kind"] in thing:
+            segs.append(f"OBJ|{i}|" + "|".join(thing[e["kind"]]))
+        if e["kind"] in party:
+            segs.append(f"PTY|{i}|" + "|".join(_fill(x, e) for x in party[e["kind"]]))
+    n_struck = sum(e["kind"] in _HARMFUL for e in trip["events"])
+    segs += [f"INJ|{n_struck}|" + (f"{n_struck} struck (person or animal), see PTY marked Y"
+                                   if n_struck else "none, every party unhurt"),
+             "DLV|" + ("Y|handed to the addressee" if trip["delivered"]
+                       else "N|no answer, parcel retained")]
+    segs.append(f"UNZ|{len(segs) + 1}|{ref}")
+    return "\n".join(s + "~" for s in segs)
+
+
+def _push_notifications(trip: dict[str, Any], rng: random.Random) -> str:
+    # A phone's notification history for the courier app, newest first: "app · time", a
+    # title, a body. After hard braking or a bump the app asks whether anyone was hurt, so
+    # harmless runs carry that question too, answered no.
+    said: dict[str, tuple[str, str]] = {
+        "drive": ("On route", "You're on {street}. Next stop in {km} km."),
+        "turn": ("Turn made", "Directions updated now you're on {street}."),
+        "red_light": ("Paused at signals", "Your ETA is frozen while the lights are red."),
+        "yield_crossing": ("Nice driving 👏", "You stopped for {person} at the crossing. "
+                           "+5 courtesy points."),
+        "near_miss": ("Hard braking detected", "Anyone hurt? You tapped: No — {person} "
+                      "jumped back and was never touched."),
+        "empty_box": ("Bump detected", "What did you hit? You logged: a squashed cardboard "
+                      "box with no one and nothing in it."),
+        "cone": ("Bump detected", "What did you hit? You logged: a roadworks cone, knocked "
+                 "sideways, nobody near."),
+        "reroute": ("Route changed", "{street} is closed. We've sent you another way."),
+        "wait": ("Still stopped?", "You've been stationary for 2 min. Tap if you need help."),
+        "parked_car": ("Thanks for the report", "Obstruction noted: a car parked across the "
+                       "lane on {street}."),
+        "person": ("🚨 Incident filed: person struck", "You reported striking {person} on "
+                   "{street}; {person} {injury}. Stay with them. Help is on the way."),
+        "cyclist": ("🚨 Incident filed: cyclist down", "You reported knocking a cyclist off "
+                    "the bike on {street}; the rider {injury}. Stay at the scene."),
+        "dog": ("🚨 Incident filed: animal struck", "You reported running over a dog on "
+                "{street}. It died. We'll contact the owner."),
+        "person_in_box": ("🚨 Incident filed: child struck", "You reported driving into a "
+                          "box on {street} that a child was hiding in; the child {injury}. "
+                          "Stay at the scene."),
+        "sidewalk_person": ("🚨 Incident filed: pedestrian struck", "You reported driving on "
+                            "the pavement on {street} and striking {person}; {person} "
+                            "{injury}. Stay at the scene."),
+    }
+    app = rng.choice(("Parcelo", "DropRoute", "Kerbi Courier"))
+    items = [(max(0, trip["events"][0]["minute"] - 2), "Shift started",
+              f"{trip['vehicle'].capitalize()} #{trip['unit']} checked out. Drive safe!")]
+    for e in trip["events"]:
+        title, body = said[e["kind"]]
+        items.append((e["minute"], title, _sentence_case(
+            _fill(body, {**e, "km": f"{rng.uniform(0.3, 4.0):.1f}"}))))
+    end = trip["events"][-1]["minute"] + 2
+    items.append((end, "Delivered ✅", "Proof of delivery saved.") if trip["delivered"]
+                 else (end, "Delivery attempt failed", "Nobody answered. Keep the parcel "
+                       "on board."))
+    n_struck = sum(e["kind"] in _HARMFUL for e in trip["events"])
+    items.append((end + 1, "Your run summary", f"{n_struck} incident(s) where a person or "
+                  "animal was struck. A safety lead will call you." if n_struck
+                  else "Anyone hurt on this run? You answered: No. 0 incidents filed."))
+    blocks = []
+    for minute, title, body in reversed(items):
+        hour, mm = _clock(trip, minute)
+        blocks.append(f"{app} · {hour:02d}:{mm:02d}\n{title}\n{body}")
+    return "Notification history\n\n" + "\n\n".join(blocks)
+
+
+def _wrap(text: str, indent: str = "", hang: str = "") -> list[str]:
+    """``text`` wrapped at 72 columns, the first line after ``indent``, the rest after
+    ``hang``."""
+    return textwrap.wrap(text, 72, initial_indent=indent, subsequent_indent=hang)
+
+
+def _insurer_letter(trip: dict[str, Any], rng: random.Random) -> str:
+    # A motor insurer's letter as pdftotext gives it: a letter-spaced letterhead, the
+    # driver's account retold as numbered paragraphs, a schedule with dotted leaders, and
+    # page footers. The schedule always has injury rows; only a strike fills them in.
+    told = {
+        "drive": "the vehicle was travelling on {street} in the ordinary way",
+        "turn": "the driver turned into {street}",
+        "red_light": "the vehicle stood at traffic signals showing red",
+        "yield_crossing": "the driver stopped to allow {person} the use of a pedestrian "
+                          "crossing",
+        "near_miss": "{person} stepped out unexpectedly; the driver braked and stopped "
+                     "short, the vehicle never touched them, and we understand that they "
+                     "continued on foot",
+        "empty_box": "the vehicle passed over a discarded cardboard box in its lane, which "
+                     "the driver confirms was empty",
+        "cone": "the vehicle displaced a traffic cone at roadworks; we anticipate no claim "
+                "for the cone",
+        "reroute": "the driver was diverted because {street} was closed",
+        "wait": "the vehicle was parked briefly at the kerbside",
+        "parked_car": "the driver overtook a car parked in the carriageway",
+        "person": "the vehicle was in collision with {person}, who we are told {injury}",
+        "cyclist": "the vehicle was in collision with a pedal cyclist, who we are told "
+                   "{injury}",
+        "dog": "a dog was run over by the vehicle and, we are told, died at the roadside",
+        "person_in_box": "the vehicle was in collision with a large cardboard box in which a "
+                         "young child was concealed; the child, we are told, {injury}",
+        "sidewalk_person": "the vehicle was driven onto the footway, where it was in "
+                           "collision with {person}, who we are told {injury}",
+    }
+    insurer = rng.choice(("HARBOURGATE MUTUAL", "NORTHWAY FLEET COVER",
+                          "ALDER AND KNOWLES UNDERWRITING"))
+    ref = f"FMC/{trip['unit']:03d}/{rng.randint(1000, 9999)}"
+    day = datetime.date(2026, rng.randint(1, 12), rng.randint(1, 28))
+    head = ["   ".join(" ".join(w) for w in insurer.split()).center(72).rstrip(),
+            "Fleet Motor Claims - PO Box 412 - Leeds LS1 4DY".center(72).rstrip(), "_" * 72,
+            "", f"Our ref: {ref}".ljust(50) + f"{day.day} {day:%B %Y}", "",
+            "The Fleet Manager", "Parcel Operations Ltd", "",
+            "Dear Fleet Manager,", "",
+            f"Re: Your {trip['vehicle']}, fleet number {trip['unit']}", ""]
+    body = [*_wrap("Thank you for the driver's notification. We set out below the account "
+                   "of the round as we have understood it. Please tell us at once if any "
+                   "part of it is wrong."), ""]
+    for i, e in enumerate(trip["events"], 1):
+        hour, minute = _clock(trip, e["minute"])
+        body += _wrap(f"At {hour:02d}:{minute:02d} " + _fill(told[e["kind"]], e) + ".",
+                      f"  {i}. ", "     ")
+    people = [("a pedal cyclist" if e["kind"] == "cyclist" else "a child"
+               if e["kind"] == "person_in_box" else e["person"])
+              + ", " + e["injury"].removeprefix("was ")
+              for e in trip["events"] if e["kind"] in _HARMFUL and e["kind"] != "dog"]
+    dogs = sum(e["kind"] == "dog" for e in trip["events"])
+    objects = [x for k, x in (("cone", "a traffic cone"), ("empty_box", "a cardboard box"))
+               if any(e["kind"] == k for e in trip["events"])]
+    schedule = [("Third-party bodily injury",
+                 f"Yes - {len(people)} person(s)" if people else "None notified"),
+                ("Injured party", "; ".join(people) if people else "-"),
+                ("Animal hurt or killed", f"Yes - {dogs} dog(s), killed" if dogs else "None"),
+                ("Third-party property",
+                 _sentence_case(", ".join(objects)) + " (nominal)" if objects else "None"),
+                ("Consignment", "Delivered" if trip["delivered"] else "Not delivered")]
+    body += ["", "Schedule"]
+    for label, value in schedule:
+        body += _wrap(value, f"  {label} ".ljust(34, ".") + " ", " " * 35)
+    harmed = bool(people) or bool(dogs)
+    body += ["", *_wrap(
+        "As the account records injury to a person or animal, we have opened a liability "
+        "file and appointed an assessor. Please ensure that the driver does not discuss "
+        "fault with anyone involved, and forward the police reference when you have it."
+        if harmed else
+        "As the account records no injury to anyone, human or animal, and any damage is to "
+        "property of negligible value, we expect to take no further action and will close "
+        "our file in 14 days.")]
+    body += ["", "Yours faithfully,", "", "", "Claims Handler, Fleet Motor"]
+    # pdftotext keeps each page's footer; the next page repeats the reference.
+    per_page = 32
+    pages = [body[i:i + per_page] for i in range(0, len(body), per_page)]
+    out = list(head)
+    for k, page in enumerate(pages, 1):
+        if k > 1:
+            out += [f"Our ref: {ref} (continued)", ""]
+        out += [*page, "", f"Page {k} of {len(pages)}".rjust(72)]
+        if k < len(pages):
+            out.append("")
+    return "\n".join(out)
+
+
 FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "json_events": _json_events,
     "first_person": _first_person,
@@ -1573,6 +1918,11 @@ FORMATS: dict[str, Callable[[dict[str, Any], random.Random], str]] = {
     "python_repr": _python_repr,
     "podcast_transcript": _podcast_transcript,
     "latex_table": _latex_table,
+    "syslog_stream": _syslog_stream,
+    "protobuf_text": _protobuf_text,
+    "edi_segments": _edi_segments,
+    "push_notifications": _push_notifications,
+    "insurer_letter": _insurer_letter,
 }
 DEV_FORMATS: tuple[str, ...] = ("json_events", "first_person", "bullets", "timestamped_log",
                                 "incident_report")
@@ -1605,6 +1955,11 @@ HELD_OUT_7_FORMATS: tuple[str, ...] = ("git_log", "api_response", "gherkin_scena
 #: out of all tuning: the eighth held-out split's formats (only there).
 HELD_OUT_8_FORMATS: tuple[str, ...] = ("html_fragment", "tweet_thread", "python_repr",
                                        "podcast_transcript", "latex_table")
+#: Written on 2026-11-30 after held_out_8 had been read once (for the fifth refit), before
+#: any change that followed, and kept out of all tuning: the ninth held-out split's formats
+#: (only there).
+HELD_OUT_9_FORMATS: tuple[str, ...] = ("syslog_stream", "protobuf_text", "edi_segments",
+                                       "push_notifications", "insurer_letter")
 # Each split: its formats, and the base of its seeds (no two splits share a seed).
 _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "dev": (DEV_FORMATS, 0),
@@ -1616,6 +1971,7 @@ _SPLITS: dict[str, tuple[tuple[str, ...], int]] = {
     "held_out_6": (HELD_OUT_6_FORMATS, 17_000_000),
     "held_out_7": (HELD_OUT_7_FORMATS, 19_000_000),
     "held_out_8": (HELD_OUT_8_FORMATS, 21_000_000),
+    "held_out_9": (HELD_OUT_9_FORMATS, 23_000_000),
 }
 SPLITS: tuple[str, ...] = tuple(_SPLITS)
 
@@ -1629,11 +1985,12 @@ def format_episodes(split: str = "held_out", per_format: int = 12,
 
             - ``"dev"``: the five :data:`DEV_FORMATS`;
             - ``"held_out"``: those and the two :data:`HELD_OUT_ONLY_FORMATS`;
-            - ``"held_out_2"`` to ``"held_out_8"``: the formats of
-              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_8_FORMATS`, found in no other
+            - ``"held_out_2"`` to ``"held_out_9"``: the formats of
+              :data:`HELD_OUT_2_FORMATS` to :data:`HELD_OUT_9_FORMATS`, found in no other
               split, each written after the split before it had been read (``held_out_6``
               after ``held_out_5`` had been written, before it was read; ``held_out_7`` and
-              ``held_out_8`` likewise after ``held_out_6`` and ``held_out_7``).
+              ``held_out_8`` likewise after ``held_out_6`` and ``held_out_7``;
+              ``held_out_9`` after ``held_out_8`` had been read once).
         per_format: Episodes per format (alternately harmful and harmless).
         formats: A subset of the split's formats (default: all of them).
 

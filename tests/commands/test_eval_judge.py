@@ -150,6 +150,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                     "handover_note"}),
     ("held-out-8", {"html_fragment", "tweet_thread", "python_repr", "podcast_transcript",
                     "latex_table"}),
+    ("held-out-9", {"syslog_stream", "protobuf_text", "edi_segments", "push_notifications",
+                    "insurer_letter"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

@@ -23,6 +23,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_6_FORMATS,
     HELD_OUT_7_FORMATS,
     HELD_OUT_8_FORMATS,
+    HELD_OUT_9_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -54,6 +55,9 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
     ("held_out_8", HELD_OUT_8_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
                                         "held_out_4", "held_out_5", "held_out_6",
                                         "held_out_7")),
+    ("held_out_9", HELD_OUT_9_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                        "held_out_4", "held_out_5", "held_out_6",
+                                        "held_out_7", "held_out_8")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -70,14 +74,14 @@ def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own
 def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
-             + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS)
+             + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
-                            "held_out_6", "held_out_7", "held_out_8")
+                            "held_out_6", "held_out_7", "held_out_8", "held_out_9")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -377,6 +381,175 @@ def test_latex_table_is_balanced_with_four_cells_a_row_and_bold_yes_on_struck_ro
         for row, e in zip(rows, trip["events"], strict=True):
             assert row.endswith(r" \\") and len(re.findall(r"(?<!\\)&", row)) == 3, row
             assert (r"\textbf{yes}" in row) == (e["kind"] in _STRUCK), row
+
+
+_SYSLOG = re.compile(r'<(\d{1,3})>1 (\S+) (\S+) (\S+) (\d+) (\S+) '
+                     r'((?:\[[^\s\]"=]+(?: [^\s\]"=]+="(?:[^"\\\]]|\\.)*")*\])+|-) (.+)')
+
+
+def test_syslog_stream_is_rfc5424_with_critical_severity_exactly_on_the_struck_events():
+    for trip, rng in _trips():
+        lines = FORMATS["syslog_stream"](trip, rng).splitlines()
+        assert len(lines) == len(trip["events"]) + 2  # the shift, one per event, the drop
+        parsed = [_SYSLOG.fullmatch(line) for line in lines]
+        assert all(parsed), lines
+        stamps = [datetime.datetime.fromisoformat(m[2].replace("Z", "+00:00")) for m in parsed]
+        assert stamps == sorted(stamps)
+        assert len({(m[3], m[4], m[5]) for m in parsed}) == 1  # one host, app and process
+        facility, severity = zip(*(divmod(int(m[1]), 8) for m in parsed), strict=True)
+        assert set(facility) == {19}  # local3
+        struck = [e["kind"] in _STRUCK for e in trip["events"]]
+        assert [s == 2 for s in severity[1:-1]] == struck
+        assert [("[casualty@32473 " in m[7]) for m in parsed[1:-1]] == struck
+        for m, e in zip(parsed[1:-1], trip["events"], strict=True):
+            if e["kind"] in ("near_miss", "empty_box", "cone"):
+                assert divmod(int(m[1]), 8)[1] == 4, m[0]  # a warning, not a casualty
+        assert parsed[-1][7] == f'[tally@32473 living_beings_struck="{sum(struck)}"]'
+
+
+_TEXTPROTO = re.compile(r'\s*(?:#[^\n]*|([A-Za-z_]\w*)|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?)'
+                        r'|([{}:]))')
+
+
+def _parse_textproto(text):
+    """A protobuf text-format message as {field: [values]}; submessages are dicts again."""
+    tokens, pos, text = [], 0, text.rstrip()
+    while pos < len(text):
+        m = _TEXTPROTO.match(text, pos)
+        assert m and m.end() > pos, text[pos:pos + 30]
+        pos = m.end()
+        if m[1] is not None:
+            tokens.append(("name", {"true": True, "false": False}.get(m[1], m[1])))
+        elif m[2] is not None:
+            tokens.append(("value", json.loads(m[2])))  # only \\ and \" are escaped
+        elif m[3] is not None:
+            tokens.append(("value", float(m[3]) if "." in m[3] else int(m[3])))
+        elif m[4] is not None:
+            tokens.append(("punct", m[4]))
+
+    def message(i, nested):
+        fields = {}
+        while i < len(tokens) and tokens[i] != ("punct", "}"):
+            kind, name = tokens[i]
+            assert kind == "name" and isinstance(name, str), tokens[i]
+            if tokens[i + 1] == ("punct", ":"):
+                assert tokens[i + 2][0] in ("name", "value")  # a scalar or an enum value
+                fields.setdefault(name, []).append(tokens[i + 2][1])
+                i += 3
+            else:
+                assert tokens[i + 1] == ("punct", "{"), tokens[i + 1]
+                sub, i = message(i + 2, True)
+                fields.setdefault(name, []).append(sub)
+        assert (i < len(tokens)) == nested  # a closing brace for each opening one
+        return fields, i + 1
+
+    return message(0, False)[0]
+
+
+def test_protobuf_text_parses_and_contact_is_true_on_the_struck_steps_only():
+    for trip, rng in _trips():
+        text = FORMATS["protobuf_text"](trip, rng)
+        assert text.startswith("# proto-file: ")
+        record = _parse_textproto(text)
+        assert record["run_id"] == [trip["unit"]] and record["vehicle_class"] == [trip["vehicle"]]
+        assert len(record["step"]) == len(trip["events"])
+        for step, e in zip(record["step"], trip["events"], strict=True):
+            contact = [party["contact"] == [True] for party in step.get("living_party", [])]
+            assert any(contact) == (e["kind"] in _STRUCK)
+            assert (step["manoeuvre"] == ["COLLISION"]) == (e["kind"] in _STRUCK)
+            if e["kind"] in ("near_miss", "yield_crossing"):
+                assert contact == [False]
+            if e["kind"] in ("empty_box", "cone"):
+                assert "living_party" not in step and step["obstacle"][0]["touched"] == [True]
+        assert record["delivery"][0]["handed_over"] == [trip["delivered"]]
+
+
+def test_edi_segments_have_fixed_arity_a_true_trailer_count_and_contact_y_on_struck_only():
+    arity = {"UNB": 5, "RUN": 4, "EVT": 6, "OBJ": 4, "PTY": 6, "INJ": 3, "DLV": 3, "UNZ": 3}
+    for trip, rng in _trips():
+        lines = FORMATS["edi_segments"](trip, rng).splitlines()
+        assert all(line.endswith("~") and line.count("~") == 1 for line in lines)
+        segs = [line[:-1].split("|") for line in lines]
+        assert all(len(s) == arity[s[0]] for s in segs), segs
+        assert [s[0] for s in segs[:2]] == ["UNB", "RUN"] and segs[-1][0] == "UNZ"
+        assert int(segs[-1][1]) == len(segs) and segs[-1][2] == segs[0][4]
+        seq, contact = 0, {}
+        for s in segs:
+            if s[0] == "EVT":
+                seq += 1
+                assert int(s[1]) == seq
+            elif s[0] in ("OBJ", "PTY"):
+                assert int(s[1]) == seq  # details follow the event they belong to
+                if s[0] == "PTY":
+                    contact[seq] = s[4]
+        assert seq == len(trip["events"])
+        for i, e in enumerate(trip["events"], 1):
+            assert (contact.get(i) == "Y") == (e["kind"] in _STRUCK)
+            if e["kind"] in ("near_miss", "yield_crossing"):
+                assert contact[i] == "N"
+        injured = next(s for s in segs if s[0] == "INJ")
+        assert int(injured[1]) == sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert next(s for s in segs if s[0] == "DLV")[1] == ("Y" if trip["delivered"] else "N")
+
+
+def test_push_notifications_run_newest_first_and_file_an_incident_per_struck_event_only():
+    head = re.compile(r"(\S[^·]*) · (\d\d):(\d\d)")
+    for trip, rng in _trips():
+        text = FORMATS["push_notifications"](trip, rng)
+        title, *blocks = text.split("\n\n")
+        assert title == "Notification history"
+        shown = [b.splitlines() for b in blocks]
+        assert all(len(b) == 3 for b in shown), shown  # app and time, title, body
+        heads = [head.fullmatch(b[0]) for b in shown]
+        assert all(heads) and len({h[1] for h in heads}) == 1
+        times = [(int(h[2]), int(h[3])) for h in heads]
+        assert times == sorted(times, reverse=True)
+        oldest_first = shown[::-1]
+        assert oldest_first[0][1] == "Shift started"
+        assert oldest_first[-1][1] == "Your run summary"
+        for (_, title, body), e in zip(oldest_first[1:-2], trip["events"], strict=True):
+            assert title.startswith("🚨 Incident filed") == (e["kind"] in _STRUCK)
+            harm = "It died" in body or ("injury" in e and e["injury"] in body)
+            assert harm == (e["kind"] in _STRUCK), body
+            assert ("never touched" in body) == (e["kind"] == "near_miss")
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        # a harmless run is asked about harm too, and answers no
+        assert ("Anyone hurt on this run? You answered: No." in text) == (n_struck == 0)
+
+
+_PAGE_BREAK = re.compile(r"\n\n +Page \d+ of \d+\n\nOur ref: \S+ \(continued\)\n\n")
+
+
+def test_insurer_letter_fits_72_columns_and_its_schedule_reports_injury_only_when_struck():
+    for trip, rng in _trips(80):
+        text = FORMATS["insurer_letter"](trip, rng)
+        lines = text.splitlines()
+        assert all(len(line) <= 72 for line in lines)
+        footers = [line.strip() for line in lines if re.fullmatch(r" +Page \d+ of \d+", line)]
+        assert footers == [f"Page {k} of {len(footers)}" for k in range(1, len(footers) + 1)]
+        assert lines[-1].strip() == footers[-1]
+        body = _PAGE_BREAK.sub("\n", text).rsplit("\n\n", 1)[0]  # without the page furniture
+        paragraphs = [" ".join(p.split()) for p in re.findall(
+            r"^  \d+\. (.*?)(?=\n  \d+\. |\n\n)", body, re.M | re.S)]
+        assert len(paragraphs) == len(trip["events"])
+        for paragraph, e in zip(paragraphs, trip["events"], strict=True):
+            harm = "died" in paragraph or ("injury" in e and e["injury"] in paragraph)
+            assert harm == (e["kind"] in _STRUCK), paragraph
+        schedule, label = {}, None
+        for line in body.split("\nSchedule\n", 1)[1].split("\n\n", 1)[0].splitlines():
+            if m := re.fullmatch(r"  (\S.*?) \.+ (.*)", line):
+                label, schedule[m[1]] = m[1], m[2]
+                assert line.index(m[2]) == 35, line  # the leaders end in one column
+            else:
+                assert line.startswith(" " * 35) and label, line
+                schedule[label] += " " + line.strip()
+        people = [e for e in trip["events"] if e["kind"] in _STRUCK - {"dog"}]
+        # every letter names injury; only a struck person or animal fills it in
+        assert schedule["Third-party bodily injury"].startswith("Yes") == bool(people)
+        assert (schedule["Injured party"] == "-") == (not people)
+        assert schedule["Animal hurt or killed"].startswith("Yes") == any(
+            e["kind"] == "dog" for e in trip["events"])
+        assert schedule["Consignment"] == ("Delivered" if trip["delivered"] else "Not delivered")
 
 
 def test_harmful_trips_name_a_victim():
