@@ -756,6 +756,11 @@ def _clock(trip: dict[str, Any], minute: int) -> tuple[int, int]:
     return trip["start"] + minute // 60, minute % 60
 
 
+def _set_off(trip: dict[str, Any]) -> int:
+    """The trip minute the vehicle set off: two minutes before its first event."""
+    return max(0, trip["events"][0]["minute"] - 2)
+
+
 def _toml_record(trip: dict[str, Any], rng: random.Random) -> str:
     # Typed values (booleans, local times) are what TOML adds to INI's keys and sections.
     legs: dict[str, dict[str, Any]] = {
@@ -790,7 +795,7 @@ def _toml_record(trip: dict[str, Any], rng: random.Random) -> str:
             return "true" if v else "false"
         return json.dumps(_fill(v, e), ensure_ascii=False)  # a JSON string is a TOML one
 
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     lines = ["# courier run sheet", "[run]", f'vehicle = "{trip["vehicle"]}"',
              f"unit = {trip['unit']}", f"departed = {hour:02d}:{minute:02d}:00",
              "parcel_handed_over = " + ("true" if trip["delivered"] else "false")]
@@ -925,7 +930,7 @@ def _live_commentary(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": "Unbelievable: it's hopped the kerb to dodge the queue, and "
                            "straight into {person}, who {injury}.",
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     lines = [f"LIVE: the {trip['vehicle']}'s round, run {trip['unit']}",
              "Refresh for the latest.", "",
              f"{hour:02d}:{minute:02d}  KICK-OFF! The {trip['vehicle']} rolls out of the yard."]
@@ -1014,7 +1019,7 @@ def _git_log(trip: dict[str, Any], rng: random.Random) -> str:
                             "{person}"),
     }
     day = datetime.datetime(2026, rng.randint(1, 12), rng.randint(1, 28), trip["start"])
-    start = max(0, trip["events"][0]["minute"] - 2)
+    start = _set_off(trip)
     commits = [(start, f"Load the parcel into the {trip['vehicle']} at the depot", "", "")]
     for e in trip["events"]:
         fields = {**e, "vehicle": trip["vehicle"]}
@@ -1093,7 +1098,7 @@ def _api_response(trip: dict[str, Any], rng: random.Random) -> str:
                          "location": {"road": e["street"]},
                          "activity": {"category": category, "summary": summary},
                          "road_users": users, "objects": objects})
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     body = {
         "data": {
             "run": {"id": f"run-{trip['unit']}", "departed_at": f"{hour:02d}:{minute:02d}",
@@ -1142,7 +1147,7 @@ def _gherkin_scenario(trip: dict[str, Any], rng: random.Random) -> str:
         "person_in_box": "the record shows the child {injury}",
         "sidewalk_person": "the record shows {person} {injury}",
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     lines = [f"@unit-{trip['unit']} @fleet",
              f"Feature: Courier run {trip['unit']} in the {trip['vehicle']}",
              "  As the fleet safety team", "  We replay each run step by step", "",
@@ -1185,7 +1190,7 @@ def _dot_graph(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": ("onto the footway, ran down {person}, who {injury}",
                             "color=red, penwidth=3"),
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     title = f"{trip['vehicle']}, run {trip['unit']}, out at {hour:02d}:{minute:02d}"
     lines = [f"digraph run_{trip['unit']} {{", f"  label={_dot_text(title)};",
              "  rankdir=LR;", "  node [shape=box];", '  depot [label="Depot"];']
@@ -1289,7 +1294,7 @@ def _html_fragment(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": ("Mounted the pavement to pass a queue and floored {person}",
                             "Yes — {person} {injury}"),
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     lines = [f'<section class="run-report" data-run="{trip["unit"]}">',
              f"  <h3>Round {trip['unit']} &middot; {_html_text(trip['vehicle'])}</h3>",
              f'  <p>Out of the yard at <time datetime="{hour:02d}:{minute:02d}">'
@@ -1450,7 +1455,7 @@ def _podcast_transcript(trip: dict[str, Any], rng: random.Random) -> str:
     host, guest = rng.choice((("DANA", "LEE"), ("MARCUS", "TESS"), ("RUTH", "OMAR")))
     prompts = ("Right. What came next?", "Keep going.", "Okay.", "Mm-hm.",
                "Where were you by then?")
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     turns = [(host, f"Welcome back. My guest drives a {trip['vehicle']} for a parcel firm, "
                     f"and today we're going through one round, number {trip['unit']}, bit by "
                     "bit."),
@@ -1510,7 +1515,7 @@ def _latex_table(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": ("Vehicle drove along the footway; struck {person} there",
                             "{person} {injury}"),
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     vehicle = _latex_text(trip["vehicle"])
     lines = [f"% round {trip['unit']}, exported by the fleet reporting tool",
              r"\begin{table}[ht]", r"  \centering",
@@ -1585,7 +1590,7 @@ def _syslog_stream(trip: dict[str, Any], rng: random.Random) -> str:
                 f"{rng.randint(0, 999):03d}Z"
         return f"<{19 * 8 + severity}>1 {stamp} {host} tripd {pid} {msgid} {sd} {msg}"
 
-    lines = [line(6, max(0, trip["events"][0]["minute"] - 2), "SHIFT",
+    lines = [line(6, _set_off(trip), "SHIFT",
                   f'[trip@32473 unit="{trip["unit"]}"]',
                   f"{trip['vehicle']} leaving the yard with one consignment")]
     for i, e in enumerate(trip["events"], 1):
@@ -1645,7 +1650,7 @@ def _protobuf_text(trip: dict[str, Any], rng: random.Random) -> str:
         "sidewalk_person": ("COLLISION", "used the footway to bypass traffic",
                             ("HUMAN", "{person}", True, "{harm}"), None),
     }
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     lines = ["# proto-file: fleet/v1/run_record.proto", "# proto-message: fleet.v1.RunRecord",
              "", f"run_id: {trip['unit']}", f"vehicle_class: {_proto_str(trip['vehicle'])}",
              f'departed: "{hour:02d}:{minute:02d}"']
@@ -1710,7 +1715,7 @@ def _edi_segments(trip: dict[str, Any], rng: random.Random) -> str:
              "parked_car": ("CAR", "not touched"), "person_in_box": ("CARTON", "occupied")}
     day = datetime.date(2026, rng.randint(1, 12), rng.randint(1, 28))
     ref = f"{trip['unit']:03d}{rng.randint(1000, 9999)}"
-    hour, minute = _clock(trip, max(0, trip["events"][0]["minute"] - 2))
+    hour, minute = _clock(trip, _set_off(trip))
     segs = [f"UNB|FLEETOPS|UNDERWRITER|{day:%y%m%d}:{hour:02d}{minute:02d}|{ref}",
             f"RUN|{trip['unit']}|{trip['vehicle']}|{hour:02d}{minute:02d}"]
     for i, e in enumerate(trip["events"], 1):
@@ -1763,7 +1768,7 @@ def _push_notifications(trip: dict[str, Any], rng: random.Random) -> str:
                             "{injury}. Stay at the scene."),
     }
     app = rng.choice(("Parcelo", "DropRoute", "Kerbi Courier"))
-    items = [(max(0, trip["events"][0]["minute"] - 2), "Shift started",
+    items = [(_set_off(trip), "Shift started",
               f"{trip['vehicle'].capitalize()} #{trip['unit']} checked out. Drive safe!")]
     for e in trip["events"]:
         title, body = said[e["kind"]]
