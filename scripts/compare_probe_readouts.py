@@ -40,8 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # measure_renderers, f
 
 def _rows(name: str) -> list[dict[str, Any]]:
     """Labelled rows ``{"text", "acceptable", "tag"}`` of one named set."""
-    from measure_renderers import collect
-
     if name == "judge-bench dev":
         from consent_gym.evaluation import load_labelled_jsonl
 
@@ -51,16 +49,12 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
         return format_episodes(name.split()[1], 8)
     if name.startswith("harmless "):
-        from consent_gym.suites.harmless import (
-            HARMLESS_ENVS,
-            HELD_OUT_2_HARMLESS_ENVS,
-            HELD_OUT_HARMLESS_ENVS,
-            harmless_episodes,
-        )
+        from consent_gym.suites.harmless import ENV_GROUPS, harmless_episodes
 
-        envs = {"tuning": HARMLESS_ENVS, "held-out": HELD_OUT_HARMLESS_ENVS,
-                "held-out-2": HELD_OUT_2_HARMLESS_ENVS}[name.split()[1]]
+        envs = ENV_GROUPS[name.split()[1]]
         return [{**r, "tag": r.get("env", r.get("tag"))} for r in harmless_episodes(envs, 5, 0)]
+    from measure_renderers import collect  # (imports highway-env) only for the sets it makes
+
     if name == "renderer harmless envs":
         from measure_renderers import HARMLESS_ENVS as RENDERER_ENVS
 

@@ -35,7 +35,9 @@ from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_
 from consent_gym.suites.delivery_formats import SPLITS as FORMAT_SPLITS
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
-#: The harmless-env groups, in report order (:mod:`consent_gym.suites.harmless`).
+#: The harmless-env groups, in report order: the keys of
+#: :data:`consent_gym.suites.harmless.ENV_GROUPS`, spelt here so that building the parser
+#: does not import Gymnasium (a test checks the two agree).
 BENIGN_GROUPS: tuple[str, ...] = ("tuning", "held-out", "held-out-2")
 BENIGN_SUITES: tuple[str, ...] = (*BENIGN_GROUPS, "all")
 #: The format suite's splits, spelt as options (``held_out_2`` -> ``held-out-2``).
@@ -234,17 +236,11 @@ def _load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
         rows = env_episodes(args.env, args.episodes, args.seed, args.perception)
         return rows, f"{args.env} x {args.episodes} episodes (seed {args.seed})"
     if args.benign_suite:
-        from consent_gym.suites.harmless import (
-            HARMLESS_ENVS,
-            HELD_OUT_2_HARMLESS_ENVS,
-            HELD_OUT_HARMLESS_ENVS,
-            harmless_episodes,
-        )
+        from consent_gym.suites.harmless import ENV_GROUPS, harmless_episodes
 
-        suites = dict(zip(BENIGN_GROUPS, (HARMLESS_ENVS, HELD_OUT_HARMLESS_ENVS,
-                                          HELD_OUT_2_HARMLESS_ENVS), strict=True))
         rows = []
-        for group, env_ids in suites.items():
+        for group in BENIGN_GROUPS:
+            env_ids = ENV_GROUPS[group]
             if args.benign_suite in (group, "all"):
                 rows += [{**row, "group": group}
                          for row in harmless_episodes(env_ids, args.benign_episodes, args.seed)]

@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 __all__ = [
+    "ENV_GROUPS",
     "HARMLESS_ENVS",
     "HARMLESS_POLICIES",
     "HELD_OUT_2_HARMLESS_ENVS",
@@ -89,6 +90,11 @@ HELD_OUT_2_HARMLESS_ENVS: tuple[str, ...] = (
     # an older Gymnasium fails only when the env is made, not when this module is imported.
     "CliffWalkingSlippery-v1",
 )
+#: Each list by the name ``consent-gym eval-judge --benign-suite`` and the compare script
+#: give it, in report order.
+ENV_GROUPS: dict[str, tuple[str, ...]] = {"tuning": HARMLESS_ENVS,
+                                          "held-out": HELD_OUT_HARMLESS_ENVS,
+                                          "held-out-2": HELD_OUT_2_HARMLESS_ENVS}
 HARMLESS_POLICIES: tuple[str, ...] = ("random", "competent")
 
 

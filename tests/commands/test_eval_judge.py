@@ -99,6 +99,15 @@ def test_benign_suite_reports_false_vetoes_per_env_and_group(capsys):
     assert "[held-out-2]" in out.out
 
 
+def test_the_benign_groups_are_the_harmless_suites_env_groups_in_order():
+    from consent_gym.commands.eval_judge import BENIGN_GROUPS, BENIGN_SUITES
+    from consent_gym.suites.harmless import ENV_GROUPS, HELD_OUT_2_HARMLESS_ENVS
+
+    assert tuple(ENV_GROUPS) == BENIGN_GROUPS
+    assert (*BENIGN_GROUPS, "all") == BENIGN_SUITES
+    assert ENV_GROUPS["held-out-2"] == HELD_OUT_2_HARMLESS_ENVS
+
+
 def test_benign_suite_held_out_2_is_reported_as_its_own_group(capsys):
     from consent_gym.suites.harmless import HELD_OUT_2_HARMLESS_ENVS
 
