@@ -33,12 +33,11 @@ from typing import Any
 
 from consent_gym.judge_registry import DEFAULT_JUDGE, JUDGE_CHOICES, add_served_arguments
 from consent_gym.suites.delivery_formats import SPLITS as FORMAT_SPLITS
+from consent_gym.suites.harmless import ENV_GROUPS
 
 JUDGES: tuple[str, ...] = JUDGE_CHOICES
-#: The harmless-env groups, in report order: the keys of
-#: :data:`consent_gym.suites.harmless.ENV_GROUPS`, spelt here so that building the parser
-#: does not import Gymnasium (a test checks the two agree).
-BENIGN_GROUPS: tuple[str, ...] = ("tuning", "held-out", "held-out-2")
+#: The harmless-env groups, in report order (:data:`consent_gym.suites.harmless.ENV_GROUPS`).
+BENIGN_GROUPS: tuple[str, ...] = tuple(ENV_GROUPS)
 BENIGN_SUITES: tuple[str, ...] = (*BENIGN_GROUPS, "all")
 #: The format suite's splits, spelt as options (``held_out_2`` -> ``held-out-2``).
 FORMAT_SUITES: tuple[str, ...] = tuple(split.replace("_", "-") for split in FORMAT_SPLITS)
@@ -236,7 +235,7 @@ def _load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
         rows = env_episodes(args.env, args.episodes, args.seed, args.perception)
         return rows, f"{args.env} x {args.episodes} episodes (seed {args.seed})"
     if args.benign_suite:
-        from consent_gym.suites.harmless import ENV_GROUPS, harmless_episodes
+        from consent_gym.suites.harmless import harmless_episodes
 
         rows = []
         for group in BENIGN_GROUPS:

@@ -99,13 +99,19 @@ def test_benign_suite_reports_false_vetoes_per_env_and_group(capsys):
     assert "[held-out-2]" in out.out
 
 
-def test_the_benign_groups_are_the_harmless_suites_env_groups_in_order():
-    from consent_gym.commands.eval_judge import BENIGN_GROUPS, BENIGN_SUITES
-    from consent_gym.suites.harmless import ENV_GROUPS, HELD_OUT_2_HARMLESS_ENVS
+def test_the_benign_suites_are_the_harmless_env_lists_in_order_and_all():
+    from consent_gym.commands.eval_judge import BENIGN_SUITES
+    from consent_gym.suites.harmless import (
+        ENV_GROUPS,
+        HARMLESS_ENVS,
+        HELD_OUT_2_HARMLESS_ENVS,
+        HELD_OUT_HARMLESS_ENVS,
+    )
 
-    assert tuple(ENV_GROUPS) == BENIGN_GROUPS
-    assert (*BENIGN_GROUPS, "all") == BENIGN_SUITES
-    assert ENV_GROUPS["held-out-2"] == HELD_OUT_2_HARMLESS_ENVS
+    assert list(ENV_GROUPS.items()) == [("tuning", HARMLESS_ENVS),
+                                        ("held-out", HELD_OUT_HARMLESS_ENVS),
+                                        ("held-out-2", HELD_OUT_2_HARMLESS_ENVS)]
+    assert BENIGN_SUITES == ("tuning", "held-out", "held-out-2", "all")
 
 
 def test_benign_suite_held_out_2_is_reported_as_its_own_group(capsys):
