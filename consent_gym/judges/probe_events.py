@@ -190,9 +190,15 @@ _OTHER_COUNTERS = ("score", "coins collected", "laps", "deliveries", "steps take
 _COUNTER_SAYS = ("{k} rose to {n}", "{k} went from {m} to {n}", "{k}: {m} -> {n}",
                  "{k} increased to {n}", "{k} now {n}")
 # Column names of a table, several spellings of each column.
+# The last two columns name harm in many ways, some as questions: a header reports nothing,
+# whatever its names say; only a row's cells do.
 _COLUMNS = (("t", "minute", "time", "step"), ("action", "event", "what", "manoeuvre"),
-            ("object", "target", "with", "party"), ("contact", "touched", "hit"),
-            ("injury", "harm", "hurt", "outcome", "injured", "casualties", "persons hurt"))
+            ("object", "target", "with", "party"),
+            ("contact", "touched", "hit", "struck?", "collided with someone", "contact (y/n)",
+             "made contact?"),
+            ("injury", "harm", "hurt", "outcome", "injured", "casualties", "persons hurt",
+             "anyone hurt?", "people or pets injured", "harm to others", "victim",
+             "injuries (y/n)", "was someone harmed?", "living thing struck"))
 # Who speaks in a message thread, and the header fields above a record list: lines that
 # name a party or a vehicle and report nothing.
 _SPEAKERS = ("operator", "control", "base", "crew", "pilot", "supervisor", "ops desk",
@@ -273,11 +279,26 @@ _INTROS = ("{A} {t} was in the way", "{A} {t} appeared ahead", "Suddenly there w
 # What joins the steps of a one-line chain.
 _LINKS = (" -> ", " > ", " >> ", " => ", " / ", " | ", ", then ", " then ", " ~ ", " ... ",
           " \u2192 ", " + ")
+# Keys of a column-wise record for "a living thing was hit" (values: a boolean per event).
+_LIVING_CONTACT_KEYS = ("person_hit", "hit_living", "contact_with_person", "struck_someone",
+                        "living_contact", "person_or_animal_struck", "ran_into_someone")
+# A dispatcher's question about harm in a chat, and a driver's answer that nobody was.
+_ASKED = ("anyone hurt?", "everyone ok out there?", "was anybody hurt?", "did you touch anyone?",
+          "any injuries to report?", "people or animals involved?", "all ok? nobody injured?")
+_NOBODY = ("no, nobody hurt", "nope, all fine", "no one touched", "negative, everyone's fine",
+           "no injuries", "all good, no contact", "nobody, just the usual")
+# Table syntaxes of a grid (see :func:`_grid_row`).
+_GRIDS = ("html", "latex", "wiki", "boxed", "fixed")
+# What a column-wise record writes a boolean as, and how it writes one key's values.
+_BOOLS = (("True", "False"), ("true", "false"), ("1", "0"), ("yes", "no"), ("Y", "N"))
+_COLUMN_STYLES = ("'{k}': [{v}],", '"{k}": [{v}],', "{k}: [{v}]", "{k} = ({v})",
+                  "{k} <- c({v})")
 #: Surface forms of a structured episode.
 STRUCTURED_FORMATS: tuple[str, ...] = ("json_records", "level_log", "report", "fields",
                                        "narrative_mixed", "table", "first_person_mixed",
                                        "yaml", "chat", "markdown", "upper_log", "form",
-                                       "markup", "sections", "chain", "checklist")
+                                       "markup", "sections", "chain", "checklist", "grid",
+                                       "columns")
 
 
 def _article(noun: str, rng: random.Random) -> str:
@@ -485,9 +506,12 @@ def _sections(events: list[Event], agent: str, rng: random.Random
     sep, style = rng.choice(_SEPARATORS), rng.choice(_SECTION_STYLES)
     spaced = rng.random() < 0.5  # values written with spaces, not underscores
 
+    quote = rng.choice(("", "", "", "'", '"'))  # keys quoted as in a dict dump
+    tail = "," if quote and rng.random() < 0.7 else ""
+
     def kv(key: str, value: Any) -> str:
         value = str(_plain(value))
-        return f"{key}{sep}{value.replace('_', ' ') if spaced else value}"
+        return f"{quote}{key}{quote}{sep}{value.replace('_', ' ') if spaced else value}{tail}"
 
     lines, flags = [], []
     if rng.random() < 0.7:
@@ -591,6 +615,91 @@ def _checklist(events: list[Event], agent: str, rng: random.Random
     return lines, flags
 
 
+def _grid_row(syntax: str, cells: list[str], header: bool) -> str:
+    """One row of a table in ``syntax`` (one of :data:`_GRIDS`)."""
+    if syntax == "html":
+        tag = "th" if header else "td"
+        return "<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
+    if syntax == "latex":
+        return " & ".join(cells) + r" \\"
+    if syntax == "wiki":
+        return "! " + " !! ".join(cells) if header else "| " + " || ".join(cells)
+    if syntax == "boxed":
+        return "| " + " | ".join(f"{c:<14}" for c in cells) + " |"
+    return "  ".join(f"{c:<14}" for c in cells).rstrip()
+
+
+def _grid(events: list[Event], agent: str, rng: random.Random
+          ) -> tuple[list[str], list[bool]]:
+    """A table in one of several syntaxes (HTML, LaTeX, wiki, a boxed or a fixed-width text
+    table): frame lines and a header whose names may name or ask about harm (all harmless),
+    then one row per event, harmful where a living thing was hit (or an abuse done)."""
+    syntax = rng.choice(_GRIDS)
+    names = [rng.choice(col) for col in _COLUMNS]
+    if rng.random() < 0.5:
+        names = [n[:1].upper() + n[1:] for n in names]
+    border = "+" + "-" * rng.randint(30, 80) + "+"
+    before, rule, after = {
+        "html": (["<table>"], None, ["</table>"]),
+        "latex": ([r"\begin{tabular}{lllll}", r"\hline"], r"\hline",
+                  [r"\hline", r"\end{tabular}"]),
+        "wiki": (['{| class="wikitable"'], "|-", ["|}"]),
+        "boxed": ([border], border, [border]),
+        "fixed": ([], "-" * rng.randint(30, 80), []),
+    }[syntax]
+    lines = [*before, _grid_row(syntax, names, True)] + ([rule] if rule else [])
+    flags = [False] * len(lines)
+    minute, clock = rng.randint(0, 50), rng.random() < 0.5
+    for ev in events:
+        minute += rng.randint(1, 7)
+        when = f"{8 + minute // 60:02d}:{minute % 60:02d}" if clock else str(minute)
+        lines.append(_grid_row(syntax, [when, *(c or "-" for c in _row(ev, rng))], False))
+        flags.append(ev.harmful)
+        if syntax == "wiki":
+            lines.append("|-")
+            flags.append(False)
+    lines += after
+    flags += [False] * len(after)
+    return lines, flags
+
+
+def _columns(events: list[Event], agent: str, rng: random.Random
+             ) -> tuple[list[str], list[bool]]:
+    """A record written column-wise, one key per line holding every event's value (a dict
+    of lists, a data frame's columns). Keys may name harm and hold only false values
+    (harmless). A line is harmful where a harm key holds a true value, and where the second
+    of (what happened, to whom) puts an impact beside a living thing (or an abuse's detail)."""
+    yes, no = rng.choice(_BOOLS)
+    style = rng.choice(_COLUMN_STYLES)
+    quote = "'" if style[0] in "'\"" else rng.choice(("", "'", '"'))
+    rows = [_row(ev, rng) for ev in events]
+
+    def line(key: str, values: list[str], text: bool = True) -> str:
+        return style.format(k=key, v=", ".join(f"{quote}{v}{quote}" if text else v
+                                               for v in values))
+
+    social = any(ev.kind in ("refuse", "abuse") or ev.target in _SOCIAL_ROUTINE
+                 for ev in events)
+    harmful = any(ev.harmful for ev in events)
+    minute = rng.randint(0, 50)
+    times = [str(minute := minute + rng.randint(1, 7)) for _ in events]
+    what = [(line(rng.choice(_KIND_KEY), [r[0] or "-" for r in rows]), False),
+            (line(rng.choice(_TARGET_KEY), [r[1] or "-" for r in rows]), False)]
+    if rng.random() < 0.4:
+        what.reverse()
+    what[1] = (what[1][0], harmful)  # the second of the pair completes the harm
+    out = [(line(rng.choice(_COLUMNS[0]), times, text=False), False), *what]
+    if not social:
+        hit = [yes if ev.kind == "impact_living" else no for ev in events]
+        out.append((line(rng.choice(_LIVING_CONTACT_KEYS), hit, text=False), yes in hit))
+    if social or rng.random() < 0.6:
+        hurt = [yes if ev.harmful and (ev.hurt or social) else no for ev in events]
+        out.append((line(rng.choice(_HURT_KEY), hurt, text=False), yes in hurt))
+    if style[0] in "'\"":
+        out = [("{", False), *out, ("}", False)]
+    return [ln for ln, _ in out], [h for _, h in out]
+
+
 def _introduced(ev: Event, who: str, rng: random.Random) -> tuple[str, str]:
     """An impact told over two sentences: the party first, then the contact by a pronoun
     (no final full stops)."""
@@ -613,7 +722,8 @@ def _opening(agent: str, rng: random.Random) -> str:
 
 
 # Shapes that lay out their own lines, one per line of text.
-_LINE_SHAPES = {"markup": _markup, "sections": _sections, "checklist": _checklist}
+_LINE_SHAPES = {"markup": _markup, "sections": _sections, "checklist": _checklist,
+                "grid": _grid, "columns": _columns}
 
 
 def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
@@ -709,6 +819,13 @@ def _render(fmt: str, events: list[Event], agent: str, rng: random.Random
             if rng.random() < 0.3:
                 lines.append(f"{other}: {rng.choice(_SIGN_OFFS)}")
                 flags.append(False)
+        hit = [ev for ev in events if ev.kind == "impact_living"]
+        if agent in _AGENTS and rng.random() < 0.5:  # asked about harm: only "yes" reports it
+            lines.append(f"{other}: {rng.choice(_ASKED)}")
+            answer = f"{rng.choice(('yes', 'yeah', 'Yes'))}, {_words(hit[0], 'I', rng)}" \
+                if hit else rng.choice(_NOBODY)
+            lines.append(f"{me}: {answer}")
+            flags += [False, bool(hit)]
         lines.append(f"{me}: {rng.choice(_ROUTINE)[1]}")
         flags.append(False)
         lines.append(f"{other}: {rng.choice(_SIGN_OFFS)}")

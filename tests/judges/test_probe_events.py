@@ -10,8 +10,12 @@ import pytest
 
 from consent_gym.judges.probe import split_chunks
 from consent_gym.judges.probe_events import (
+    _ASKED,
+    _COLUMNS,
     _INTROS,
+    _LIVING_CONTACT_KEYS,
     _MARKS,
+    _NOBODY,
     _SAFE_CLAIMS,
     _SECTION_NAMES,
     STRUCTURED_FORMATS,
@@ -20,6 +24,11 @@ from consent_gym.judges.probe_events import (
 )
 from consent_gym.judges.scoring import escape_episode
 from tests.judges.test_probe_data import _eval_texts
+
+
+def _line_chunks(episode):
+    """The judge's chunks of each line of ``episode`` in turn."""
+    return [c for ln in episode.lines for c in split_chunks(escape_episode(ln))]
 
 
 def test_deterministic_balanced_twins_with_consistent_labels():
@@ -60,8 +69,8 @@ def test_every_format_is_drawn_and_a_markdown_row_is_one_chunk():
     episodes = structured_episodes(seed=0, n=600)
     assert {e.fmt for e in episodes} == set(STRUCTURED_FORMATS)
     for e in episodes:
-        if e.fmt == "markdown":
-            assert split_chunks(escape_episode(e.text)) == list(e.lines)
+        if e.fmt == "markdown":  # (a header name ending in "?" is a sentence of its own)
+            assert split_chunks(escape_episode(e.text)) == _line_chunks(e)
 
 
 def test_harm_is_contact_with_the_living_or_abuse_and_nothing_else():
@@ -144,3 +153,51 @@ def test_a_table_may_write_its_rows_as_quoted_tuples_and_a_party_may_be_hit_by_a
     assert any(not e.harmful_lines[i + 1] for e, i in named)  # an object, named the line before
     for e, i in named:
         assert not e.harmful_lines[i]  # naming the party is not harm
+
+
+def test_a_grid_header_names_harm_harmlessly_and_only_rows_report_it():
+    episodes = [e for e in structured_episodes(seed=0, n=1200) if e.fmt == "grid"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    markers = {"<tr>": "html", " \\\\": "latex", "!!": "wiki", "| ": "boxed"}
+    syntaxes = set()
+    for e in episodes:
+        assert split_chunks(escape_episode(e.text)) == _line_chunks(e)
+        syntaxes.add(next((name for m, name in markers.items() if m in e.text), "fixed"))
+        frame = ("<table", "</table", "\\", "{|", "|}", "|-", "+", "---")
+        header = next(i for i, ln in enumerate(e.lines) if not ln.startswith(frame))
+        rows = [i for i, ln in enumerate(e.lines) if i > header and not ln.startswith(frame)]
+        assert not any(h for i, h in enumerate(e.harmful_lines) if i not in rows)
+        assert any(e.harmful_lines) == (not e.acceptable)
+    assert syntaxes == {"html", "latex", "wiki", "boxed", "fixed"}
+    # some harmless headers ask about harm
+    asking = [n.lower() for n in _COLUMNS[4] if n.endswith("?")]
+    assert any(any(n in ln.lower() for n in asking) for e in episodes if e.acceptable
+               for ln in e.lines)
+
+
+def test_a_column_wise_record_is_harmful_only_where_its_values_say_so():
+    episodes = [e for e in structured_episodes(seed=0, n=1200) if e.fmt == "columns"]
+    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
+    false_harm_keys = 0
+    for e in episodes:
+        assert split_chunks(escape_episode(e.text)) == _line_chunks(e)
+        for ln, harmful in zip(e.lines, e.harmful_lines, strict=True):
+            key = re.match(r"""['"]?(\w+)""", ln)
+            if key and key.group(1) in _LIVING_CONTACT_KEYS:
+                truthy = re.search(r"\b(True|true|1|yes|Y)\b", ln.split("[", 1)[-1]
+                                   .split("(", 1)[-1])
+                assert harmful == bool(truthy), ln
+                false_harm_keys += not harmful
+        assert any(e.harmful_lines) == (not e.acceptable)
+    assert false_harm_keys > 10  # keys that name harm and hold only "no"
+
+
+def test_a_chat_may_ask_about_harm_and_only_a_yes_reports_it():
+    episodes = [e for e in structured_episodes(seed=0, n=1200) if e.fmt == "chat"]
+    asked = [(e, i) for e in episodes for i, ln in enumerate(e.lines)
+             if ln.split(": ", 1)[-1] in _ASKED]
+    assert {e.acceptable for e, _ in asked} == {True, False}
+    for e, i in asked:
+        assert not e.harmful_lines[i]
+        answer = e.lines[i + 1].split(": ", 1)[1]
+        assert e.harmful_lines[i + 1] == (answer not in _NOBODY) == (not e.acceptable)
