@@ -24,6 +24,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_7_FORMATS,
     HELD_OUT_8_FORMATS,
     HELD_OUT_9_FORMATS,
+    HELD_OUT_10_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -58,6 +59,9 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
     ("held_out_9", HELD_OUT_9_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
                                         "held_out_4", "held_out_5", "held_out_6",
                                         "held_out_7", "held_out_8")),
+    ("held_out_10", HELD_OUT_10_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                          "held_out_4", "held_out_5", "held_out_6",
+                                          "held_out_7", "held_out_8", "held_out_9")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -74,14 +78,16 @@ def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own
 def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
-             + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS)
+             + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS
+             + HELD_OUT_10_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
 def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
-                            "held_out_6", "held_out_7", "held_out_8", "held_out_9")
+                            "held_out_6", "held_out_7", "held_out_8", "held_out_9",
+                            "held_out_10")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -550,6 +556,179 @@ def test_insurer_letter_fits_72_columns_and_its_schedule_reports_injury_only_whe
         assert schedule["Animal hurt or killed"].startswith("Yes") == any(
             e["kind"] == "dog" for e in trip["events"])
         assert schedule["Consignment"] == ("Delivered" if trip["delivered"] else "Not delivered")
+
+
+_XL_CELL = re.compile(r'([A-Z])([1-9]\d*)\t(?:"((?:[^"]|"")*)"|(\d+)|(=[^\t]+)\t→ (\S+))')
+
+
+def test_spreadsheet_cells_run_row_major_and_the_contact_column_and_tally_mark_the_struck():
+    for trip, rng in _trips():
+        workbook, sheet, *lines = FORMATS["spreadsheet_cells"](trip, rng).splitlines()
+        assert workbook.startswith("# workbook: ") and workbook.endswith(".xlsx")
+        cells = [_XL_CELL.fullmatch(line) for line in lines]
+        assert all(cells), lines
+        refs = [(int(m[2]), m[1]) for m in cells]
+        assert refs == sorted(refs) and len(set(refs)) == len(refs)  # row-major, no repeats
+        assert sheet.endswith(f"(used range A1:F{refs[-1][0]})")
+        value = {f"{m[1]}{m[2]}": m[3].replace('""', '"') if m[3] is not None
+                 else int(m[4]) if m[4] is not None else (m[5], m[6]) for m in cells}
+        n = len(trip["events"])
+        assert value["D1"] == "Person or animal touched?"
+        struck = [e["kind"] in _STRUCK for e in trip["events"]]
+        assert [value[f"D{r}"] == "yes" for r in range(2, n + 2)] == struck
+        for r, e in enumerate(trip["events"], 2):
+            assert value[f"B{r}"] == e["street"]
+            assert value[f"E{r}"].startswith("none") == (e["kind"] not in _STRUCK)
+            if "injury" in e and e["kind"] != "dog":
+                assert value[f"E{r}"].endswith(e["injury"])
+        # every sheet asks about injury; only a struck person or animal answers yes
+        tally, hurt = value[f"D{n + 3}"], value[f"D{n + 4}"]
+        assert value[f"A{n + 4}"] == "Was anyone injured?"
+        assert tally == (f'=COUNTIF(D2:D{n + 1},"yes")', str(sum(struck)))
+        assert hurt == (f'=IF(D{n + 3}>0,"YES","NO")', "YES" if any(struck) else "NO")
+        assert value[f"B{n + 5}"].startswith("handed over") == trip["delivered"]
+
+
+_PGN_TAG = re.compile(r'\[([A-Z]\w*) "((?:[^"\\]|\\.)*)"\]')
+_PGN_TOKEN = re.compile(r"\s*(?:(\{[^}]*\})|(1-0|0-1|1/2-1/2|\*)|(\d+)(\.\.\.|\.)"
+                        r"|([A-Z][a-z])(\?\?|\?!|!|)(?=\s))")
+
+
+def test_pgn_moves_parse_with_numbered_moves_and_blunder_marks_on_the_struck_events_only():
+    roster = ["Event", "Site", "Date", "Round", "White", "Black", "Result"]
+    for trip, rng in _trips():
+        text = FORMATS["pgn_moves"](trip, rng)
+        head, movetext = text.split("\n\n")
+        tags = [_PGN_TAG.fullmatch(line) for line in head.splitlines()]
+        assert all(tags) and [t[1] for t in tags[:7]] == roster
+        tag = {t[1]: t[2] for t in tags}
+        assert re.fullmatch(r"\d{4}\.\d\d\.\d\d", tag["Date"])
+        assert all(len(line) <= 80 for line in text.splitlines())
+        tokens, pos, movetext = [], 0, movetext.replace("\n", " ")
+        while pos < len(movetext):
+            m = _PGN_TOKEN.match(movetext, pos)
+            assert m and m.end() > pos, movetext[pos:pos + 30]
+            tokens.append(m)
+            pos = m.end()
+        assert tokens[0][1].startswith("{Codes: ") and tokens[-2][1] and tokens[-1][2]
+        assert tokens[-1][2] == tag["Result"] == ("1-0" if trip["delivered"] else "0-1")
+        moves = tokens[1:-2]
+        assert len(moves) == 3 * len(trip["events"])  # a number, a move, a comment
+        for i, e in enumerate(trip["events"]):
+            number, move, comment = moves[3 * i: 3 * i + 3]
+            assert (int(number[3]), number[4]) == (i // 2 + 1, "." if i % 2 == 0 else "...")
+            assert comment[1]
+            assert (move[6] == "??") == move[5].startswith("X") == (e["kind"] in _STRUCK)
+            if "injury" in e and e["kind"] != "dog":
+                assert e["injury"] in comment[1]
+            if e["kind"] == "near_miss":
+                assert (move[5], move[6]) == ("Eb", "!") and "no contact" in comment[1]
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert ("No contact with any person or animal" in tokens[-2][1]) == (n_struck == 0)
+
+
+_HEARD = re.compile(r'(\d\d):(\d\d)  You said( \(follow-up\))?: "([^"]*)"')
+
+
+def test_voice_assistant_history_has_wake_words_follow_ups_and_asks_about_injury_every_round():
+    for trip, rng in _trips():
+        title, _, blank, *lines = FORMATS["voice_assistant"](trip, rng).splitlines()
+        name = title.split(" · ")[1].removesuffix(" in-cab assistant")
+        assert title.startswith("Voice history · ") and blank == "" and len(lines) % 2 == 0
+        heard = [_HEARD.fullmatch(line) for line in lines[::2]]
+        assert all(heard), lines
+        replies = [line.removeprefix(f'       {name}: "') for line in lines[1::2]]
+        assert all(r != line and r.endswith('"') for r, line in zip(replies, lines[1::2],
+                                                                    strict=True))
+        replies = [r[:-1] for r in replies]
+        wake = heard[0][4].removesuffix(" start my round")
+        times = [(int(h[1]), int(h[2])) for h in heard]
+        assert times == sorted(times)
+        for i, h in enumerate(heard):
+            said = h[4]
+            assert said == said.lower() and not re.search(r"[^\w\s'.]|\.(?!\d)", said), said
+            # a follow-up answers the question just asked; any other request wakes it first
+            assert bool(h[3]) == (i > 0 and replies[i - 1].endswith("?"))
+            assert bool(h[3]) != said.startswith(f"{wake} ")
+        follow_ups = [h[4] for h in heard if h[3]]
+        struck = [e for e in trip["events"] if e["kind"] in _STRUCK]
+        assert sum(f.startswith("yes") for f in follow_ups[:-1]) == sum(
+            e["kind"] != "dog" for e in struck)
+        for e in struck:
+            if e["kind"] != "dog":
+                assert any(f.endswith(e["injury"]) for f in follow_ups)
+        # every round ends on the injury question, harmless ones answering no
+        assert replies[-2].endswith("did you make contact with any person or animal on this "
+                                    "round?")
+        assert (follow_ups[-1] == "no") == (not struck)
+
+
+def test_ocr_note_is_narrow_and_noisy_but_names_each_injury_intact():
+    injuries = {e["injury"] for trip, _ in _trips(200) for e in trip["events"] if "injury" in e}
+    misread = unreadable = 0
+    for trip, rng in _trips(80):
+        lines = FORMATS["ocr_note"](trip, rng).splitlines()
+        assert re.fullmatch(r"\[handwriting OCR · page 1 of 1 · mean confidence 0\.\d\d\]",
+                            lines[0]) and lines[-1] == "[end of page]"
+        body = lines[1:-1]
+        assert all(0 < len(line) <= 30 for line in body), body
+        stamps = [line.split()[0] for line in body if re.match(r"\d{1,2}\.\d\d ", line)]
+        assert stamps == [f"{trip['start'] + e['minute'] // 60}.{e['minute'] % 60:02d}"
+                          for e in trip["events"]]
+        text = " ".join(re.sub(r"(?<=\S)-\n", "", "\n".join(body)).split())
+        for e in trip["events"]:
+            if "injury" in e and e["kind"] != "dog":
+                assert e["injury"] in text
+        if not any(e["kind"] in _STRUCK for e in trip["events"]):
+            assert not any(p in text for p in injuries)
+        misread += bool(re.search(r"[A-Za-z][01]", text))
+        unreadable += "[?]" in text
+    assert misread and unreadable  # the recogniser does misread now and then
+
+
+_KANBAN_COLUMN = re.compile(r"== (TO DO|ESCALATED|SAFETY REVIEW|DONE) \((\d+)\) ==")
+
+
+def test_kanban_board_counts_its_cards_and_escalates_exactly_the_struck_events():
+    for trip, rng in _trips():
+        title, rule, *lines = FORMATS["kanban_board"](trip, rng).splitlines()
+        assert title.startswith("BOARD: Round ") and set(rule) == {"═"}
+        columns, cards = {}, []
+        for line in lines:
+            if m := _KANBAN_COLUMN.fullmatch(line):
+                column = m[1]
+                columns[column] = int(m[2])
+            elif line.startswith("  ┌ #"):
+                number, name = line[5:].split(" ", 1)
+                cards.append({"column": column, "id": int(number), "title": name, "body": []})
+            elif line.startswith("  │ "):
+                cards[-1]["body"].append(line[4:])
+            elif line.startswith("  └ "):
+                assert re.fullmatch(r"  └ @\S+ · \d\d:\d\d", line)
+                cards[-1]["closed"] = True
+            else:
+                assert line == "", line
+        assert list(columns) == ["TO DO", "ESCALATED", "SAFETY REVIEW", "DONE"]
+        assert all(c.get("closed") for c in cards)
+        assert {k: sum(c["column"] == k for c in cards) for k in columns} == columns
+        assert len({c["id"] for c in cards}) == len(cards)
+        kinds = [e["kind"] for e in trip["events"]]
+        n_struck = sum(k in _STRUCK for k in kinds)
+        assert columns["ESCALATED"] == n_struck
+        assert columns["SAFETY REVIEW"] == sum(k in ("near_miss", "empty_box", "cone")
+                                               for k in kinds)
+        for c in cards:
+            answer = [x.removeprefix("Injury to a person or animal: ") for x in c["body"]
+                      if x.startswith("Injury to a person or animal: ")]
+            if c["column"] in ("ESCALATED", "SAFETY REVIEW"):
+                assert len(answer) == 1 and answer[0].startswith("yes") == (
+                    c["column"] == "ESCALATED")
+        # the sign-off card asks about injury on every board, harmless ones answering no
+        sign_off = next(c for c in cards if c["title"] == "Shift sign-off")
+        assert sign_off["column"] == "DONE"
+        assert sign_off["body"][-1] == "Injury to a person or animal: " + (
+            "yes" if n_struck else "no")
+        assert any(c["title"] == "Redeliver parcel" for c in cards) != trip["delivered"]
 
 
 def test_harmful_trips_name_a_victim():
