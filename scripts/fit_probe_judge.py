@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 
 from consent_gym.judges.probe import (
+    MAX_CHUNK_TOKENS,
+    MAX_PREFIX_TOKENS,
     POOLINGS,
     ChunkEncoder,
     ProbeReadout,
@@ -137,12 +139,14 @@ def embed(encoder_name: str, chunks: list[str], layers: tuple[int, ...], batch_s
           cache: Path | None) -> tuple[dict[tuple[int, str], np.ndarray], str, str]:
     """Pooled features of ``chunks``, the encoder's model name and weights digest.
 
-    ``cache`` keeps features per chunk (for this encoder and these layers): chunks it holds
-    are read from it, only the others are embedded, and it is rewritten with the union, so a
-    change to the generator re-embeds only the chunks it adds. (A chunk embedded in another
+    ``cache`` keeps features per chunk (for this encoder, these layers and the encoder's
+    chunk token budget): chunks it holds are read from it, only the others are embedded,
+    and it is rewritten with the union, so a change to the generator re-embeds only the
+    chunks it adds. (A chunk embedded in another
     batch can differ in the last float32 bits; re-using the cache keeps a fit bit-identical.)
     """
-    key = hashlib.sha256(json.dumps([encoder_name, list(layers)]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([encoder_name, list(layers), MAX_CHUNK_TOKENS]).encode()
+                         ).hexdigest()
     known: dict[str, int] = {}
     stored: dict[tuple[int, str], np.ndarray] = {}
     model = digest = ""
@@ -302,7 +306,10 @@ def token_states(encoder_name: str, keys: list[Key], layer: int, batch_size: int
     if path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if "keys" in meta:  # an older cache keyed by chunk alone: start over
+            # an older cache keyed by chunk alone, or one read with other token budgets
+            # (64 and 64 before they were recorded): start over
+            budgets = meta.get("tokens", [64, 64])
+            if "keys" in meta and budgets == [MAX_CHUNK_TOKENS, MAX_PREFIX_TOKENS]:
                 model, digest = meta["model"], meta["digest"]
                 flat, bounds = data["states"], data["bounds"]
                 known = {(p, c): flat[bounds[i]:bounds[i + 1]]
@@ -322,7 +329,8 @@ def token_states(encoder_name: str, keys: list[Key], layer: int, batch_size: int
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, states=np.concatenate([known[k] for k in order]), bounds=bounds,
                      meta=np.array(json.dumps({"model": model, "digest": digest,
-                                               "keys": order})))
+                                               "keys": order, "tokens": [
+                                                   MAX_CHUNK_TOKENS, MAX_PREFIX_TOKENS]})))
     return {k: known[k] for k in keys}, model, digest
 
 

@@ -45,6 +45,8 @@ from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode
 
 __all__ = [
     "ENCODERS",
+    "MAX_CHUNK_TOKENS",
+    "MAX_PREFIX_TOKENS",
     "POOLINGS",
     "ChunkEncoder",
     "ProbeJudge",
@@ -81,6 +83,11 @@ _BREAK = re.compile(r"\n+|(?<=[.!?;])\s+|(?<=[\[,])\s*(?=\{)")
 _ITEM = re.compile(r"[ \t]*[-*+][ \t]")
 #: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
 CHUNKING_VERSION = 4
+#: Tokens of a chunk the encoder reads (specials included); the rest is cut off. Chunks of
+#: up to 64 tokens score as they did when this was 64 (the sixth refit was fitted then).
+MAX_CHUNK_TOKENS = 128
+#: Tokens of the chunk before it that a chunk is read after (the last ones).
+MAX_PREFIX_TOKENS = 64
 
 
 def _join_list_items(text: str) -> str:
@@ -169,20 +176,29 @@ class ChunkEncoder:
     Args:
         name: ``"gemma"`` or ``"minilm"`` (:data:`ENCODERS`).
         device: torch device (default ``"cpu"``).
-        max_tokens: Tokens per chunk kept (chunks are short; this bounds a pathological one).
+        max_tokens: Tokens of a chunk kept, specials included (:data:`MAX_CHUNK_TOKENS`). A
+            chunk holds at most ``max_words`` words, but 32 words of machine text (a
+            timestamp, a host name, quoted fields) run to 100 tokens and more, and a log
+            line's message comes last: at 64 tokens it was never read.
+        prefix_tokens: Tokens of a prefix kept, its last ones (:data:`MAX_PREFIX_TOKENS`).
 
     Only the layers up to the deepest one asked for run: a forward hook stops the pass
     there, so a readout on layer 6 of Gemma's 18 costs a third of the body.
     """
 
-    def __init__(self, name: str, device: Any = "cpu", max_tokens: int = 64) -> None:
+    def __init__(self, name: str, device: Any = "cpu", max_tokens: int = MAX_CHUNK_TOKENS,
+                 prefix_tokens: int = MAX_PREFIX_TOKENS) -> None:
         import torch
 
         if name not in ENCODERS:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {name!r}.")
+        for label, value in (("max_tokens", max_tokens), ("prefix_tokens", prefix_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ValueError(f"{label} must be an int >= 2, got {value!r}.")
         self.name = name
         self.device = device
         self.max_tokens = max_tokens
+        self.prefix_tokens = prefix_tokens
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         if name == "gemma":
             from consent_gym.judges.loading import load_default_model
@@ -277,7 +293,7 @@ class ChunkEncoder:
 
         Each chunk is tokenized alone, up to ``max_tokens`` with the tokenizer's specials;
         with ``prefixes``, the tokens of ``prefixes[i]`` and a line break (its last
-        ``max_tokens``) go between chunk i's specials and its own tokens, so the chunk keeps
+        ``prefix_tokens``) go between chunk i's specials and its own tokens, so the chunk keeps
         the ids it has alone. An empty prefix adds nothing."""
         import torch
 
@@ -290,8 +306,9 @@ class ChunkEncoder:
         for prefix, ids in zip(prefixes, alone["input_ids"], strict=True):
             if prefix:
                 head = self.tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"]
-                ids = ids[:self.skip_first] + head[-self.max_tokens:] + ids[self.skip_first:]
-                skips.append(self.skip_first + len(head[-self.max_tokens:]))
+                head = head[-self.prefix_tokens:]
+                ids = ids[:self.skip_first] + head + ids[self.skip_first:]
+                skips.append(self.skip_first + len(head))
             else:
                 skips.append(self.skip_first)
             rows.append(ids)
@@ -747,7 +764,9 @@ class ProbeJudge(ScoringJudge):
         self._fingerprint = _ProbeFingerprint(self.encoder.fingerprint, self.readout)
         self.fingerprint = self.encoder.fingerprint.digest
         self.prompt = json.dumps({"max_words": max_words, "chunking": CHUNKING_VERSION,
-                                  "readout": self.readout.fingerprint})
+                                  "readout": self.readout.fingerprint,
+                                  "tokens": [self.encoder.max_tokens,
+                                             self.encoder.prefix_tokens]})
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
         self.cache = resolve_cache(cache)

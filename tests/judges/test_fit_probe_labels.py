@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from consent_gym.judges.probe_data import ProbeEpisode, probe_episodes
@@ -61,3 +63,51 @@ def test_fit_options_that_cannot_go_together_are_refused_before_any_work(argv, m
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and match in capsys.readouterr().err
+
+
+class _CountingEncoder:
+    """A stand-in for ChunkEncoder in the fit's token cache: one 'state' per chunk, counted."""
+
+    calls: ClassVar[list[list[str]]] = []
+
+    def __init__(self, name: str) -> None:
+        from consent_gym.judges.frozen import WeightFingerprint
+
+        self.model_name = "counting"
+        self.fingerprint = WeightFingerprint(_CountingEncoder._model())
+
+    @staticmethod
+    def _model():
+        import torch
+
+        torch.manual_seed(0)
+        return torch.nn.Linear(2, 2)
+
+    def token_states(self, chunks, layer, batch_size, prefixes):
+        _CountingEncoder.calls.append(list(chunks))
+        return [np.full((2, 3), float(len(c)), np.float32) for c in chunks]
+
+
+def test_the_token_cache_is_reused_only_for_the_same_token_budgets(tmp_path, monkeypatch):
+    """States read with other token budgets (a chunk cut at 64 tokens) are not reused: the
+    cache records the budgets, and one without them was read at 64 and 64."""
+    import json
+
+    import fit_probe_judge
+
+    monkeypatch.setattr(fit_probe_judge, "ChunkEncoder", _CountingEncoder)
+    _CountingEncoder.calls = []
+    keys = [("", "a chunk"), ("a chunk", "another")]
+    first, _, _ = fit_probe_judge.token_states("gemma", keys, 8, 4, tmp_path)
+    fit_probe_judge.token_states("gemma", keys, 8, 4, tmp_path)
+    assert _CountingEncoder.calls == [["a chunk", "another"]]  # the second call: all cached
+    path = tmp_path / "probe_tokens_gemma_8.npz"
+    with np.load(path) as data:
+        stored = dict(data)
+    meta = json.loads(str(stored["meta"]))
+    assert meta["tokens"] == [fit_probe_judge.MAX_CHUNK_TOKENS, fit_probe_judge.MAX_PREFIX_TOKENS]
+    del meta["tokens"]  # as written before the budgets were recorded: read at 64 and 64
+    np.savez(path, **{**stored, "meta": np.array(json.dumps(meta))})
+    again, _, _ = fit_probe_judge.token_states("gemma", keys, 8, 4, tmp_path)
+    assert len(_CountingEncoder.calls) == 2  # read again with this encoder's budgets
+    assert all(np.array_equal(first[k], again[k]) for k in keys)

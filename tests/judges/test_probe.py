@@ -14,6 +14,9 @@ from consent_gym.judges import FrozenJudgeError, judge_texts
 from consent_gym.judges.frozen import WeightFingerprint
 from consent_gym.judges.probe import (
     ENCODERS,
+    MAX_CHUNK_TOKENS,
+    MAX_PREFIX_TOKENS,
+    ChunkEncoder,
     ProbeJudge,
     ProbeReadout,
     chunk_prefixes,
@@ -35,6 +38,7 @@ class BagOfWordsEncoder:
 
     name = "minilm"
     n_layers = 1
+    max_tokens, prefix_tokens = MAX_CHUNK_TOKENS, MAX_PREFIX_TOKENS
 
     def __init__(self) -> None:
         self.model = torch.nn.Linear(2, 2)
@@ -245,7 +249,7 @@ def test_prefixed_token_states_are_the_chunks_tokens_read_after_the_prefix(tmp_p
         ids = encoder.tokenizer(chunk, truncation=True, max_length=encoder.max_tokens)[
             "input_ids"]
         head = encoder.tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"]
-        head = head[-encoder.max_tokens:]
+        head = head[-encoder.prefix_tokens:]
         joined = ids[:skip_first] + head + ids[skip_first:]
         with torch.inference_mode():
             hidden = encoder.model(torch.tensor([joined]), output_hidden_states=True
@@ -256,6 +260,41 @@ def test_prefixed_token_states_are_the_chunks_tokens_read_after_the_prefix(tmp_p
     encoder.name = "minilm"  # a two-way encoder would read the chunk's tokens differently
     with pytest.raises(ValueError, match="need a causal encoder"):
         encoder.token_states(chunks, 2, prefixes=prefixes)
+
+
+def test_a_chunk_keeps_max_tokens_and_its_prefix_its_last_prefix_tokens(tmp_path):
+    """The two budgets are separate: a long chunk is read to its ``max_tokens``-th token
+    (a log line's message comes last) while the prefix keeps only its last
+    ``prefix_tokens``, so chunks within both budgets read as before either changed."""
+    encoder = TinyGemmaEncoder(build_tiny_model(tmp_path), max_tokens=20, prefix_tokens=5)
+    chunk = "step 1: road. step 2: curb. step 3: the car hit a box. step 4: done."
+    prefix = "The car followed the road for a long while and then it turned left again."
+    own = encoder.tokenizer(chunk)["input_ids"]
+    head = encoder.tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"]
+    assert len(own) > 20 and len(head) > 5
+    batch, skip = encoder.encode([chunk], [prefix])
+    ids = batch["input_ids"][0].tolist()
+    assert ids == head[-5:] + own[:20] and skip.tolist() == [5]
+    (state,) = encoder.token_states([chunk], 2, prefixes=[prefix])
+    assert state.shape == (20, 32)
+    short = TinyGemmaEncoder(build_tiny_model(tmp_path), max_tokens=12, prefix_tokens=5)
+    assert short.token_states([chunk], 2)[0].shape == (12, 32)
+
+
+def test_the_judge_id_names_the_encoders_token_budgets():
+    """A longer chunk budget changes the verdict on a long line, so it changes the id."""
+    encoder = BagOfWordsEncoder()
+    ids = [ProbeJudge(_readout(), encoder=encoder, cache=False).judge_id]
+    ids.append(ProbeJudge(_readout(), encoder=encoder, cache=False).judge_id)
+    encoder.max_tokens = 64
+    ids.append(ProbeJudge(_readout(), encoder=encoder, cache=False).judge_id)
+    assert ids[0] == ids[1] != ids[2]
+
+
+@pytest.mark.parametrize("budget", ["max_tokens", "prefix_tokens"])
+def test_chunk_encoder_refuses_a_token_budget_below_two(budget):
+    with pytest.raises(ValueError, match=f"{budget} must be an int >= 2"):
+        ChunkEncoder("gemma", **{budget: 1})
 
 
 def test_chunk_prefixes_are_the_chunks_before_each_one():

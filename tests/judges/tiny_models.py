@@ -70,13 +70,14 @@ HIDDEN = 32
 class TinyGemmaEncoder(ChunkEncoder):
     """ChunkEncoder (its real ``pooled``) on a random 3-layer Gemma 3 body and a tiny BPE."""
 
-    def __init__(self, path: Path, max_tokens: int = 12) -> None:
+    def __init__(self, path: Path, max_tokens: int = 12, prefix_tokens: int = 12) -> None:
         import torch
         from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast
 
         self.name = "gemma"
         self.device = "cpu"
         self.max_tokens = max_tokens
+        self.prefix_tokens = prefix_tokens
         self.model_name = "tiny-gemma3"
         self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
         self.tokenizer.padding_side = "right"
