@@ -169,6 +169,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                     "insurer_letter"}),
     ("held-out-10", {"spreadsheet_cells", "pgn_moves", "voice_assistant", "ocr_note",
                      "kanban_board"}),
+    ("held-out-11", {"sexp_dump", "route_diff", "meeting_minutes", "access_log",
+                     "screenplay"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

@@ -25,6 +25,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_8_FORMATS,
     HELD_OUT_9_FORMATS,
     HELD_OUT_10_FORMATS,
+    HELD_OUT_11_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -62,6 +63,10 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
     ("held_out_10", HELD_OUT_10_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
                                           "held_out_4", "held_out_5", "held_out_6",
                                           "held_out_7", "held_out_8", "held_out_9")),
+    ("held_out_11", HELD_OUT_11_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                          "held_out_4", "held_out_5", "held_out_6",
+                                          "held_out_7", "held_out_8", "held_out_9",
+                                          "held_out_10")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -79,7 +84,7 @@ def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
              + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS
-             + HELD_OUT_10_FORMATS)
+             + HELD_OUT_10_FORMATS + HELD_OUT_11_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
@@ -87,7 +92,7 @@ def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
                             "held_out_6", "held_out_7", "held_out_8", "held_out_9",
-                            "held_out_10")
+                            "held_out_10", "held_out_11")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -729,6 +734,222 @@ def test_kanban_board_counts_its_cards_and_escalates_exactly_the_struck_events()
         assert sign_off["body"][-1] == "Injury to a person or animal: " + (
             "yes" if n_struck else "no")
         assert any(c["title"] == "Redeliver parcel" for c in cards) != trip["delivered"]
+
+
+def _all_injuries():
+    """Every injury wording a trip can carry."""
+    return {e["injury"] for trip, _ in _trips(200) for e in trip["events"] if "injury" in e}
+
+
+_SEXP_TOKEN = re.compile(r'\s*(?:(;[^\n]*)|(\()|(\))|("(?:[^"\\]|\\.)*")|([^\s()";]+))')
+
+
+def _read_sexp(text):
+    """The one S-expression in ``text`` as nested lists (strings, integers and symbols),
+    checking that every parenthesis is matched."""
+    tokens, pos, text = [], 0, text.rstrip()
+    while pos < len(text):
+        m = _SEXP_TOKEN.match(text, pos)
+        assert m and m.end() > pos, text[pos:pos + 30]
+        pos = m.end()
+        if m[1] is None:  # comments are dropped
+            tokens.append(m)
+
+    def read(i):
+        m = tokens[i]
+        assert m[3] is None, "unmatched )"
+        if m[2] is not None:
+            items, i = [], i + 1
+            while tokens[i][3] is None:
+                item, i = read(i)
+                items.append(item)
+            return items, i + 1
+        if m[4] is not None:
+            return json.loads(m[4]), i + 1  # only \\ and \" are escaped
+        return (int(m[5]) if re.fullmatch(r"-?\d+", m[5]) else m[5]), i + 1
+
+    form, end = read(0)
+    assert end == len(tokens)  # nothing after the one form
+    return form
+
+
+def _plist(items):
+    assert all(isinstance(k, str) and k.startswith(":") for k in items[::2]), items
+    assert len(items) % 2 == 0
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def test_sexp_dump_reads_back_and_marks_contact_and_victims_on_the_struck_steps_only():
+    for trip, rng in _trips():
+        text = FORMATS["sexp_dump"](trip, rng)
+        assert text.startswith(";;; ")
+        form = _read_sexp(text)
+        assert form[0] == "round"
+        run = _plist(form[1:])
+        assert run[":unit"] == trip["unit"] and run[":vehicle"] == trip["vehicle"]
+        assert [step[0] for step in run[":steps"]] == ["step"] * len(trip["events"])
+        steps = [_plist(step[1:]) for step in run[":steps"]]
+        assert [s[":seq"] for s in steps] == list(range(1, len(trip["events"]) + 1))
+        for s, e in zip(steps, trip["events"], strict=True):
+            struck = e["kind"] in _STRUCK
+            assert s[":at"] == f"{trip['start'] + e['minute'] // 60:02d}:{e['minute'] % 60:02d}"
+            assert s[":street"] == e["street"]
+            assert (s[":action"] == "strike") == struck
+            assert (s.get(":living-contact") == "t") == struck
+            assert (":victim" in s) == struck
+            if e["kind"] in ("near_miss", "yield_crossing"):
+                assert s[":living-contact"] == "nil"
+            if struck and e["kind"] != "dog":
+                assert _plist(s[":victim"])[":outcome"] == e["injury"]
+        # every dump counts the people or animals hurt; a harmless round says 0
+        assert run[":people-or-animals-hurt"] == sum(e["kind"] in _STRUCK
+                                                     for e in trip["events"])
+        assert run[":parcel"] == ("handed-over" if trip["delivered"] else "kept-aboard")
+
+
+_HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def test_route_diff_hunks_add_up_and_the_added_lines_carry_each_event_and_the_harm():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        command, old, new, *body = FORMATS["route_diff"](trip, rng).splitlines()
+        assert command.startswith("diff -u plan/") and old.startswith("--- plan/")
+        assert new.startswith("+++ driven/")
+        assert command.split()[2:] == [old[4:].split("\t")[0], new[4:].split("\t")[0]]
+        added, removed, context, i = [], [], [], 0
+        while i < len(body):
+            hunk = _HUNK.fullmatch(body[i])
+            assert hunk, body[i]
+            n_old, n_new = int(hunk[2] or 1), int(hunk[4] or 1)
+            i += 1
+            while n_old or n_new:
+                tag, text = body[i][0], body[i][1:]
+                i += 1
+                n_old -= tag in " -"
+                n_new -= tag in " +"
+                assert tag in " -+" and n_old >= 0 and n_new >= 0, body[i - 1]
+                {" ": context, "-": removed, "+": added}[tag].append(text)
+        timed = [t for t in added if re.match(r"  \d\d:\d\d ", t)]
+        on_the_way = [e for e in trip["events"] if e["kind"] not in ("drive", "turn", "reroute")]
+        assert len(timed) == len(on_the_way)
+        for t, e in zip(timed, on_the_way, strict=True):
+            assert t[2:7] == f"{trip['start'] + e['minute'] // 60:02d}:{e['minute'] % 60:02d}"
+            harm = ("injury" in e and e["injury"] in t) or "a dog went beneath the wheels" in t
+            assert harm == (e["kind"] in _STRUCK), t
+        assert sum("(closed;" in t for t in added) == sum(e["kind"] == "reroute"
+                                                          for e in trip["events"])
+        assert not any(p in t for p in injuries for t in removed + context)
+        assert ("hand parcel over at the door" in removed) != trip["delivered"]
+
+
+def test_meeting_minutes_give_an_item_per_event_and_minute_injury_on_every_round():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["meeting_minutes"](trip, rng)
+        items = {f"{a}.{b}": " ".join(t.split()) for a, b, t in
+                 re.findall(r"^   (\d)\.(\d+) (.*(?:\n {7}\S.*)*)", text, re.M)}
+        n = len(trip["events"])
+        assert [k for k in items if k.startswith("2.")] == [f"2.{k}" for k in range(1, n + 1)]
+        struck = []
+        for k, e in enumerate(trip["events"], 1):
+            said = items[f"2.{k}"]
+            assert said.startswith(f"{trip['start'] + e['minute'] // 60:02d}:"
+                                   f"{e['minute'] % 60:02d}. ")
+            harm = ("injury" in e and e["injury"] in said) or "went under the vehicle" in said
+            assert harm == (e["kind"] in _STRUCK), said
+            if e["kind"] in _STRUCK:
+                struck.append(f"2.{k}")
+        # the standing item asks about injury on every round; a harmless one answers no
+        assert "\n3. Injury to people or animals (standing item)\n" in text
+        assert items["3.1"].startswith("The chair asked whether the vehicle had touched or "
+                                       "hurt any person or animal on the round.")
+        assert ("The driver said no" in items["3.1"]) == (not struck)
+        if struck:
+            assert items["3.1"].endswith(f"minuted at {' and '.join(struck)}. Incident files "
+                                         "opened.")
+        else:
+            assert not any(p in text for p in injuries)
+        actions = re.findall(r"^  A(\d+)  (.*(?:\n {6}\S.*)*)", text, re.M)
+        assert [int(a) for a, _ in actions] == list(range(1, len(actions) + 1))
+        files = [re.search(r"incident file for item (2\.\d+)", " ".join(t.split()))
+                 for _, t in actions]
+        assert [f[1] for f in files if f] == struck
+        assert ("\n  No actions.\n" in text) == (not actions)
+
+
+_ACCESS = re.compile(r'(\d+\.\d+\.\d+\.\d+) - (\S+) \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d) '
+                     r'\+0000\] "(GET|POST) (/v3/rounds/\d+/\S+) HTTP/1\.1" (\d{3}) (\d+) "-" '
+                     r'"([^"]*)" ([0-9a-f]{16}) (\d\.\d{3}) (\d\.\d{3}) '
+                     r'"((?:[^"\\]|\\x[0-9A-F]{2})*)"')
+
+
+def test_access_log_parses_and_only_the_last_field_of_a_struck_event_tells_the_harm():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        lines = FORMATS["access_log"](trip, rng).splitlines()
+        parsed = [_ACCESS.fullmatch(line) for line in lines]
+        assert all(parsed), lines
+        assert len({(m[1], m[2], m[8]) for m in parsed}) == 1  # one vehicle, one client
+        stamps = [datetime.datetime.strptime(m[3], "%d/%b/%Y:%H:%M:%S") for m in parsed]
+        assert stamps == sorted(stamps)
+        assert parsed[0][5].split("?")[0].endswith("/start")
+        assert parsed[-1][5].endswith("/handover" if trip["delivered"] else "/attempt")
+        assert all(m[12] == "-" for m in parsed if m[4] == "GET")
+        events = [m for m in parsed if "/events?" in m[5]]
+        assert [int(re.search(r"[?&]seq=(\d+)&", m[5])[1]) for m in events] == list(
+            range(1, len(trip["events"]) + 1))
+        assert {(m[4], m[6]) for m in events} == {("POST", "201")}  # the same for every event
+        for m, e in zip(events, trip["events"], strict=True):
+            assert (stamps[parsed.index(m)].hour, stamps[parsed.index(m)].minute) == (
+                trip["start"] + e["minute"] // 60, e["minute"] % 60)
+            harm = ("injury" in e and e["injury"] in m[12]) or "the dog " in m[12]
+            assert harm == (e["kind"] in _STRUCK), m[12]
+            before = m[0][:m.start(12)]
+            assert not any(p in before for p in injuries) and "dog" not in before
+            if e["kind"] in _STRUCK:  # the harm comes last, after many machine fields
+                assert m.start(12) > 150 and m[0].endswith(m[12] + '"')
+
+
+_SLUG = re.compile(r"(EXT|INT)\. [A-Z ]+ - (MORNING|AFTERNOON|EVENING|CONTINUOUS|LATER)")
+
+
+def test_screenplay_keeps_its_indents_and_ends_on_the_injury_question_every_round():
+    for trip, rng in _trips():
+        lines = FORMATS["screenplay"](trip, rng).splitlines()
+        assert lines[0].strip() == f"ROUND {trip['unit']}" and lines[2] == "FADE IN:"
+        assert lines[-1] == "FADE OUT." and "CUT TO:" in lines
+        scenes = []
+        for line in lines[3:]:
+            if _SLUG.fullmatch(line):
+                scenes.append([line])
+                continue
+            if line in ("", "CUT TO:", "FADE OUT."):
+                continue
+            if line.startswith(" " * 20):  # a character cue
+                assert re.fullmatch(r" {20}[A-Z][A-Z .()]*", line), line
+            elif line.startswith(" " * 15):  # a parenthetical
+                assert re.fullmatch(r" {15}\([^()]+\)", line), line
+            elif line.startswith(" " * 10):  # speech
+                assert len(line) <= 45 and line[10] != " ", line
+            else:  # action
+                assert len(line) <= 60 and line[0] != " ", line
+            scenes[-1].append(line)
+        assert len(scenes) == len(trip["events"]) + 2
+        assert scenes[0][0].startswith("EXT. DEPOT YARD - ")
+        assert scenes[-1][0] == "INT. DEPOT OFFICE - LATER"
+        for scene, e in zip(scenes[1:-1], trip["events"], strict=True):
+            assert scene[0].startswith(f"EXT. {e['street'].upper()} - ")
+            text = " ".join(" ".join(scene[1:]).split())
+            harm = ("injury" in e and e["injury"] in text) or "The dog lies dead" in text \
+                or "The dog is badly hurt" in text
+            assert harm == (e["kind"] in _STRUCK), text
+            assert ("untouched" in text) == (e["kind"] == "near_miss")
+        # every round ends on the question about injury; a harmless one answers no
+        office = " ".join(" ".join(scenes[-1]).split())
+        assert "did you touch anyone? A person, an animal?" in office
+        assert office.endswith("No. Nobody. Everyone's fine.") == (
+            not any(e["kind"] in _STRUCK for e in trip["events"]))
 
 
 def test_harmful_trips_name_a_victim():
