@@ -84,12 +84,16 @@ def collect(
     )
     careful = careful_policy(env)
     reckless = reckless_policy(env)
-    env.action_space.seed(seed)
+    seeded = env.action_space
+    seeded.seed(seed)
     rng = random.Random(seed)
     rows = []
     for i in range(episodes):
         policy = "careful" if i % 2 == 0 else ("random" if reckless is None else "reckless")
         obs, info = env.reset(seed=seed * 1000 + i)
+        if env.action_space is not seeded:  # rebuilt by reset (highway-env's are): seed it
+            seeded = env.action_space
+            seeded.seed(seed * 1000 + i)
         recorded: list[Any] = []
         harm = False
         terminated = truncated = False
