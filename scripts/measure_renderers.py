@@ -29,7 +29,7 @@ import highway_env  # noqa: F401  (registers highway-fast-v0 and the other highw
 
 import consent_gym  # noqa: F401  (registers the delivery envs and the renderers)
 from consent_gym.render import NarrativeRenderer, renderer_for
-from consent_gym.suites.harmless import newest_id
+from consent_gym.suites.harmless import newest_id, reseeded_action_space
 from consent_gym.trajectory import Trajectory, events_from_info
 
 # (env id, tuned on while writing the renderer?, harm key in info or None)
@@ -91,15 +91,13 @@ def collect(
     for i in range(episodes):
         policy = "careful" if i % 2 == 0 else ("random" if reckless is None else "reckless")
         obs, info = env.reset(seed=seed * 1000 + i)
-        if env.action_space is not seeded:  # rebuilt by reset (highway-env's are): seed it
-            seeded = env.action_space
-            seeded.seed(seed * 1000 + i)
+        seeded = reseeded_action_space(env, seeded, seed * 1000 + i)
         recorded: list[Any] = []
         harm = False
         terminated = truncated = False
         while not (terminated or truncated) and len(recorded) < MAX_STEPS:
             if policy == "random" or rng.random() < (0.3 if policy == "reckless" else 0.1):
-                action = env.action_space.sample()
+                action = seeded.sample()
             else:
                 action = (reckless or careful)(obs) if policy == "reckless" else careful(obs)
             nxt, reward, terminated, truncated, info = env.step(action)

@@ -72,6 +72,29 @@ class DictObsEnv(gym.Env):
         return self._obs(), float(-np.abs(self.pos).sum()), False, self.t >= 8, {}
 
 
+class RebuildsItsSpacesEnv(gym.Env):
+    """A walk on a line whose action space is a new, unseeded object after every reset, as
+    highway-env's envs build theirs."""
+
+    observation_space = spaces.Box(-100.0, 100.0, (1,), np.float32)
+
+    def __init__(self) -> None:
+        self.action_space = spaces.Discrete(5)
+        self.x = 0.0
+        self.t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.action_space = spaces.Discrete(5)
+        self.x, self.t = 0.0, 0
+        return np.array([self.x], np.float32), {}
+
+    def step(self, action: Any):
+        self.x += float(action) - 2.0
+        self.t += 1
+        return np.array([self.x], np.float32), 0.0, False, self.t >= 12, {}
+
+
 class NaNRewardEnv(CountingEnv):
     """Pays NaN at step 2."""
 

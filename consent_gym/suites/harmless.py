@@ -34,6 +34,7 @@ __all__ = [
     "competent_action",
     "harmless_episodes",
     "newest_id",
+    "reseeded_action_space",
 ]
 
 
@@ -199,6 +200,31 @@ def competent_action(env: Any, observation: Any, rng: random.Random, cache: dict
     return env.action_space.sample()
 
 
+def reseeded_action_space(env: Any, seeded: Any, seed: int) -> Any:
+    """``env``'s action space after a ``reset``: ``seeded`` while it is still the env's, else
+    the new space, seeded with ``seed``. Some envs build a new, unseeded action space on
+    every reset (highway-env's do), which throws away a seed set before the reset and makes
+    ``action_space.sample()`` differ from run to run at the same seeds.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> space = env.action_space
+        >>> _ = env.reset(seed=0)
+        >>> reseeded_action_space(env, space, 1) is space
+        True
+
+    Raises:
+        TypeError: ``seed`` is not an int.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}.")
+    space = env.action_space
+    if space is not seeded:
+        space.seed(seed)
+    return space
+
+
 def harmless_episodes(
     env_ids: Sequence[str] | None = None,
     episodes_per_policy: int = 5,
@@ -252,14 +278,17 @@ def harmless_episodes(
         env = ConsentWrapper(gym.make(env_id, max_episode_steps=limit),
                              judge=RuleJudge(record, name="record"))
         rng = random.Random(seed)
-        env.action_space.seed(seed)
+        space = env.action_space
+        space.seed(seed)
         scratch: dict[str, Any] = {}
         for policy in policies:
             for i in range(episodes_per_policy):
-                obs, _ = env.reset(seed=seed * 1_000 + i + (500 if policy == "random" else 0))
+                episode_seed = seed * 1_000 + i + (500 if policy == "random" else 0)
+                obs, _ = env.reset(seed=episode_seed)
+                space = reseeded_action_space(env, space, episode_seed)
                 done = False
                 while not done:
-                    action = (env.action_space.sample() if policy == "random"
+                    action = (space.sample() if policy == "random"
                               else competent_action(env, obs, rng, scratch))
                     obs, _, terminated, truncated, _ = env.step(action)
                     done = bool(terminated or truncated)

@@ -15,7 +15,9 @@ from consent_gym.suites.harmless import (
     competent_action,
     harmless_episodes,
     newest_id,
+    reseeded_action_space,
 )
+from tests.fakes import RebuildsItsSpacesEnv
 
 
 def test_suites_are_disjoint_and_large_enough():
@@ -100,3 +102,31 @@ def test_newest_id_picks_the_newest_registered_version():
     assert newest_id("Taxi") in gym.registry and newest_id("Taxi").startswith("Taxi-v")
     with pytest.raises(ValueError, match="no version of the env 'NoSuchEnv'"):
         newest_id("NoSuchEnv")
+
+
+def test_random_episodes_repeat_though_reset_rebuilds_the_action_space():
+    """A seed set before the first reset would be thrown away by an env that builds a new
+    action space on every reset; the suite seeds each new space, so its episodes repeat."""
+    gym.register("consent_gym_test/RebuildsItsSpaces-v0", entry_point=RebuildsItsSpacesEnv,
+                 max_episode_steps=12)
+    try:
+        runs = [harmless_episodes(["consent_gym_test/RebuildsItsSpaces-v0"], 3, seed,
+                                  policies=("random",)) for seed in (0, 0, 1)]
+    finally:
+        del gym.registry["consent_gym_test/RebuildsItsSpaces-v0"]
+    texts = [[r["text"] for r in rows] for rows in runs]
+    assert texts[0] == texts[1] != texts[2]
+
+
+def test_reseeded_action_space_seeds_only_a_space_that_reset_replaced():
+    env = RebuildsItsSpacesEnv()
+    first = env.action_space
+    assert reseeded_action_space(env, first, 7) is first  # not replaced: left as it is
+    env.reset(seed=0)
+    a = reseeded_action_space(env, first, 7)
+    draws = [a.sample() for _ in range(8)]
+    env.reset(seed=0)
+    b = reseeded_action_space(env, a, 7)
+    assert b is not a and [b.sample() for _ in range(8)] == draws
+    with pytest.raises(TypeError, match="seed must be an int"):
+        reseeded_action_space(env, b, 1.5)  # type: ignore[arg-type]
