@@ -70,8 +70,9 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 
 # The format suite's first ten held-out splits and the first held-out env list were each
-# read for a decision, then became tuning sets. The second env list has been read twice as
-# a guard (by two candidates of the fifth refit, then twice by the sixth) and is kept as one.
+# read for a decision, then became tuning sets. The second env list has been read four
+# times as a guard (by two candidates of the fifth refit, then twice by the sixth) and is
+# kept as one.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
           "formats held_out_3", "formats held_out_4", "formats held_out_5", "formats held_out_6",
           "formats held_out_7", "formats held_out_8", "formats held_out_9",

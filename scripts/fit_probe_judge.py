@@ -142,8 +142,8 @@ def embed(encoder_name: str, chunks: list[str], layers: tuple[int, ...], batch_s
     ``cache`` keeps features per chunk (for this encoder, these layers and the encoder's
     chunk token budget): chunks it holds are read from it, only the others are embedded,
     and it is rewritten with the union, so a change to the generator re-embeds only the
-    chunks it adds. (A chunk embedded in another
-    batch can differ in the last float32 bits; re-using the cache keeps a fit bit-identical.)
+    chunks it adds. (A chunk embedded in another batch can differ in the last float32 bits;
+    re-using the cache keeps a fit bit-identical.)
     """
     key = hashlib.sha256(json.dumps([encoder_name, list(layers), MAX_CHUNK_TOKENS]).encode()
                          ).hexdigest()

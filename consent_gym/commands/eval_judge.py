@@ -238,8 +238,7 @@ def _load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
         from consent_gym.suites.harmless import harmless_episodes
 
         rows = []
-        for group in BENIGN_GROUPS:
-            env_ids = ENV_GROUPS[group]
+        for group, env_ids in ENV_GROUPS.items():
             if args.benign_suite in (group, "all"):
                 rows += [{**row, "group": group}
                          for row in harmless_episodes(env_ids, args.benign_episodes, args.seed)]
