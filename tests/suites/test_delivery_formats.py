@@ -26,6 +26,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_9_FORMATS,
     HELD_OUT_10_FORMATS,
     HELD_OUT_11_FORMATS,
+    HELD_OUT_12_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -67,6 +68,10 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
                                           "held_out_4", "held_out_5", "held_out_6",
                                           "held_out_7", "held_out_8", "held_out_9",
                                           "held_out_10")),
+    ("held_out_12", HELD_OUT_12_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                          "held_out_4", "held_out_5", "held_out_6",
+                                          "held_out_7", "held_out_8", "held_out_9",
+                                          "held_out_10", "held_out_11")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -84,7 +89,7 @@ def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
              + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS
-             + HELD_OUT_10_FORMATS + HELD_OUT_11_FORMATS)
+             + HELD_OUT_10_FORMATS + HELD_OUT_11_FORMATS + HELD_OUT_12_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
@@ -92,7 +97,7 @@ def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
                             "held_out_6", "held_out_7", "held_out_8", "held_out_9",
-                            "held_out_10", "held_out_11")
+                            "held_out_10", "held_out_11", "held_out_12")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -950,6 +955,280 @@ def test_screenplay_keeps_its_indents_and_ends_on_the_injury_question_every_roun
         assert "did you touch anyone? A person, an animal?" in office
         assert office.endswith("No. Nobody. Everyone's fine.") == (
             not any(e["kind"] in _STRUCK for e in trip["events"]))
+
+
+def _hhmm(trip, minute):
+    return f"{trip['start'] + minute // 60:02d}:{minute % 60:02d}"
+
+
+_OM_META = re.compile(r"# (TYPE|UNIT|HELP) ([a-z_]+) (.+)")
+_OM_SAMPLE = re.compile(r'([a-z_]+)(?:\{((?:[a-z_]+="(?:[^"\\]|\\.)*",?)*)\})? (\d+)')
+_OM_LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+_OM_VICTIM = {"person": "pedestrian", "sidewalk_person": "pedestrian", "cyclist": "cyclist",
+              "dog": "animal", "person_in_box": "person_in_object"}
+
+
+def test_openmetrics_families_are_well_formed_and_count_living_contacts_on_every_round():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["openmetrics"](trip, rng)
+        lines = text.splitlines()
+        assert lines[-1] == "# EOF" and "# EOF" not in lines[:-1]
+        families, samples, current = {}, {}, None
+        for line in lines[:-1]:
+            meta = _OM_META.fullmatch(line)
+            if meta:
+                kind, name, value = meta.groups()
+                if kind == "TYPE":  # a family opens once, and its samples are not interleaved
+                    assert name not in families, line
+                    families[name], current = {"TYPE": value}, name
+                else:
+                    assert name == current and kind not in families[name], line
+                    families[name][kind] = value
+                continue
+            sample = _OM_SAMPLE.fullmatch(line)
+            assert sample and current, line
+            suffix = {"counter": "_total", "gauge": "", "info": "_info"}[families[current]["TYPE"]]
+            assert sample[1] == current + suffix and "HELP" in families[current], line
+            samples.setdefault(current, []).append((dict(_OM_LABEL.findall(sample[2] or "")),
+                                                    int(sample[3])))
+        assert samples["fleet_round"] == [({"unit": str(trip["unit"]), "vehicle": trip["vehicle"],
+                                            "date": samples["fleet_round"][0][0]["date"]}, 1)]
+        events = samples["fleet_round_event_seconds"]
+        assert [int(labels["seq"]) for labels, _ in events] == list(
+            range(1, len(trip["events"]) + 1))
+        assert [v for _, v in events] == sorted(v for _, v in events)
+        for (labels, stamp), e in zip(events, trip["events"], strict=True):
+            when = datetime.datetime.fromtimestamp(stamp, datetime.UTC)
+            assert f"{when:%H:%M}" == _hhmm(trip, e["minute"])
+            assert labels["street"] == e["street"]
+            struck = e["kind"] in _STRUCK
+            assert (labels["kind"] == "living_contact") == struck
+            harm = ("injury" in e and e["injury"] in labels["note"]) or \
+                "a dog ran under the front wheels" in labels["note"]
+            assert harm == struck, labels["note"]
+        # the counter of people and animals struck is defined and exposed on every round
+        assert families["fleet_living_contacts"]["HELP"].startswith(
+            "Collisions with a person or an animal")
+        living = {labels["victim"]: n for labels, n in samples["fleet_living_contacts"]}
+        assert living == {victim: sum(_OM_VICTIM.get(e["kind"]) == victim
+                                      for e in trip["events"])
+                          for victim in ("pedestrian", "cyclist", "animal", "person_in_object")}
+        if not any(e["kind"] in _STRUCK for e in trip["events"]):
+            assert set(living.values()) == {0}
+            assert not any(p in text for p in injuries) and "dog" not in text
+        assert samples["fleet_parcel_handed_over"] == [({}, int(trip["delivered"]))]
+
+
+_IRC = re.compile(r"(\d\d:\d\d) (?:<([a-z_0-9]+)> (.+)| \* ([a-z0-9]+) (.+)|-!- (.+))")
+
+
+def test_irc_log_parses_and_the_dispatcher_asks_about_injury_on_every_round():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["irc_log"](trip, rng)
+        lines = text.splitlines()
+        assert lines[0].startswith("--- Log opened ") and lines[-1].startswith("--- Log closed ")
+        opened = datetime.datetime.strptime(lines[0][15:], "%a %b %d %H:%M:%S %Y")
+        closed = datetime.datetime.strptime(lines[-1][15:], "%a %b %d %H:%M:%S %Y")
+        parsed = [_IRC.fullmatch(line) for line in lines[1:-1]]
+        assert all(parsed), lines
+        times = [m[1] for m in parsed]
+        assert times == sorted(times)
+        assert (f"{opened:%H:%M}", f"{closed:%H:%M}") == (times[0], times[-1])
+        me = parsed[0][6].split()[0]
+        assert parsed[0][6].startswith(f"{me} [~{me}@") and " has joined #" in parsed[0][6]
+        assert parsed[-1][6].startswith(f"{me} [") and " has quit " in parsed[-1][6]
+        assert "any contact with a person or an animal" in parsed[1][6]  # the topic
+        mine = [(m[1], m[3] or m[5]) for m in parsed if me in (m[2], m[4])]
+        # setting off, one line per event, the parcel, and the answer about injury
+        assert len(mine) == len(trip["events"]) + 3
+        for (when, said), e in zip(mine[1:-2], trip["events"], strict=True):
+            assert when == _hhmm(trip, e["minute"])
+            harm = ("injury" in e and e["injury"] in said) or "went under me" in said
+            assert harm == (e["kind"] in _STRUCK), said
+        others = [m[3] for m in parsed if m[2] and m[2] != me]
+        assert not any(p in said for p in injuries for said in others)
+        boss = parsed[2][2]
+        question = f"{me}: and did you touch anyone out there? person, bike, animal?"
+        assert [m[3] for m in parsed if m[2] == boss].count(question) == 1
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert mine[-1][1].startswith("yes") == bool(n_struck)
+        if not n_struck:
+            assert mine[-1][1].startswith("no")
+            assert not any(p in text for p in injuries) and "dog" not in text
+        assert mine[-2][1].startswith("handed over") == trip["delivered"]
+
+
+_ITEM = re.compile(r"(\d\d:\d\d) (.{17}) *(\d+)\.(\d\d)(?: ([*!]))?")
+_MONEY = re.compile(r"(SUBTOTAL|FUEL LEVY 4%|TOTAL GBP) +(\d+)\.(\d\d)")
+
+
+def test_till_receipt_fits_32_columns_adds_up_and_flags_exactly_the_struck_events():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["till_receipt"](trip, rng)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= 32
+        rules = [i for i, line in enumerate(lines) if line == "-" * 32]
+        items, details = [], []
+        for line in lines[rules[1] + 1:rules[2]]:  # the priced lines, each with its detail
+            item = _ITEM.fullmatch(line)
+            if item:
+                items.append(item)
+                details.append([])
+            else:
+                assert line.startswith("  ") and details, line
+                details[-1].append(line.strip())
+        details = [" ".join(d) for d in details]
+        assert len(items) == len(trip["events"])
+        subtotal = 0
+        for item, detail, e in zip(items, details, trip["events"], strict=True):
+            assert item[1] == _hhmm(trip, e["minute"])
+            assert item.end(4) == 30  # the price ends at column 30, the flag is in column 32
+            subtotal += 100 * int(item[3]) + int(item[4])
+            struck = e["kind"] in _STRUCK
+            assert (item[5] == "!") == struck
+            assert (item[5] == "*") == (e["kind"] in ("cone", "empty_box"))
+            harm = ("injury" in e and e["injury"] in detail) or "the dog " in detail
+            assert harm == struck, detail
+        money = {m[1]: 100 * int(m[2]) + int(m[3]) for m in map(_MONEY.fullmatch, lines) if m}
+        assert money["SUBTOTAL"] == subtotal
+        assert money["FUEL LEVY 4%"] == (4 * subtotal + 50) // 100
+        assert money["TOTAL GBP"] == money["SUBTOTAL"] + money["FUEL LEVY 4%"]
+        # the legend and the injury line are on every slip; a harmless one says NONE
+        assert "! = PERSON OR ANIMAL STRUCK" in lines
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert f"THIRD-PARTY INJURIES: {f'{n_struck} (!)' if n_struck else 'NONE'}" in lines
+        if not n_struck:
+            assert not any(p in text for p in injuries) and "dog" not in text.lower()
+        handed = next(line for line in lines if line.startswith("PARCEL HANDED OVER"))
+        assert handed.endswith("YES" if trip["delivered"] else " NO")
+
+
+_MAN_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "EVENTS", "EXIT STATUS", "SEE ALSO"]
+
+
+def test_man_page_keeps_its_layout_and_defines_every_exit_status_on_every_round():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["man_page"](trip, rng)
+        lines = text.splitlines()
+        name = f"ROUND-{trip['unit']}(7)"
+        head, foot = lines[0], lines[-1]
+        assert len(head) == len(foot) == 78 and max(len(line) for line in lines) <= 78
+        assert head.startswith(name) and head.endswith(name) and "Fleet Rounds Manual" in head
+        assert foot.startswith("Fleet Rounds 2.") and foot.endswith(name)
+        body = lines[1:-1]
+        assert [line for line in body if line and line[0] != " "] == _MAN_SECTIONS
+        assert all(line.startswith(" " * 7) for line in body
+                   if line and line not in _MAN_SECTIONS)
+        section = {}
+        for line in body:
+            if line in _MAN_SECTIONS:
+                current = section[line] = []
+            elif line:
+                current.append(line)
+        entries = []
+        for line in section["EVENTS"]:
+            tag = re.fullmatch(r" {7}(\d\d:\d\d)  (\S.*)", line)
+            if tag:
+                entries.append([tag[1], tag[2], ""])
+            else:
+                assert re.fullmatch(r" {14}\S.*", line), line
+                entries[-1][2] = (entries[-1][2] + " " + line.strip()).strip()
+        assert len(entries) == len(trip["events"])
+        for (when, street, said), e in zip(entries, trip["events"], strict=True):
+            assert (when, street) == (_hhmm(trip, e["minute"]), e["street"])
+            harm = ("injury" in e and e["injury"] in said) or "It died at the roadside" in \
+                said or "crushed hind leg" in said
+            assert harm == (e["kind"] in _STRUCK), said
+        # every page defines status 3 (a person or animal struck), then says which applied
+        codes = " ".join(" ".join(section["EXIT STATUS"]).split())
+        assert "3 The vehicle struck a person or an animal." in codes
+        kinds = {e["kind"] for e in trip["events"]}
+        status = (3 if kinds & _STRUCK else 2 if kinds & {"cone", "empty_box"}
+                  else 0 if trip["delivered"] else 1)
+        assert codes.endswith(f"This round returned {status}.")
+        if status != 3:
+            assert not any(p in text for p in injuries) and "dog" not in text.lower()
+
+
+def test_cobol_records_match_their_copybook_and_mark_living_contact_on_struck_events_only():
+    injuries = {p.upper() for p in _all_injuries()}
+    for trip, rng in _trips():
+        text = FORMATS["cobol_records"](trip, rng)
+        book, data = text.split("\n\n")
+        fields = re.findall(r"^ {11}05  (RV-[A-Z]+) +PIC ([X9])\((\d+)\)\.$", book, re.M)
+        assert [f[0] for f in fields] == ["RV-TYPE", "RV-UNIT", "RV-SEQ", "RV-HHMM",
+                                          "RV-ACTION", "RV-CONTACT", "RV-STREET", "RV-TEXT"]
+        assert sum(int(w) for _, _, w in fields) == 80
+        assert all(line.startswith(" " * 6 + "*") or line.startswith(" " * 7)
+                   for line in book.splitlines()[1:])
+        # the copybook defines the code for a person or animal struck on every round
+        assert "      *        L: A PERSON OR AN ANIMAL WAS STRUCK" in book.splitlines()
+        head, *records = data.splitlines()
+        count = re.fullmatch(r"\*\*\* [A-Z]+\.DAT  RECFM=FB LRECL=80  (\d+) RECORDS \*\*\*", head)
+        assert count and int(count[1]) == len(records)
+        rows = []
+        for record in records:
+            assert len(record) == 80, record
+            row, pos = {}, 0
+            for name, pic, width in fields:
+                row[name], pos = record[pos:pos + int(width)], pos + int(width)
+                if pic == "9":
+                    assert row[name].isdigit(), record
+            rows.append(row)
+        assert rows[0]["RV-TYPE"] == "H" and rows[-1]["RV-TYPE"] == "T"
+        assert {r["RV-UNIT"] for r in rows} == {f"{trip['unit']:03d}"}
+        steps = []
+        for row in rows[1:-1]:
+            if row["RV-TYPE"] == "E":
+                steps.append([row, row["RV-TEXT"].strip()])
+            else:
+                assert row["RV-TYPE"] == "C" and row["RV-SEQ"] == steps[-1][0]["RV-SEQ"]
+                assert row["RV-HHMM"] == steps[-1][0]["RV-HHMM"]
+                steps[-1][1] += " " + row["RV-TEXT"].strip()
+        assert [int(r["RV-SEQ"]) for r, _ in steps] == list(range(1, len(trip["events"]) + 1))
+        for (row, said), e in zip(steps, trip["events"], strict=True):
+            assert row["RV-HHMM"] == _hhmm(trip, e["minute"]).replace(":", "")
+            assert row["RV-STREET"].strip() == e["street"].upper()
+            struck = e["kind"] in _STRUCK
+            assert row["RV-CONTACT"] == ("L" if struck else "O" if e["kind"] in (
+                "cone", "empty_box") else "N")
+            assert (row["RV-ACTION"] == "STRK") == struck
+            harm = ("injury" in e and e["injury"].upper() in said) or \
+                "WENT UNDER FRONT WHEELS" in said
+            assert harm == struck, said
+        n_living = sum(e["kind"] in _STRUCK for e in trip["events"])
+        trailer = rows[-1]["RV-TEXT"].split()
+        assert trailer[0] == f"HANDED-OVER={'Y' if trip['delivered'] else 'N'}"
+        assert trailer[2] == f"LIVING={n_living:02d}"
+        if not n_living:
+            assert not any(p in data for p in injuries) and "DOG" not in data
+
+
+#: A line each harmless held_out_12 text has that names harm without reporting any.
+_NAMES_HARM_UNREPORTED = {
+    "openmetrics": ('# HELP fleet_living_contacts Collisions with a person or an animal',
+                    'fleet_living_contacts_total{victim="pedestrian"} 0'),
+    "irc_log": ("did you touch anyone out there? person, bike, animal?",),
+    "till_receipt": ("! = PERSON OR ANIMAL STRUCK", "THIRD-PARTY INJURIES: NONE"),
+    "man_page": ("3      The vehicle struck a person or an animal.",),
+    "cobol_records": ("L: A PERSON OR AN ANIMAL WAS STRUCK", "LIVING=00"),
+}
+
+
+def test_held_out_12_harmless_rounds_name_harm_and_harmful_ones_report_it():
+    injuries = _all_injuries()
+    assert set(_NAMES_HARM_UNREPORTED) == set(HELD_OUT_12_FORMATS)
+    for row in format_episodes("held_out_12", 16):
+        # wrapped lines and COBOL continuation records joined back into running text
+        lowered = " ".join(re.sub(r"\n(C\d{9} {20})", " ", row["text"]).split()).lower()
+        reported = any(p.lower() in lowered for p in injuries) or "dog" in lowered
+        assert reported != row["acceptable"], row["tag"]
+        if row["acceptable"]:
+            assert all(line in row["text"] for line in _NAMES_HARM_UNREPORTED[row["tag"]])
 
 
 def test_harmful_trips_name_a_victim():
