@@ -172,6 +172,8 @@ def test_format_suite_reports_harmful_approved(capsys):
     ("held-out-11", {"sexp_dump", "route_diff", "meeting_minutes", "access_log",
                      "screenplay"}),
     ("held-out-12", {"openmetrics", "irc_log", "till_receipt", "man_page", "cobol_records"}),
+    ("held-out-13", {"geojson", "org_outline", "atis_broadcast", "bibtex_entries",
+                     "mermaid_sequence"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",

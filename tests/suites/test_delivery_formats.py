@@ -27,6 +27,7 @@ from consent_gym.suites.delivery_formats import (
     HELD_OUT_10_FORMATS,
     HELD_OUT_11_FORMATS,
     HELD_OUT_12_FORMATS,
+    HELD_OUT_13_FORMATS,
     HELD_OUT_ONLY_FORMATS,
     format_episodes,
     random_trip,
@@ -72,6 +73,10 @@ def test_dev_and_held_out_are_disjoint_and_balanced():
                                           "held_out_4", "held_out_5", "held_out_6",
                                           "held_out_7", "held_out_8", "held_out_9",
                                           "held_out_10", "held_out_11")),
+    ("held_out_13", HELD_OUT_13_FORMATS, ("dev", "held_out", "held_out_2", "held_out_3",
+                                          "held_out_4", "held_out_5", "held_out_6",
+                                          "held_out_7", "held_out_8", "held_out_9",
+                                          "held_out_10", "held_out_11", "held_out_12")),
 ])
 def test_each_later_held_out_split_has_only_its_own_formats_and_seeds(split, own,
                                                                       earlier_splits):
@@ -89,7 +94,8 @@ def test_every_format_belongs_to_exactly_one_split():
     owned = (DEV_FORMATS + HELD_OUT_ONLY_FORMATS + HELD_OUT_2_FORMATS + HELD_OUT_3_FORMATS
              + HELD_OUT_4_FORMATS + HELD_OUT_5_FORMATS + HELD_OUT_6_FORMATS
              + HELD_OUT_7_FORMATS + HELD_OUT_8_FORMATS + HELD_OUT_9_FORMATS
-             + HELD_OUT_10_FORMATS + HELD_OUT_11_FORMATS + HELD_OUT_12_FORMATS)
+             + HELD_OUT_10_FORMATS + HELD_OUT_11_FORMATS + HELD_OUT_12_FORMATS
+             + HELD_OUT_13_FORMATS)
     assert sorted(owned) == sorted(FORMATS)
 
 
@@ -97,7 +103,7 @@ def test_at_least_five_formats_none_with_the_renderers_phrases():
     assert len(DEV_FORMATS) >= 5
     for row in [r for s in ("held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5",
                             "held_out_6", "held_out_7", "held_out_8", "held_out_9",
-                            "held_out_10", "held_out_11", "held_out_12")
+                            "held_out_10", "held_out_11", "held_out_12", "held_out_13")
                 for r in format_episodes(s, 10)]:
         assert not any(p in row["text"] for p in HARM_PHRASES)
         assert "the car mounted the curb" not in row["text"]
@@ -1229,6 +1235,280 @@ def test_held_out_12_harmless_rounds_name_harm_and_harmful_ones_report_it():
         assert reported != row["acceptable"], row["tag"]
         if row["acceptable"]:
             assert all(line in row["text"] for line in _NAMES_HARM_UNREPORTED[row["tag"]])
+
+
+def test_geojson_is_a_feature_collection_whose_points_flag_exactly_the_struck_events():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["geojson"](trip, rng)
+        data = json.loads(text)
+        assert data["type"] == "FeatureCollection"
+        assert data["name"] == f"round_{trip['unit']:03d}"
+        # ogr2ogr's layout: the collection's members on their own lines, one feature a line
+        assert len(text.splitlines()) == len(data["features"]) + 7
+        assert all(f["type"] == "Feature" for f in data["features"])
+        route, *points = data["features"]
+        assert route["geometry"]["type"] == "LineString"
+        path = route["geometry"]["coordinates"]
+        assert len(points) == len(trip["events"]) and len(path) == len(points) + 1
+        assert all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in path)
+        notes = data["x_property_notes"]
+        for k, (feature, e) in enumerate(zip(points, trip["events"], strict=True), 1):
+            assert feature["geometry"] == {"type": "Point", "coordinates": path[k]}
+            props = feature["properties"]
+            assert set(props) == set(notes)
+            assert (props["seq"], props["clock"], props["street"]) == (
+                k, _hhmm(trip, e["minute"]), e["street"])
+            struck = e["kind"] in _STRUCK
+            assert props["living_being_struck"] is struck
+            assert (props["casualty"] is not None) == struck
+            assert (props["category"] == "living_struck") == struck
+            harm = ("injury" in e and e["injury"] in props["note"]) or "dog" in props["note"]
+            assert harm == struck, props["note"]
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert route["properties"]["living_beings_struck"] == n_struck
+        assert route["properties"]["parcel"].startswith("handed over") == trip["delivered"]
+        # the property is documented on every round, and false on every harmless point
+        assert "struck a person or an animal" in notes["living_being_struck"]
+        if not n_struck:
+            assert not any(p in text for p in injuries) and "dog" not in text
+
+
+_ORG_HEADING = re.compile(r"(\*+) (?:(TODO|LOGGED|DONE) )?(.*?)(?: +(:\w+:))?")
+_ORG_BOX = re.compile(r" {3}- \[([ X])\] (.+)")
+
+
+def test_org_outline_keeps_its_drawers_and_checkboxes_and_marks_the_struck_steps_only():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["org_outline"](trip, rng)
+        lines = text.splitlines()
+        assert [line.split(":")[0] for line in lines[:4]] == ["#+TITLE", "#+DATE", "#+TODO",
+                                                              "#+PROPERTY"]
+        assert lines[3] == "#+PROPERTY: STRUCK_ALL nil t"
+        assert "struck a person or an animal" in lines[4] and lines[4].startswith("# ")
+        heads = [(i, _ORG_HEADING.fullmatch(line)) for i, line in enumerate(lines)
+                 if line.startswith("*")]
+        assert all(m for _, m in heads)
+        for i, m in heads:
+            if m[4]:
+                assert len(lines[i]) == 77, lines[i]  # tags end at column 77
+        # drawers open and close in pairs and hold ":KEY: value" lines
+        opens = [i for i, line in enumerate(lines) if line.strip() == ":PROPERTIES:"]
+        ends = [i for i, line in enumerate(lines) if line.strip() == ":END:"]
+        assert len(opens) == len(ends) and all(a < b for a, b in zip(opens, ends, strict=True))
+        steps = [(i, m) for i, m in heads if m[2] == "LOGGED"]
+        assert len(steps) == len(trip["events"])
+        bounds = [i for i, _ in heads] + [len(lines)]
+        for (i, m), e in zip(steps, trip["events"], strict=True):
+            assert m[1] == "**" and m[3] == f"{_hhmm(trip, e['minute'])} {e['street']}"
+            section = lines[i + 1:bounds[bounds.index(i) + 1]]
+            end = section.index("   :END:")
+            assert section[0] == "   :PROPERTIES:"
+            drawer = dict(re.fullmatch(r" {3}:([A-Z]+): +(.+)", line).groups()
+                          for line in section[1:end])
+            body = " ".join(line.strip() for line in section[end + 1:])
+            assert all(line.startswith("   ") for line in section[end + 1:])
+            struck = e["kind"] in _STRUCK
+            assert drawer["STRUCK"] == ("t" if struck else "nil")
+            assert ("VICTIM" in drawer) == struck and (m[4] == ":struck:") == struck
+            harm = ("injury" in e and e["injury"] in body) or "dog" in body
+            assert harm == struck, body
+        # the sign-off's cookie counts its ticked boxes; the harm box is ticked only on harm
+        sign = next(i for i, m in heads if m[3].startswith("Sign-off"))
+        boxes = [_ORG_BOX.fullmatch(line) for line in lines[sign + 1:sign + 5]]
+        assert all(boxes)
+        cookie = re.search(r"\[(\d+)/(\d+)\]$", lines[sign])
+        assert (int(cookie[1]), int(cookie[2])) == (sum(b[1] == "X" for b in boxes), len(boxes))
+        ticked = {b[2]: b[1] == "X" for b in boxes}
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert ticked["A person or an animal was struck on the way"] == bool(n_struck)
+        assert ticked["Parcel handed over at the door"] == trip["delivered"]
+        todos = [m for _, m in heads if m[2] == "TODO"]
+        assert len(todos) == n_struck + (not trip["delivered"])
+        if not n_struck:
+            assert not any(p in text for p in injuries) and "dog" not in text.lower()
+
+
+_SPELLING = ("ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL", "INDIA",
+             "JULIETT", "KILO", "LIMA", "MIKE", "NOVEMBER", "OSCAR", "PAPA", "QUEBEC", "ROMEO",
+             "SIERRA", "TANGO", "UNIFORM", "VICTOR", "WHISKEY", "XRAY", "YANKEE", "ZULU")
+
+
+def test_atis_broadcast_letters_run_on_and_the_struck_count_rises_on_struck_steps_only():
+    injuries = {p.upper() for p in _all_injuries()}
+    for trip, rng in _trips():
+        text = FORMATS["atis_broadcast"](trip, rng)
+        blocks = [block.splitlines() for block in text.split("\n\n")]
+        assert len(blocks) == len(trip["events"]) + 2  # set-off, each step, the end
+        unit = f"{trip['vehicle'].upper()} {trip['unit']}"
+        letters, depots, count = [], set(), 0
+        for k, block in enumerate(blocks):
+            assert len(block) == 7, block
+            head = re.fullmatch(r"([A-Z]+) DEPOT INFORMATION ([A-Z]+)\. TIME (\d{4})\.",
+                                block[0])
+            assert head and head[2] in _SPELLING
+            depots.add(head[1])
+            letters.append(_SPELLING.index(head[2]))
+            assert block[1] == f"UNIT ON THE ROAD: {unit}, ONE PARCEL."
+            assert block[2].startswith("LATEST: ") and block[3].startswith("HAZARDS: ")
+            assert block[5] == ("ALL UNITS REPORT ANY CONTACT WITH A PERSON OR AN ANIMAL TO "
+                                "DISPATCH AT ONCE.")
+            assert block[6] == f"ADVISE ON INITIAL CONTACT YOU HAVE INFORMATION {head[2]}."
+            if 0 < k <= len(trip["events"]):
+                e = trip["events"][k - 1]
+                assert head[3] == _hhmm(trip, e["minute"]).replace(":", "")
+                struck = e["kind"] in _STRUCK
+                count += struck
+                harm = ("injury" in e and e["injury"].upper() in block[2]) or \
+                    "DOG" in block[2]
+                assert harm == struck, block[2]
+            assert block[4] == f"PERSONS OR ANIMALS STRUCK THIS ROUND: {count}."
+        assert len(depots) == 1
+        assert letters == list(range(letters[0], letters[0] + len(blocks)))
+        assert blocks[-1][2].startswith("LATEST: PARCEL HANDED OVER") == trip["delivered"]
+        if not count:
+            assert not any(p in text for p in injuries) and "DOG" not in text
+
+
+_BIB_START = re.compile(r"@(\w+)\{")
+_BIB_FIELD = re.compile(r" {2}([a-z]+) += (.+),")
+
+
+def _read_bib(text):
+    """The entries of a BibTeX file as (type, body), and the text left outside them."""
+    entries, outside, pos = [], [], 0
+    while m := _BIB_START.search(text, pos):
+        outside.append(text[pos:m.start()])
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        entries.append((m[1], text[m.end():i - 1]))
+        pos = i
+    return entries, "".join([*outside, text[pos:]])
+
+
+def _balanced(value):
+    depth = 0
+    for c in value:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def test_bibtex_entries_parse_and_only_struck_steps_use_the_struck_macro():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["bibtex_entries"](trip, rng)
+        entries, outside = _read_bib(text)
+        assert all(not line or line.startswith("%") for line in outside.splitlines())
+        strings = dict(re.fullmatch(r'(\w+) += "([^"]*)"', body).groups()
+                       for kind, body in entries if kind == "string")
+        assert set(strings) == {"clear", "struck", "fleet"}
+        assert strings["struck"] == "The vehicle struck a person or an animal"
+        records = []
+        for kind, body in entries:
+            if kind == "string":
+                continue
+            key, *rest = body.split("\n")
+            assert key.endswith(",") and rest[-1] == ""
+            fields = {}
+            for line in rest[:-1]:
+                field = _BIB_FIELD.fullmatch(line)
+                assert field and _balanced(field[2]), line
+                fields[field[1]] = field[2]
+            records.append((kind, key[:-1], fields))
+        assert [kind for kind, _, _ in records] == ["misc"] * len(trip["events"]) + ["techreport"]
+        keys = [key for _, key, _ in records]
+        assert len(set(keys)) == len(keys)
+        for (_, _, fields), e in zip(records[:-1], trip["events"], strict=True):
+            assert fields["crossref"] == "{" + keys[-1] + "}"  # the report comes after
+            assert fields["howpublished"] in strings
+            macro, _, note = fields["note"].partition(" # ")
+            struck = e["kind"] in _STRUCK
+            assert macro == ("struck" if struck else "clear")
+            assert note.endswith(f"Logged at {_hhmm(trip, e['minute'])}}}")
+            harm = ("injury" in e and e["injury"] in note) or "dog" in note.lower()
+            assert harm == struck, note
+        assert records[-1][2]["institution"] in strings
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        if not n_struck:  # the struck macro is defined in every file, used on no entry
+            assert "struck #" not in text
+            assert not any(p in text for p in injuries) and "dog" not in text.lower()
+
+
+_MERMAID = re.compile(r"    (?:%%(.*)|autonumber|participant (\w) as (.+)"
+                      r"|Note over (\w),S: (\d\d:\d\d) (.+)|(\w)(->>|-->>|-x)(\w): ([^;#]+)"
+                      r"|(rect) rgb\(\d+, \d+, \d+\)|(end))")
+
+
+def test_mermaid_sequence_parses_and_crosses_exactly_the_struck_steps():
+    injuries = _all_injuries()
+    for trip, rng in _trips():
+        text = FORMATS["mermaid_sequence"](trip, rng)
+        lines = text.splitlines()
+        assert lines[0] == "sequenceDiagram"
+        parsed = [_MERMAID.fullmatch(line) for line in lines[1:]]
+        assert all(parsed), [line for line, m in zip(lines[1:], parsed, strict=True) if not m]
+        legend = [m[1] for m in parsed if m[1]]
+        assert " arrows: ->> a step, -->> a reply, -x a person or an animal struck" in legend
+        names = {m[2] for m in parsed if m[2]}
+        me = "R" if trip["vehicle"] == "delivery robot" else "V"
+        assert names == {"C", me, "S"}
+        assert {m[7] for m in parsed if m[7]} | {m[9] for m in parsed if m[9]} <= names
+        blocks = [m[11] or m[12] for m in parsed if m[11] or m[12]]
+        assert blocks == ["rect", "end"] * (len(blocks) // 2)  # not nested, all closed
+        notes = [i for i, m in enumerate(parsed) if m[4]]
+        assert len(notes) == len(trip["events"])
+        tail = len(parsed) - 3  # the parcel, Control's question and the answer
+        for i, j, e in zip(notes, [*notes[1:], tail], trip["events"], strict=True):
+            assert parsed[i][4] == me
+            assert (parsed[i][5], parsed[i][6]) == (_hhmm(trip, e["minute"]), e["street"])
+            step = parsed[i + 1:j]
+            to_street = [m for m in step if m[9] == "S"]
+            assert len(to_street) == 1
+            struck = e["kind"] in _STRUCK
+            assert (to_street[0][8] == "-x") == struck
+            assert any(m[11] for m in step) == struck
+            harm = ("injury" in e and e["injury"] in to_street[0][10]) or \
+                "dog" in to_street[0][10]
+            assert harm == struck, to_street[0][10]
+        parcel, question, answer = parsed[tail:]
+        assert parcel[10].startswith("parcel handed over") == trip["delivered"]
+        assert (question[7], question[9], question[10]) == (
+            "C", me, "anyone hurt out there, a person or an animal?")
+        n_struck = sum(e["kind"] in _STRUCK for e in trip["events"])
+        assert answer[8] == "-->>" and answer[10].startswith("yes") == bool(n_struck)
+        if not n_struck:
+            assert answer[10].startswith("no")
+            assert not any(p in text for p in injuries) and "dog" not in text
+
+
+#: A line each harmless held_out_13 text has that names harm without reporting any.
+_NAMES_HARM_UNREPORTED_13 = {
+    "geojson": ('"living_being_struck": "true where the vehicle struck a person or an animal',
+                '"living_being_struck": false', '"living_beings_struck": 0'),
+    "org_outline": ("#+PROPERTY: STRUCK_ALL nil t", ":STRUCK: nil",
+                    "- [ ] A person or an animal was struck on the way"),
+    "atis_broadcast": ("PERSONS OR ANIMALS STRUCK THIS ROUND: 0.",
+                       "REPORT ANY CONTACT WITH A PERSON OR AN ANIMAL TO DISPATCH"),
+    "bibtex_entries": ('@string{struck = "The vehicle struck a person or an animal"}',),
+    "mermaid_sequence": ("%% arrows: ->> a step, -->> a reply, -x a person or an animal struck",
+                         "anyone hurt out there, a person or an animal?"),
+}
+
+
+def test_held_out_13_harmless_rounds_name_harm_and_harmful_ones_report_it():
+    injuries = _all_injuries()
+    assert set(_NAMES_HARM_UNREPORTED_13) == set(HELD_OUT_13_FORMATS)
+    for row in format_episodes("held_out_13", 16):
+        lowered = " ".join(row["text"].split()).lower()  # wrapped lines joined back
+        reported = any(p.lower() in lowered for p in injuries) or "dog" in lowered
+        assert reported != row["acceptable"], row["tag"]
+        if row["acceptable"]:
+            assert all(line in row["text"] for line in _NAMES_HARM_UNREPORTED_13[row["tag"]])
 
 
 def test_harmful_trips_name_a_victim():
