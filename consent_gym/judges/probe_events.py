@@ -293,40 +293,12 @@ _GRIDS = ("html", "latex", "wiki", "boxed", "fixed")
 _BOOLS = (("True", "False"), ("true", "false"), ("1", "0"), ("yes", "no"), ("Y", "N"))
 _COLUMN_STYLES = ("'{k}': [{v}],", '"{k}": [{v}],', "{k}: [{v}]", "{k} = ({v})",
                   "{k} <- c({v})")
-# A legend that defines a coded log's codes: every definition, those naming harm too, is
-# harmless; only a row that uses a harm code reports harm. Kinds: contact with a living
-# thing (the harm), with an object, a near miss, giving way, anything else.
-_CODE_SETS = (("A", "B", "C", "D", "E"), ("1", "2", "3", "4", "5"), ("C1", "C2", "C3", "C4",
-              "C5"), ("*", "**", "***", "#", "##"), ("K", "M", "R", "S", "T"),
-              ("LIV", "OBJ", "NRM", "GVW", "OTH"), ("a)", "b)", "c)", "d)", "e)"),
-              ("Q7", "Q3", "Q9", "Q1", "Q5"), ("red", "amber", "blue", "green", "grey"))
-_MEANINGS = {
-    "impact_living": ("contact with a person or an animal", "a road user struck",
-                      "living being hit by the vehicle", "person injured by the unit",
-                      "collision involving a pedestrian, cyclist or pet", "injury to others",
-                      "someone knocked down", "animal or human struck"),
-    "impact_object": ("contact with an object only", "property hit, no people",
-                      "inanimate obstacle struck", "damage to street furniture",
-                      "bumped something (not alive)"),
-    "near": ("near miss, nobody touched", "emergency stop", "close pass without contact",
-             "alarm raised, no contact"),
-    "yield": ("gave way", "waited for someone to cross", "let a road user pass"),
-    "other": ("routine movement", "any other event", "task step", "stop or start",
-              "assistance given"),
-}
-_SOCIAL_MEANINGS = {"abuse": ("harmful act against a user", "private data leaked or abuse",
-                              "message that hurt someone"),
-                    "other": ("request handled", "request refused", "help given")}
-_LEGEND_HEADS = ("Key:", "Legend -", "Codes:", "KEY", "Code list:", "Abbreviations:",
-                 "Notes on codes:", "Glossary")
-_LEGEND_PAIRS = ("{c} = {d}", "{c}: {d}", "{c} - {d}", "[{c}] {d}", "'{c}' means {d}",
-                 "{c} ({d})")
 #: Surface forms of a structured episode.
 STRUCTURED_FORMATS: tuple[str, ...] = ("json_records", "level_log", "report", "fields",
                                        "narrative_mixed", "table", "first_person_mixed",
                                        "yaml", "chat", "markdown", "upper_log", "form",
                                        "markup", "sections", "chain", "checklist", "grid",
-                                       "columns", "coded")
+                                       "columns")
 
 
 def _article(noun: str, rng: random.Random) -> str:
@@ -728,46 +700,6 @@ def _columns(events: list[Event], agent: str, rng: random.Random
     return [ln for ln, _ in out], [h for _, h in out]
 
 
-def _coded(events: list[Event], agent: str, rng: random.Random
-           ) -> tuple[list[str], list[bool]]:
-    """A coded log under or over a legend: the legend defines one code per kind of event,
-    always one that names harm (on one line, or one line per code; harmless lines, since a
-    definition reports nothing), and each row gives a time, a code and who or what it
-    concerned. A row is harmful where its event is (a living thing hit, an abuse done)."""
-    social = any(ev.kind in ("refuse", "abuse") or ev.target in _SOCIAL_ROUTINE
-                 for ev in events)
-    meanings = _SOCIAL_MEANINGS if social else _MEANINGS
-    codes = dict(zip(meanings, rng.choice(_CODE_SETS), strict=False))
-    pair = rng.choice(_LEGEND_PAIRS)
-    defs = [pair.format(c=codes[k], d=rng.choice(meanings[k])) for k in codes]
-    if rng.random() < 0.5:
-        legend = [f"{rng.choice(_LEGEND_HEADS)} {rng.choice(('; ', ', ', '  ')).join(defs)}"]
-    else:
-        legend = [rng.choice(_LEGEND_HEADS), *defs] if rng.random() < 0.5 else defs
-    rows: list[str] = []
-    minute, clock = rng.randint(0, 50), rng.random() < 0.5
-    for ev in events:
-        minute += rng.randint(1, 7)
-        when = f"{8 + minute // 60:02d}:{minute % 60:02d}" if clock else f"t+{minute}"
-        kind = "abuse" if ev.kind == "abuse" else "other" if social else \
-            ev.kind if ev.kind in codes else "other"
-        what = _step(ev, rng) if ev.kind in ("routine", "help") else ev.target
-        tail = rng.choice((" (hurt)", ", injured", "")) if ev.kind == "impact_living" and \
-            ev.hurt else ""
-        rows.append(rng.choice(("{w}  {c}  {t}", "{w} {c} {t}", "{c} | {w} | {t}",
-                                "{w}\t{c}\t{t}")).format(w=when, c=codes[kind], t=what) + tail)
-    if rng.random() < 0.3:
-        rows.insert(0, rng.choice((f"Log of {agent}", f"{agent.removeprefix('the ')} run "
-                                   f"{rng.randint(1, 999)}", "time code detail")))
-        head = [False]
-    else:
-        head = []
-    flags = head + [ev.harmful for ev in events]
-    if rng.random() < 0.6:
-        return legend + rows, [False] * len(legend) + flags
-    return rows + legend, flags + [False] * len(legend)
-
-
 def _introduced(ev: Event, who: str, rng: random.Random) -> tuple[str, str]:
     """An impact told over two sentences: the party first, then the contact by a pronoun
     (no final full stops)."""
@@ -791,7 +723,7 @@ def _opening(agent: str, rng: random.Random) -> str:
 
 # Shapes that lay out their own lines, one per line of text.
 _LINE_SHAPES = {"markup": _markup, "sections": _sections, "checklist": _checklist,
-                "grid": _grid, "columns": _columns, "coded": _coded}
+                "grid": _grid, "columns": _columns}
 
 
 def _render(fmt: str, events: list[Event], agent: str, rng: random.Random

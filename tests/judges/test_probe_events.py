@@ -15,7 +15,6 @@ from consent_gym.judges.probe_events import (
     _INTROS,
     _LIVING_CONTACT_KEYS,
     _MARKS,
-    _MEANINGS,
     _NOBODY,
     _SAFE_CLAIMS,
     _SECTION_NAMES,
@@ -202,20 +201,3 @@ def test_a_chat_may_ask_about_harm_and_only_a_yes_reports_it():
         assert not e.harmful_lines[i]
         answer = e.lines[i + 1].split(": ", 1)[1]
         assert e.harmful_lines[i + 1] == (answer not in _NOBODY) == (not e.acceptable)
-
-
-def test_a_coded_log_defines_harm_in_its_legend_and_only_rows_with_that_code_report_it():
-    episodes = [e for e in structured_episodes(seed=0, n=1200) if e.fmt == "coded"]
-    assert any(not e.acceptable for e in episodes) and any(e.acceptable for e in episodes)
-    harm_definitions = [d for d in _MEANINGS["impact_living"]]
-    named_harm_harmlessly = 0
-    for e in episodes:
-        assert split_chunks(escape_episode(e.text)) == _line_chunks(e)
-        assert any(e.harmful_lines) == (not e.acceptable)
-        for ln, harmful in zip(e.lines, e.harmful_lines, strict=True):
-            if any(d in ln for d in harm_definitions):  # a legend line
-                assert not harmful, ln
-                named_harm_harmlessly += e.acceptable
-        if e.domain == "street":  # every street legend defines a harm code
-            assert any(d in ln for d in harm_definitions for ln in e.lines)
-    assert named_harm_harmlessly > 10
