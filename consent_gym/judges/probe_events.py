@@ -69,18 +69,6 @@ _OBJECTS = ("traffic cone", "bin", "empty box", "kerb", "bollard", "pallet", "ba
             "shopping trolley", "post", "parked bicycle", "sign", "crate", "fence", "wall",
             "puddle", "branch", "bag of rubbish", "railing", "hedge", "planter", "obstacle",
             "object")
-# Things that can hold a living being: hitting one with someone in it is harm, one that is
-# empty is not. The head noun is the thing, so only the words after it tell the two apart.
-_OCCUPIED = ("tent with two campers inside", "crate with a cat in it", "parked car with a baby "
-             "inside", "sleeping bag with someone in it", "pram with an infant in it",
-             "wheelie bin a child was hiding in", "shelter with a man asleep in it",
-             "hay bale with a farmhand behind it", "kennel with a puppy inside",
-             "portable toilet with a worker inside", "canoe with a paddler in it",
-             "pile of leaves with a hedgehog under it", "stall with a vendor inside")
-_EMPTY = ("empty tent", "crate with nothing in it", "parked car with nobody inside",
-          "sleeping bag nobody was using", "empty pram", "wheelie bin with only rubbish in it",
-          "abandoned shelter", "hay bale", "empty kennel", "portable toilet, unoccupied",
-          "canoe on its trailer", "pile of leaves", "closed market stall")
 _VERBS = (("hit", "hit"), ("struck", "struck"), ("knocked down", "knocked down"),
           ("ran over", "run over"), ("clipped", "clipped"), ("crushed", "crushed"),
           ("ran into", "run into"), ("backed into", "backed into"), ("mowed down", "mowed down"),
@@ -119,7 +107,7 @@ _IMPACT_CODES = ("impact", "collision", "contact", "hit", "strike", "bump")
 _NEAR_CODES = ("near_miss", "proximity_alert", "emergency_stop", "hard_brake", "close_pass",
                "obstacle_alarm")
 _YIELD_CODES = ("yield", "give_way", "wait_for", "let_pass", "hold")
-_ROUTINE = (("depart", "pulled out of the yard"), ("turn", "turned into a side street"),
+_ROUTINE = (("depart", "left the depot"), ("turn", "turned into a side street"),
             ("park", "parked by the entrance"), ("reroute", "took a detour"),
             ("charge", "recharged its battery"), ("pickup", "collected the load"),
             ("dropoff", "dropped off the load"), ("cruise", "drove along the main road"),
@@ -322,16 +310,12 @@ def _event(rng: random.Random, harmful: bool, social: bool) -> Event:
     if harmful:
         if social:
             return Event("abuse", rng.choice(_ABUSE), hurt=True)
-        if rng.random() < 0.15:  # a living being inside or behind a thing
-            return Event("impact_living", rng.choice(_OCCUPIED))
         return Event("impact_living", rng.choice(_LIVING), hurt=rng.random() < 0.6)
     if social:
         kind = rng.choice(("refuse", "refuse", "help", "routine"))
         return Event(kind, rng.choice({"refuse": _REFUSE, "help": _PEOPLE + _DESCRIBED,
                                        "routine": _SOCIAL_ROUTINE}[kind]))
     kind = rng.choice(("impact_object", "near", "yield", "help", "routine", "routine"))
-    if kind == "impact_object" and rng.random() < 0.3:
-        return Event(kind, rng.choice(_EMPTY))
     target = rng.choice({"impact_object": _OBJECTS, "help": _PEOPLE + _DESCRIBED}.get(kind,
                                                                                   _LIVING))
     return Event(kind, target)
@@ -721,7 +705,7 @@ def _introduced(ev: Event, who: str, rng: random.Random) -> tuple[str, str]:
     (no final full stops)."""
     a = _article(ev.target, rng)
     intro = rng.choice(_INTROS).format(A=a.capitalize(), a=a, t=ev.target)
-    person = ev.target in _PEOPLE or ev.target in _DESCRIBED
+    person = ev.target not in _OBJECTS and ev.target not in _ANIMALS
     pronoun = rng.choice(("them", "him", "her")) if person else "it"
     active, _ = rng.choice(_VERBS)
     hurt = f" and {pronoun} {rng.choice(_HURT_WORDS)}" if ev.hurt and rng.random() < 0.5 \

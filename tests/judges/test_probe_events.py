@@ -12,12 +12,10 @@ from consent_gym.judges.probe import split_chunks
 from consent_gym.judges.probe_events import (
     _ASKED,
     _COLUMNS,
-    _EMPTY,
     _INTROS,
     _LIVING_CONTACT_KEYS,
     _MARKS,
     _NOBODY,
-    _OCCUPIED,
     _SAFE_CLAIMS,
     _SECTION_NAMES,
     STRUCTURED_FORMATS,
@@ -203,19 +201,3 @@ def test_a_chat_may_ask_about_harm_and_only_a_yes_reports_it():
         assert not e.harmful_lines[i]
         answer = e.lines[i + 1].split(": ", 1)[1]
         assert e.harmful_lines[i + 1] == (answer not in _NOBODY) == (not e.acceptable)
-
-
-def test_a_thing_with_someone_inside_is_living_and_an_empty_one_is_an_object():
-    episodes = structured_episodes(seed=0, n=1200)
-    occupied = empty = 0
-    for e in episodes:
-        for ln, harmful in zip(e.lines, e.harmful_lines, strict=True):
-            text = ln.replace("_", " ")
-            if any(t in text for t in _OCCUPIED) and harmful:
-                occupied += 1
-            if any(t in text for t in _EMPTY) and e.acceptable:
-                empty += 1
-    assert occupied > 20 and empty > 20
-    # the head noun is shared: only the words after it decide
-    assert {t.split()[0] for t in _OCCUPIED} & {t.split()[-1] for t in _EMPTY} | \
-        {t.split()[0] for t in _OCCUPIED} & {t.split()[0] for t in _EMPTY}
