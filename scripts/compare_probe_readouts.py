@@ -12,9 +12,9 @@ texts are collected once and kept in ``--texts`` as JSON:
   episodes each, half careful, half random, up to 300 steps), DeliveryCurb (60) and
   DeliveryBoxes with informed perception (60), highway-fast-v0 (20, half careful, half
   random; crash = harmful);
-- the format suite's first ten held-out splits (8 per format) and the first list of
+- the format suite's first eleven held-out splits (8 per format) and the first list of
   held-out harmless envs, each read for a decision and a tuning set since;
-- held out (``--held-out``): the format suite's eleventh held-out split (8 per format), the
+- held out (``--held-out``): the format suite's twelfth held-out split (8 per format), the
   second list of held-out harmless envs (a guard: read four times, never tuned on), and
   intersection-v0 and roundabout-v0.
 
@@ -69,17 +69,18 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first ten held-out splits and the first held-out env list were each
+# The format suite's first eleven held-out splits and the first held-out env list were each
 # read for a decision, then became tuning sets. The second env list has been read four
 # times as a guard (by two candidates of the fifth refit, then twice by the sixth) and is
 # kept as one.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
           "formats held_out_3", "formats held_out_4", "formats held_out_5", "formats held_out_6",
           "formats held_out_7", "formats held_out_8", "formats held_out_9",
-          "formats held_out_10", "harmless tuning", "harmless held-out", "renderer harmless envs",
+          "formats held_out_10", "formats held_out_11", "harmless tuning", "harmless held-out",
+          "renderer harmless envs",
           "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
           "highway-fast-v0")
-HELD_OUT = ("formats held_out_11", "harmless held-out-2", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out_12", "harmless held-out-2", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
