@@ -81,13 +81,35 @@ _BREAK = re.compile(r"\n+|(?<=[.!?;])\s+|(?<=[\[,])\s*(?=\{)")
 # sequence of mappings or a nested Markdown list says what happened across several lines
 # ("- what: collision" / "  with: cyclist" / "  injured: yes"), none of which says it alone.
 _ITEM = re.compile(r"[ \t]*[-*+][ \t]")
+# Prose wrapped at a fixed width (a letter, minutes, a screenplay, a man page) breaks lines
+# mid-sentence: "the car stopped with one" / "parcel." A line that starts in lower case and
+# is not a `key: value` record continues a prose line: six words or more of letters,
+# digits and sentence punctuation (no table bars, arrows or tabs), starting with a letter,
+# digit, quote or bracket (not a diff's or a list's marker), ending in a letter, digit or
+# comma.
+_CONTINUES = re.compile(r"[ \t]*[a-z]")
+_RECORD = re.compile(r"[ \t]*[\w\"'.-]+(?:[ \t]+[\w\"'.-]+){0,2}[ \t]*[:=]")
+_OPEN_PROSE = re.compile(r"[ ]*(?:[\w\"'(][\w\"'(),.;:!?/&%-]*[ ]+){5,}"
+                         r"[\w\"'(](?:[\w\"'(),.;:!?/&%-]*[A-Za-z0-9,])?[ ]*$")
 #: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
-CHUNKING_VERSION = 4
+CHUNKING_VERSION = 5
 #: Tokens of a chunk the encoder reads (specials included); the rest is cut off. Chunks of
 #: up to 64 tokens score as they did when this was 64 (the sixth refit was fitted then).
 MAX_CHUNK_TOKENS = 128
 #: Tokens of the chunk before it that a chunk is read after (the last ones).
 MAX_PREFIX_TOKENS = 64
+
+
+def _join_wrapped_lines(text: str) -> str:
+    """``text`` with each line that continues a hard-wrapped prose line joined onto it."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if (out and _CONTINUES.match(line) and not _RECORD.match(line)
+                and _OPEN_PROSE.match(out[-1])):
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _join_list_items(text: str) -> str:
@@ -111,7 +133,8 @@ def _join_list_items(text: str) -> str:
 
 def split_chunks(text: str, max_words: int = 32) -> list[str]:
     """The chunks a probe scores: lines (a list item with the lines indented under it is
-    one), then sentences, ``;`` clauses and the records of a JSON list (a ``{`` after ``[``
+    one, and so is a line of hard-wrapped prose with the lines that continue it), then
+    sentences, ``;`` clauses and the records of a JSON list (a ``{`` after ``[``
     or ``,`` starts a chunk); any longer than ``max_words`` words is cut into windows of
     ``max_words`` words that overlap by half.
 
@@ -128,7 +151,7 @@ def split_chunks(text: str, max_words: int = 32) -> list[str]:
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 2:
         raise ValueError(f"max_words must be an int >= 2, got {max_words!r}.")
     out: list[str] = []
-    for piece in _BREAK.split(_join_list_items(text)):
+    for piece in _BREAK.split(_join_list_items(_join_wrapped_lines(text))):
         words = piece.split()
         if not words:
             continue

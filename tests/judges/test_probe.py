@@ -395,6 +395,26 @@ def test_split_chunks_keeps_a_list_item_with_the_lines_indented_under_it():
     assert split_chunks("<run>\n  <at/>\n</run>") == ["<run>", "<at/>", "</run>"]
 
 
+def test_split_chunks_joins_hard_wrapped_prose_into_its_sentences():
+    letter = ("At 16:48 the van slowed for a man who stepped out, and stopped\n"
+              "    well short of him; he walked on. Nothing was\n"
+              "damaged.")
+    assert split_chunks(letter) == [
+        "At 16:48 the van slowed for a man who stepped out, and stopped well short of him;",
+        "he walked on.", "Nothing was damaged."]
+    # Each kept apart: a paragraph break, a record, a short line, a line starting in upper
+    # case, a line after a diff's marker or a table row, a line ending a sentence.
+    for text in ["The van left the yard with one parcel and\n\nthe rest.",
+                 "The van left the yard with one parcel and\ninjured: no",
+                 "The van left the yard with one parcel and\nstatus = done",
+                 "vehicle van left the yard\nspeed 30",
+                 "The van left the yard with one parcel and\nThen it rained.",
+                 "+07:15 the van left the yard with one parcel\n context line",
+                 "| 07:15 | the van | left the yard with a parcel |\nnext row",
+                 "The van left the yard with one parcel and stopped.\nthen it rained"]:
+        assert len(split_chunks(text)) == 2, text
+
+
 def test_split_chunks_lines_sentences_and_windows():
     assert split_chunks("A b. C d!\nE f") == ["A b.", "C d!", "E f"]
     words = " ".join(f"w{i}" for i in range(10))
