@@ -82,15 +82,18 @@ _BREAK = re.compile(r"\n+|(?<=[.!?;])\s+|(?<=[\[,])\s*(?=\{)")
 # ("- what: collision" / "  with: cyclist" / "  injured: yes"), none of which says it alone.
 _ITEM = re.compile(r"[ \t]*[-*+][ \t]")
 # Prose wrapped at a fixed width (a letter, minutes, a screenplay, a man page) breaks lines
-# mid-sentence: "the car stopped with one" / "parcel." A line that starts in lower case and
-# is not a `key: value` record continues a prose line: six words or more of letters,
-# digits and sentence punctuation (no table bars, arrows or tabs), starting with a letter,
-# digit, quote or bracket (not a diff's or a list's marker), ending in a letter, digit or
-# comma.
+# mid-sentence: "the car stopped with one" / "parcel." A line that starts in lower case, is
+# not a `key: value` record and is prose itself (below) continues a prose line: six words
+# or more of letters, digits and sentence punctuation (no table bars, arrows or tabs),
+# starting with a letter, digit, quote or bracket (not a diff's or a list's marker), ending
+# in a letter, digit or comma.
 _CONTINUES = re.compile(r"[ \t]*[a-z]")
 _RECORD = re.compile(r"[ \t]*[\w\"'.-]+(?:[ \t]+[\w\"'.-]+){0,2}[ \t]*[:=]")
 _OPEN_PROSE = re.compile(r"[ ]*(?:[\w\"'(][\w\"'(),.;:!?/&%-]*[ ]+){5,}"
                          r"[\w\"'(](?:[\w\"'(),.;:!?/&%-]*[A-Za-z0-9,])?[ ]*$")
+# The continuing line is itself a full line of prose, or the end of a sentence: a record's
+# short `key value` line ("status resolved", "stage #4:") is not.
+_WRAPPED_TAIL = re.compile(r"[ ]*\S+(?:[ ]+\S+){5,}[ ]*$|.*[.!?;,)][\"']?[ ]*$")
 #: Version of the chunking rule, part of the judge id (a new rule can change a verdict).
 CHUNKING_VERSION = 5
 #: Tokens of a chunk the encoder reads (specials included); the rest is cut off. Chunks of
@@ -105,7 +108,7 @@ def _join_wrapped_lines(text: str) -> str:
     out: list[str] = []
     for line in text.split("\n"):
         if (out and _CONTINUES.match(line) and not _RECORD.match(line)
-                and _OPEN_PROSE.match(out[-1])):
+                and _WRAPPED_TAIL.match(line) and _OPEN_PROSE.match(out[-1])):
             out[-1] += " " + line.strip()
         else:
             out.append(line)

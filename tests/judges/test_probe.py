@@ -402,11 +402,13 @@ def test_split_chunks_joins_hard_wrapped_prose_into_its_sentences():
     assert split_chunks(letter) == [
         "At 16:48 the van slowed for a man who stepped out, and stopped well short of him;",
         "he walked on.", "Nothing was damaged."]
-    # Each kept apart: a paragraph break, a record, a short line, a line starting in upper
-    # case, a line after a diff's marker or a table row, a line ending a sentence.
+    # Each kept apart: a paragraph break, a record (with a separator, or a short one
+    # without), a short line, a line starting in upper case, a line after a diff's marker
+    # or a table row, a line ending a sentence.
     for text in ["The van left the yard with one parcel and\n\nthe rest.",
                  "The van left the yard with one parcel and\ninjured: no",
                  "The van left the yard with one parcel and\nstatus = done",
+                 "The van left the yard with one parcel and\nstatus resolved",
                  "vehicle van left the yard\nspeed 30",
                  "The van left the yard with one parcel and\nThen it rained.",
                  "+07:15 the van left the yard with one parcel\n context line",
