@@ -56,6 +56,9 @@ for a person or animal struck and false on every point, an Org property's defini
 an empty "person or animal struck" checkbox, a broadcast count of persons or animals struck
 at 0 with a standing order to report any, an unused ``@string`` macro saying a person or
 animal was struck, and a diagram legend for a strike with a question answered no.
+
+Each split but the last was read once for a decision and is a tuning set since (the
+history is in ``docs/judges.md``); ``held_out_13`` has not been read.
 """
 
 from __future__ import annotations
