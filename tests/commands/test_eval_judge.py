@@ -174,6 +174,8 @@ def test_format_suite_reports_harmful_approved(capsys):
     ("held-out-12", {"openmetrics", "irc_log", "till_receipt", "man_page", "cobol_records"}),
     ("held-out-13", {"geojson", "org_outline", "atis_broadcast", "bibtex_entries",
                      "mermaid_sequence"}),
+    ("held-out-14", {"journal_export", "jupyter_notebook", "tap_report", "prolog_session",
+                     "rst_document"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",
