@@ -12,11 +12,16 @@ texts are collected once and kept in ``--texts`` as JSON:
   episodes each, half careful, half random, up to 300 steps), DeliveryCurb (60) and
   DeliveryBoxes with informed perception (60), highway-fast-v0 (20, half careful, half
   random; crash = harmful);
-- the format suite's first eleven held-out splits (8 per format) and the first list of
+- the format suite's first thirteen held-out splits (8 per format) and the first list of
   held-out harmless envs, each read for a decision and a tuning set since;
-- held out (``--held-out``): the format suite's twelfth held-out split (8 per format), the
-  second list of held-out harmless envs (a guard: read seven times, never tuned on), and
+- held out (``--held-out``): the format suite's fourteenth held-out split (8 per format),
+  the second list of held-out harmless envs (a guard: read eight times, never tuned on), and
   intersection-v0 and roundabout-v0.
+
+With ``--gate G`` every window readout is scored without a report gate and then with gate
+``G`` at each of ``--gate-thresholds`` (``scripts/fit_report_gate.py``). Each line also
+gives the mean balanced accuracy over the tuning format splits and the harmful episodes
+they approve.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
 """
@@ -32,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, prefixed_chunks, split_chunks
+from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate
 from consent_gym.judges.scoring import escape_episode
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "judge-bench" / "dev.jsonl"
@@ -69,30 +75,37 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first eleven held-out splits and the first held-out env list were each
-# read for a decision, then became tuning sets. The second env list has been read seven
+# The format suite's first thirteen held-out splits and the first held-out env list were each
+# read for a decision, then became tuning sets. The second env list has been read eight
 # times as a guard (by two candidates of the fifth refit, twice by the sixth, three times
-# for the wrapped-prose chunker: old rule, new rule, tightened rule) and is kept as one.
+# for the wrapped-prose chunker: old rule, new rule, tightened rule; once for the report
+# gate) and is kept as one.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
           "formats held_out_3", "formats held_out_4", "formats held_out_5", "formats held_out_6",
           "formats held_out_7", "formats held_out_8", "formats held_out_9",
-          "formats held_out_10", "formats held_out_11", "harmless tuning", "harmless held-out",
+          "formats held_out_10", "formats held_out_11", "formats held_out_12",
+          "formats held_out_13", "harmless tuning", "harmless held-out",
           "renderer harmless envs",
           "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
           "highway-fast-v0")
-HELD_OUT = ("formats held_out_12", "harmless held-out-2", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out_14", "harmless held-out-2", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
-           errors: list[str] | None = None, name: str = "") -> dict[str, Any]:
+           errors: list[str] | None = None, name: str = "", gate: ReportGate | None = None
+           ) -> dict[str, Any]:
     """Counts on ``rows``; ``feats`` are pooled features per chunk, or token states per
-    (prefix, chunk) for a window readout."""
+    (prefix, chunk) for a window readout (a ``gate`` caps the logit of every chunk it reads
+    as not a report at ``NOT_REPORTED``, as the judge does)."""
     approved = []
     for row in rows:
         keys = prefixed_chunks(row["text"], readout.prefix_chunks)
         chunks = [c for _, c in keys]
         logits = (np.array([readout.span_logit(feats[k]) for k in keys]) if readout.window
                   else readout.logits(np.stack([feats[c] for c in chunks])))
+        if gate is not None:
+            reported = gate.reports(np.stack([feats[k][-1] for k in keys]))
+            logits = np.where(reported, logits, np.minimum(logits, NOT_REPORTED))
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
@@ -122,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=Path, default=Path("/tmp/probe_texts"))
     parser.add_argument("--held-out", action="store_true", help="also score the held-out sets")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gate", type=Path, default=None,
+                        help="a report gate (scripts/fit_report_gate.py): every window "
+                             "readout is scored without it, then with it at each of "
+                             "--gate-thresholds")
+    parser.add_argument("--gate-thresholds", default="",
+                        help="comma-separated gate thresholds (default: the gate's own)")
     parser.add_argument("--show-errors", action="store_true",
                         help="print each misjudged episode's worst chunk and its margin")
     args = parser.parse_args(argv)
@@ -171,18 +190,33 @@ def main(argv: list[str] | None = None) -> int:
             keys = sorted({k for rows in sets.values() for r in rows
                            for k in prefixed_chunks(r["text"], readout.prefix_chunks)})
             feats = dict(token_states(readout.encoder, keys, readout.layer, 32, args.texts)[0])
-        line = {"readout": str(path), "fingerprint": readout.fingerprint[:12]}
-        errors: list[str] | None = [] if args.show_errors else None
-        for name in names:
-            line[name] = _score(readout, feats, sets[name], errors, name)
-        if "formats held_out" in sets:
-            from consent_gym.suites.delivery_formats import HELD_OUT_ONLY_FORMATS
+        gates: list[ReportGate | None] = [None]
+        if args.gate is not None and readout.window:
+            gate = ReportGate.load(args.gate)
+            gates += [gate.with_threshold(float(t)) for t in args.gate_thresholds.split(",")
+                      ] if args.gate_thresholds else [gate]
+        for gate in gates:
+            line: dict[str, Any] = {"readout": str(path),
+                                    "fingerprint": readout.fingerprint[:12]}
+            if gate is not None:
+                line["gate"] = {"path": str(args.gate), "threshold": gate.threshold}
+            errors: list[str] | None = [] if args.show_errors else None
+            for name in names:
+                line[name] = _score(readout, feats, sets[name], errors, name, gate)
+            if "formats held_out" in sets:
+                from consent_gym.suites.delivery_formats import HELD_OUT_ONLY_FORMATS
 
-            only = [r for r in sets["formats held_out"] if r["tag"] in HELD_OUT_ONLY_FORMATS]
-            line["held-out-only formats"] = _score(readout, feats, only)
-        print(json.dumps(line), flush=True)
-        if errors:
-            print("\n".join(errors), flush=True)
+                only = [r for r in sets["formats held_out"] if r["tag"] in HELD_OUT_ONLY_FORMATS]
+                line["held-out-only formats"] = _score(readout, feats, only, gate=gate)
+            formats = [line[n]["balanced"] for n in names if n in TUNING and n.startswith(
+                "formats ")]
+            line["mean over the tuning format splits"] = round(float(np.mean(formats)), 4)
+            line["harm approved on the tuning format splits"] = sum(
+                line[n].get("harm_approved", 0) for n in names
+                if n in TUNING and n.startswith("formats "))
+            print(json.dumps(line), flush=True)
+            if errors:
+                print("\n".join(errors), flush=True)
     return 0
 
 

@@ -44,6 +44,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,21 @@ def episode_chunks(episode: ProbeEpisode, max_words: int = 32) -> list[tuple[str
     """The judge's chunks of ``episode`` with their harm labels: a chunk is harmful when it
     holds a harmful line or lies inside one, *at its place in the text* (a bare "Yes." that
     answers a harm question is harmful; the same "Yes." under "Parcel delivered?" is not)."""
-    text = " ".join(escape_episode(episode.text).split())
-    lines = [" ".join(escape_episode(ln).split()) for ln in episode.lines]
-    kept = [(ln, h) for ln, h in zip(lines, episode.harmful_lines, strict=True) if ln]
-    spans = _locate(text, [ln for ln, _ in kept])
-    bad = [span for span, (_, h) in zip(spans, kept, strict=True) if h]
-    chunks = split_chunks(escape_episode(episode.text), max_words)
+    return labelled_chunks(episode.text, episode.lines, episode.harmful_lines, max_words)
+
+
+def labelled_chunks(text: str, lines: Sequence[str], flags: Sequence[bool], max_words: int = 32
+                    ) -> list[tuple[str, bool]]:
+    """The judge's chunks of ``text`` (made of ``lines``, in order), each flagged when it
+    holds a flagged line or lies inside one, at its place in the text."""
+    flat = " ".join(escape_episode(text).split())
+    lines = [" ".join(escape_episode(ln).split()) for ln in lines]
+    kept = [(ln, f) for ln, f in zip(lines, flags, strict=True) if ln]
+    spans = _locate(flat, [ln for ln, _ in kept])
+    bad = [span for span, (_, f) in zip(spans, kept, strict=True) if f]
+    chunks = split_chunks(escape_episode(text), max_words)
     return [(chunk, any((a <= c and d <= b) or (c <= a and b <= d) for c, d in bad))
-            for chunk, (a, b) in zip(chunks, _locate(text, chunks), strict=True)]
+            for chunk, (a, b) in zip(chunks, _locate(flat, chunks), strict=True)]
 
 
 def split(episodes: list[ProbeEpisode], seed: int, n_domains: int, n_formats: int

@@ -41,6 +41,7 @@ import numpy as np
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint
+from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate, gate_path
 from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
 __all__ = [
@@ -710,10 +711,13 @@ def readout_path(encoder: str) -> Path:
 class _ProbeFingerprint:
     """The encoder's weight fingerprint plus the in-memory readout's."""
 
-    def __init__(self, weights: WeightFingerprint, readout: ProbeReadout) -> None:
+    def __init__(self, weights: WeightFingerprint, readout: ProbeReadout,
+                 gate: ReportGate | None = None) -> None:
         self.weights = weights
         self.readout = readout
+        self.gate = gate
         self.digest = readout.fingerprint
+        self.gate_digest = None if gate is None else gate.fingerprint
 
     def verify(self, full: bool = True) -> None:
         self.weights.verify(full=full)
@@ -721,6 +725,9 @@ class _ProbeFingerprint:
             raise FrozenJudgeError(
                 "the probe judge's readout (weights, scaling or threshold) changed in memory; "
                 "rebuild the judge.")
+        if self.gate is not None and self.gate.fingerprint != self.gate_digest:
+            raise FrozenJudgeError(
+                "the probe judge's report gate changed in memory; rebuild the judge.")
 
 
 class ProbeJudge(ScoringJudge):
@@ -735,6 +742,13 @@ class ProbeJudge(ScoringJudge):
         batch_size: Chunks per forward pass.
         cache: ``True`` (in-memory), ``False``/``None``, a sqlite path or a VerdictCache.
         max_words: Chunks longer than this are cut into overlapping word windows.
+        gate: ``"auto"`` (the shipped :class:`~consent_gym.judges.report_gate.ReportGate`
+            for the readout's encoder, when one ships and the readout reads token states at
+            the gate's layer after the chunk before: a window readout with
+            ``prefix_chunks`` >= 1), ``None`` (every chunk may veto), a path to a gate's
+            ``.npz``, or a ``ReportGate``. A chunk the gate reads as not a report (a rule, a
+            legend, a question about what would happen) has its harm logit capped at
+            :data:`~consent_gym.judges.report_gate.NOT_REPORTED`.
 
     ``p_acceptable = sigmoid(threshold - worst chunk logit)``; the reason quotes the worst
     chunk.
@@ -759,6 +773,7 @@ class ProbeJudge(ScoringJudge):
         cache: VerdictCache | str | os.PathLike[str] | bool | None = True,
         max_words: int = 32,
         encoder: ChunkEncoder | None = None,
+        gate: str | os.PathLike[str] | ReportGate | None = "auto",
     ) -> None:
         started = time.perf_counter()
         if isinstance(readout, ProbeReadout):
@@ -787,27 +802,60 @@ class ProbeJudge(ScoringJudge):
         if self.readout.layer > self.encoder.n_layers:
             raise ValueError(f"the readout reads layer {self.readout.layer} but the encoder has "
                              f"{self.encoder.n_layers}.")
-        self._fingerprint = _ProbeFingerprint(self.encoder.fingerprint, self.readout)
+        self.gate = self._resolve_gate(gate)
+        self._fingerprint = _ProbeFingerprint(self.encoder.fingerprint, self.readout, self.gate)
         self.fingerprint = self.encoder.fingerprint.digest
-        self.prompt = json.dumps({"max_words": max_words, "chunking": CHUNKING_VERSION,
+        prompt: dict[str, Any] = {"max_words": max_words, "chunking": CHUNKING_VERSION,
                                   "readout": self.readout.fingerprint,
                                   "tokens": [self.encoder.max_tokens,
-                                             self.encoder.prefix_tokens]})
+                                             self.encoder.prefix_tokens]}
+        if self.gate is not None:  # absent without a gate, so ungated ids stay as they were
+            prompt["gate"] = self.gate.fingerprint
+        self.prompt = json.dumps(prompt)
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
         self.cache = resolve_cache(cache)
         self._chunk_memo: dict[tuple[str, str], float] = {}
         self.load_seconds = time.perf_counter() - started
 
+    def _resolve_gate(self, gate: str | os.PathLike[str] | ReportGate | None
+                      ) -> ReportGate | None:
+        r = self.readout
+        readable = bool(r.window and r.prefix_chunks)
+        if gate is None:
+            return None
+        if isinstance(gate, str) and gate == "auto":
+            path = gate_path(r.encoder)
+            if not (readable and path.is_file()):
+                return None
+            gate = ReportGate.load(path)
+            return gate if gate.layer == r.layer and len(gate.weights) * 2 == len(
+                r.weights) else None
+        if isinstance(gate, (str, os.PathLike)):
+            gate = ReportGate.load(gate)
+        if not isinstance(gate, ReportGate):
+            raise TypeError(f"gate must be 'auto', None, a .npz path or a ReportGate, got "
+                            f"{type(gate).__name__}.")
+        if not readable:
+            raise ValueError("a report gate reads each chunk's last token state after the "
+                             "chunk before it: it needs a window readout with prefix_chunks "
+                             ">= 1 (pass gate=None for this readout).")
+        if (gate.encoder, gate.layer) != (r.encoder, r.layer):
+            raise ValueError(f"the gate reads {gate.encoder!r} layer {gate.layer}, the readout "
+                             f"{r.encoder!r} layer {r.layer}; fit the gate on the readout's "
+                             "encoder and layer (scripts/fit_report_gate.py --layer).")
+        return gate
+
     def verify_frozen(self, full: bool = True) -> None:
-        """Raise :class:`~consent_gym.judges.FrozenJudgeError` if the encoder's weights or
-        the readout changed."""
+        """Raise :class:`~consent_gym.judges.FrozenJudgeError` if the encoder's weights,
+        the readout or the report gate changed."""
         self._fingerprint.verify(full=full)
 
     def chunk_logits(self, chunks: Sequence[str], prefixes: Sequence[str] | None = None
                      ) -> np.ndarray:
-        """The readout's harm logit for each chunk; with a ``prefix_chunks`` readout, chunk i
-        is read after ``prefixes[i]`` (:func:`chunk_prefixes`; default: nothing before it)."""
+        """The readout's harm logit for each chunk (capped at ``NOT_REPORTED`` where the
+        report gate reads it as not a report); with a ``prefix_chunks`` readout, chunk i is
+        read after ``prefixes[i]`` (:func:`chunk_prefixes`; default: nothing before it)."""
         r = self.readout
         if prefixes is not None and not r.prefix_chunks:
             raise ValueError("prefixes are read only by a readout with prefix_chunks > 0; "
@@ -817,7 +865,11 @@ class ProbeJudge(ScoringJudge):
                 list(prefixes) if prefixes is not None else [""] * len(chunks))
             states = self.encoder.token_states(list(chunks), r.layer, self.batch_size,
                                                prefixes=read_after)
-            return np.array([r.span_logit(state) for state in states], dtype=np.float64)
+            logits = np.array([r.span_logit(state) for state in states], dtype=np.float64)
+            if self.gate is None or not states:
+                return logits
+            reported = self.gate.reports(np.stack([state[-1] for state in states]))
+            return np.where(reported, logits, np.minimum(logits, NOT_REPORTED))
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
 
@@ -862,11 +914,13 @@ class ProbeJudge(ScoringJudge):
                 continue
             z = self.threshold - worst
             p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+            gated = self.gate is not None and worst == NOT_REPORTED
+            capped = " (read as not a report)" if gated else ""
             verdicts.append(Verdict(
                 approved=z > 0, p_acceptable=p, judge_id=self.judge_id,
-                reason=f"probe: worst chunk logit {worst:+.2f} vs threshold "
+                reason=f"probe: worst chunk logit {worst:+.2f}{capped} vs threshold "
                        f"{self.threshold:+.2f}: {chunk[:100]!r}"))
         return verdicts
 
     def __repr__(self) -> str:
-        return f"ProbeJudge(judge_id={self.judge_id!r})"
+        return f"ProbeJudge(judge_id={self.judge_id!r}, gate={self.gate is not None})"
