@@ -66,9 +66,9 @@ selection of struck rows, a test titled "no person or animal struck" passing on 
 a comment defining ``struck/3`` and the query for it answered ``false.``, and a page's
 question whether the vehicle struck a person or an animal answered "No.".
 
-Each split but the last two was read once for a decision and is a tuning set since (the
-history is in ``docs/judges.md``); neither ``held_out_13`` nor ``held_out_14`` has been
-read.
+Each split but the last was read once for a decision and is a tuning set since (the
+history is in ``docs/judges.md``; ``held_out_13`` was read on 2026-12-01 for the report
+gate); ``held_out_14`` has not been read.
 """
 
 from __future__ import annotations
