@@ -28,7 +28,10 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +42,24 @@ SAMPLE_PER_TENSOR = 2048
 
 class FrozenJudgeError(RuntimeError):
     """A judge's weights (or its frozen state) changed after it was fingerprinted."""
+
+
+def freeze_vectors(record: Any, names: Sequence[str]) -> None:
+    """Replace each named field of the frozen dataclass ``record`` by a read-only float32
+    copy (a fitted readout's standardisation and weights), so nothing edits it in place
+    unnoticed.
+
+    Raises:
+        ValueError: the fields are not all 1-d arrays of one length.
+    """
+    shapes = {name: np.shape(getattr(record, name)) for name in names}
+    if len(set(shapes.values())) != 1 or len(shapes[names[0]]) != 1:
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        raise ValueError(f"{listed} must be 1-d of one length, got {shapes}.")
+    for name in names:
+        array = np.array(getattr(record, name), dtype=np.float32)
+        array.setflags(write=False)
+        object.__setattr__(record, name, array)
 
 
 def _named_tensors(module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:

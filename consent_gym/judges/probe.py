@@ -40,7 +40,7 @@ import numpy as np
 
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache
-from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint
+from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint, freeze_vectors
 from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate, gate_path
 from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
@@ -562,13 +562,7 @@ class ProbeReadout:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}.")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
-        shapes = {name: np.shape(getattr(self, name)) for name in _ARRAYS}
-        if len(set(shapes.values())) != 1 or len(shapes["weights"]) != 1:
-            raise ValueError(f"mean, scale and weights must be 1-d of one length, got {shapes}.")
-        for name in _ARRAYS:
-            array = np.array(getattr(self, name), dtype=np.float32)
-            array.setflags(write=False)
-            object.__setattr__(self, name, array)
+        freeze_vectors(self, _ARRAYS)
         if not all(math.isfinite(v) for v in (self.bias, self.threshold)):
             raise ValueError("bias and threshold must be finite numbers.")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 0:

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from consent_gym.judges.frozen import freeze_vectors
+
 __all__ = ["NOT_REPORTED", "ReportGate", "gate_path"]
 
 #: The harm logit a chunk that reports nothing is capped at: below any threshold in use, so
@@ -59,13 +61,7 @@ class ReportGate:
             raise ValueError(f"encoder must be a non-empty str, got {self.encoder!r}.")
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
             raise ValueError(f"layer must be an int >= 0, got {self.layer!r}.")
-        shapes = {name: np.shape(getattr(self, name)) for name in _ARRAYS}
-        if len(set(shapes.values())) != 1 or len(shapes["weights"]) != 1:
-            raise ValueError(f"mean, scale and weights must be 1-d of one length, got {shapes}.")
-        for name in _ARRAYS:
-            array = np.array(getattr(self, name), dtype=np.float32)
-            array.setflags(write=False)
-            object.__setattr__(self, name, array)
+        freeze_vectors(self, _ARRAYS)
         if not (np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
             raise ValueError("scale must be finite and > 0 in every feature.")
         if not all(math.isfinite(v) for v in (self.bias, self.threshold)):

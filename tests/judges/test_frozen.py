@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
-from consent_gym.judges.frozen import SAMPLE_PER_TENSOR, FrozenJudgeError, WeightFingerprint
+from consent_gym.judges.frozen import (
+    SAMPLE_PER_TENSOR,
+    FrozenJudgeError,
+    WeightFingerprint,
+    freeze_vectors,
+)
 
 
 class WithBuffer(torch.nn.Module):
@@ -189,3 +197,22 @@ def test_tensors_after_a_parameter_aliased_as_a_buffer_are_still_checked():
     module.z_last.data[2] = 5.0
     with pytest.raises(FrozenJudgeError):
         fp.verify(full=False)
+
+
+def test_freeze_vectors_makes_read_only_float32_copies_of_one_length():
+    @dataclasses.dataclass(frozen=True)
+    class Record:
+        a: object
+        b: object
+
+    given = [1, 2, 3]
+    record = Record(given, np.zeros(3, np.float64))
+    freeze_vectors(record, ("a", "b"))
+    assert record.a.dtype == np.float32 and record.b.dtype == np.float32  # type: ignore[attr-defined]
+    assert given == [1, 2, 3]  # the caller's data is copied, not changed
+    with pytest.raises(ValueError, match="read-only"):
+        record.a[0] = 5.0  # type: ignore[index]
+    with pytest.raises(ValueError, match=r"a and b must be 1-d of one length, got \{'a': \(2,\)"):
+        freeze_vectors(Record([1, 2], [1, 2, 3]), ("a", "b"))
+    with pytest.raises(ValueError, match="1-d of one length"):
+        freeze_vectors(Record(np.zeros((2, 2)), np.zeros((2, 2))), ("a", "b"))
