@@ -112,12 +112,22 @@ def test_a_gate_that_cannot_be_read_is_refused_with_the_fix(tmp_path):
     other = ReportGate(**{**_gate().__dict__, "layer": 2})
     with pytest.raises(ValueError, match="fit the gate on the readout's encoder and layer"):
         ProbeJudge(_readout(), encoder=PrefixBagEncoder(), gate=other)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="gate must be 'auto', None"):
+    with pytest.raises(TypeError, match=r"gate must be None, a \.npz path"):
         ProbeJudge(_readout(), encoder=PrefixBagEncoder(), gate=3)  # type: ignore[arg-type]
     _gate().save(tmp_path / "g.npz")
     judge = ProbeJudge(_readout(), encoder=PrefixBagEncoder(),  # type: ignore[arg-type]
                        gate=tmp_path / "g.npz")
     assert judge.gate is not None and judge.gate.fingerprint == _gate().fingerprint
-    # "auto" takes no gate for a readout that cannot carry one
-    auto = ProbeJudge(_readout(prefix_chunks=0), encoder=PrefixBagEncoder())  # type: ignore[arg-type]
-    assert auto.gate is None
+    # no gate unless one is asked for
+    assert ProbeJudge(_readout(), encoder=PrefixBagEncoder()).gate is None  # type: ignore[arg-type]
+
+
+def test_the_default_judge_has_no_gate_and_the_fitted_one_loads():
+    """The gate was withdrawn from the default (a prefix could gate a harmful line:
+    tests/test_injection.py); the gate fitted for the shipped readout still ships, opt-in."""
+    import inspect
+
+    assert inspect.signature(ProbeJudge).parameters["gate"].default is None
+    gate = ReportGate.load(gate_path("gemma"))
+    assert (gate.encoder, gate.layer, gate.threshold) == ("gemma", 8, -1.0)
+    assert json.loads(gate.settings)["data"]["acts"] == 1200
