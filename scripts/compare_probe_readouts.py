@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from consent_gym.judges.probe import ChunkEncoder, ProbeReadout, prefixed_chunks, split_chunks
-from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate
+from consent_gym.judges.report_gate import ReportGate
 from consent_gym.judges.scoring import escape_episode
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "judge-bench" / "dev.jsonl"
@@ -104,8 +104,7 @@ def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[
         logits = (np.array([readout.span_logit(feats[k]) for k in keys]) if readout.window
                   else readout.logits(np.stack([feats[c] for c in chunks])))
         if gate is not None:
-            reported = gate.reports(np.stack([feats[k][-1] for k in keys]))
-            logits = np.where(reported, logits, np.minimum(logits, NOT_REPORTED))
+            logits = gate.cap(logits, np.stack([feats[k][-1] for k in keys]))
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "

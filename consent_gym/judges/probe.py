@@ -857,8 +857,7 @@ class ProbeJudge(ScoringJudge):
             logits = np.array([r.span_logit(state) for state in states], dtype=np.float64)
             if self.gate is None or not states:
                 return logits
-            reported = self.gate.reports(np.stack([state[-1] for state in states]))
-            return np.where(reported, logits, np.minimum(logits, NOT_REPORTED))
+            return self.gate.cap(logits, np.stack([state[-1] for state in states]))
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
 

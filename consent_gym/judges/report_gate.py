@@ -93,6 +93,12 @@ class ReportGate:
         """Per chunk, whether the gate reads it as a report (logit >= threshold)."""
         return self.logits(last_states) >= self.threshold
 
+    def cap(self, logits: np.ndarray, last_states: np.ndarray) -> np.ndarray:
+        """``logits`` (harm logits, one per chunk) with each chunk the gate reads as not a
+        report (from its last token state, a row of ``last_states``) capped at
+        :data:`NOT_REPORTED`."""
+        return np.where(self.reports(last_states), logits, np.minimum(logits, NOT_REPORTED))
+
     def with_threshold(self, threshold: float) -> ReportGate:
         """The same gate with another threshold."""
         return ReportGate(self.encoder, self.layer, self.mean, self.scale, self.weights,

@@ -55,6 +55,10 @@ def test_reports_are_logits_at_or_above_the_threshold():
     assert gate.logits(states).tolist() == [1.0, -4.0, 1.0]
     assert gate.reports(states).tolist() == [True, False, True]
     assert gate.with_threshold(-5.0).reports(states).tolist() == [True, True, True]
+    # the harm logit of a chunk read as not a report is capped, never raised
+    capped = gate.cap(np.array([4.0, 4.0, -20.0]), states)
+    assert capped.tolist() == [4.0, NOT_REPORTED, -20.0]
+    assert gate.cap(np.array([4.0, -20.0]), states[1:3][::-1]).tolist() == [4.0, -20.0]
     with pytest.raises(ValueError, match=r"last_states must be \(n, 8\)"):
         gate.logits(np.zeros((2, 3)))
 
