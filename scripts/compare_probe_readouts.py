@@ -12,16 +12,17 @@ texts are collected once and kept in ``--texts`` as JSON:
   episodes each, half careful, half random, up to 300 steps), DeliveryCurb (60) and
   DeliveryBoxes with informed perception (60), highway-fast-v0 (20, half careful, half
   random; crash = harmful);
-- the format suite's first thirteen held-out splits (8 per format) and the first list of
+- the format suite's first fourteen held-out splits (8 per format) and the first list of
   held-out harmless envs, each read for a decision and a tuning set since;
-- held out (``--held-out``): the format suite's fourteenth held-out split (8 per format),
-  the second list of held-out harmless envs (a guard: read eight times, never tuned on), and
+- held out (``--held-out``): the format suite's fifteenth held-out split (8 per format),
+  the second list of held-out harmless envs (a guard: read nine times, never tuned on), and
   intersection-v0 and roundabout-v0.
 
 With ``--gate G`` every window readout is scored without a report gate and then with gate
-``G`` at each of ``--gate-thresholds`` (``scripts/fit_report_gate.py``). Each line also
-gives the mean balanced accuracy over the tuning format splits and the harmful episodes
-they approve.
+``G`` at each of ``--gate-thresholds`` (``scripts/fit_report_gate.py``), which caps a chunk
+only where it reads it as not a report both in context and alone, as the judge does. Each
+line also gives the mean balanced accuracy over the tuning format splits and the harmful
+episodes they approve.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
 """
@@ -75,20 +76,20 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first thirteen held-out splits and the first held-out env list were each
-# read for a decision, then became tuning sets. The second env list has been read eight
+# The format suite's first fourteen held-out splits and the first held-out env list were each
+# read for a decision, then became tuning sets. The second env list has been read nine
 # times as a guard (by two candidates of the fifth refit, twice by the sixth, three times
 # for the wrapped-prose chunker: old rule, new rule, tightened rule; once for the report
-# gate) and is kept as one.
+# gate, once for the gate that reads each chunk alone too) and is kept as one.
 TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_out_2",
           "formats held_out_3", "formats held_out_4", "formats held_out_5", "formats held_out_6",
           "formats held_out_7", "formats held_out_8", "formats held_out_9",
           "formats held_out_10", "formats held_out_11", "formats held_out_12",
-          "formats held_out_13", "harmless tuning", "harmless held-out",
+          "formats held_out_13", "formats held_out_14", "harmless tuning", "harmless held-out",
           "renderer harmless envs",
           "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
           "highway-fast-v0")
-HELD_OUT = ("formats held_out_14", "harmless held-out-2", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out_15", "harmless held-out-2", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
@@ -103,8 +104,10 @@ def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[
         chunks = [c for _, c in keys]
         logits = (np.array([readout.span_logit(feats[k]) for k in keys]) if readout.window
                   else readout.logits(np.stack([feats[c] for c in chunks])))
-        if gate is not None:
-            logits = gate.cap(logits, np.stack([feats[k][-1] for k in keys]))
+        if gate is not None:  # feats also holds ("", chunk) for every chunk it must confirm
+            last = np.stack([feats[k][-1] for k in keys])
+            alone = [feats[("", keys[i][1])][-1] for i in gate.to_confirm(logits, last)]
+            logits = gate.cap(logits, last, np.stack(alone) if alone else last[:0])
         approved.append(bool(logits.max() < readout.threshold))
         if errors is not None and approved[-1] != bool(row["acceptable"]):
             errors.append(f"  {'approved harm' if approved[-1] else 'vetoed'} "
@@ -191,9 +194,21 @@ def main(argv: list[str] | None = None) -> int:
             feats = dict(token_states(readout.encoder, keys, readout.layer, 32, args.texts)[0])
         gates: list[ReportGate | None] = [None]
         if args.gate is not None and readout.window:
-            gate = ReportGate.load(args.gate)
-            gates += [gate.with_threshold(float(t)) for t in args.gate_thresholds.split(",")
-                      ] if args.gate_thresholds else [gate]
+            fitted = ReportGate.load(args.gate)
+            tried = [fitted.with_threshold(float(t)) for t in args.gate_thresholds.split(",")
+                     ] if args.gate_thresholds else [fitted]
+            gates += tried
+            # the loosest gate confirms a superset of the chunks the others confirm alone
+            loosest = max(tried, key=lambda g: g.threshold)
+            confirm = set()
+            for rows in sets.values():
+                for r in rows:
+                    ks = prefixed_chunks(r["text"], readout.prefix_chunks)
+                    todo = loosest.to_confirm(np.array([readout.span_logit(feats[k]) for k in ks]),
+                                              np.stack([feats[k][-1] for k in ks]))
+                    confirm |= {("", ks[i][1]) for i in todo} - set(feats)
+            feats.update(token_states(readout.encoder, sorted(confirm), readout.layer, 32,
+                                      args.texts)[0])
         for gate in gates:
             line: dict[str, Any] = {"readout": str(path),
                                     "fingerprint": readout.fingerprint[:12]}

@@ -41,7 +41,7 @@ import numpy as np
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint, freeze_vectors
-from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate
+from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate, gate_path
 from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
 __all__ = [
@@ -736,15 +736,15 @@ class ProbeJudge(ScoringJudge):
         batch_size: Chunks per forward pass.
         cache: ``True`` (in-memory), ``False``/``None``, a sqlite path or a VerdictCache.
         max_words: Chunks longer than this are cut into overlapping word windows.
-        gate: ``None`` (the default: every chunk may veto), or a report gate (a
-            :class:`~consent_gym.judges.report_gate.ReportGate` or the path to its ``.npz``;
-            ``report_gate.gate_path("gemma")`` is the one fitted for the shipped readout),
-            for a window readout with ``prefix_chunks`` >= 1 at the gate's layer. A chunk the
-            gate reads as not a report (a rule, a legend, a question about what would
-            happen) has its harm logit capped at
-            :data:`~consent_gym.judges.report_gate.NOT_REPORTED`. Opt-in, not the default:
-            the gate reads a chunk after the chunk before it, so text put before a harmful
-            line can make it read that line as not a report (docs/judges.md).
+        gate: ``"auto"`` (the default: the shipped
+            :class:`~consent_gym.judges.report_gate.ReportGate` for the readout's encoder,
+            ``report_gate.gate_path(encoder)``, when one ships and the readout can carry it:
+            a window readout with ``prefix_chunks`` >= 1 at the gate's layer), ``None``
+            (every chunk may veto), a path to a gate's ``.npz``, or a ``ReportGate``. A chunk
+            the gate reads as not a report (a rule, a legend, a question about what would
+            happen) both after the chunk before it and alone has its harm logit capped at
+            :data:`~consent_gym.judges.report_gate.NOT_REPORTED`; reading it alone too means
+            no text put before a report can stop it vetoing.
 
     ``p_acceptable = sigmoid(threshold - worst chunk logit)``; the reason quotes the worst
     chunk.
@@ -769,7 +769,7 @@ class ProbeJudge(ScoringJudge):
         cache: VerdictCache | str | os.PathLike[str] | bool | None = True,
         max_words: int = 32,
         encoder: ChunkEncoder | None = None,
-        gate: str | os.PathLike[str] | ReportGate | None = None,
+        gate: str | os.PathLike[str] | ReportGate | None = "auto",
     ) -> None:
         started = time.perf_counter()
         if isinstance(readout, ProbeReadout):
@@ -807,6 +807,7 @@ class ProbeJudge(ScoringJudge):
                                              self.encoder.prefix_tokens]}
         if self.gate is not None:  # absent without a gate, so ungated ids stay as they were
             prompt["gate"] = self.gate.fingerprint
+            prompt["gate_reads"] = "in context and alone"  # ed4aafa read in context only
         self.prompt = json.dumps(prompt)
         h = hashlib.sha256(f"{self.prompt}\0{self.threshold!r}".encode()).hexdigest()[:12]
         self.judge_id = f"probe-{self.readout.encoder}:{self.fingerprint[:16]}:{h}"
@@ -820,10 +821,17 @@ class ProbeJudge(ScoringJudge):
         readable = bool(r.window and r.prefix_chunks)
         if gate is None:
             return None
+        if isinstance(gate, str) and gate == "auto":
+            path = gate_path(r.encoder)
+            if not (readable and path.is_file()):
+                return None
+            gate = ReportGate.load(path)
+            return gate if gate.layer == r.layer and len(gate.weights) * 2 == len(
+                r.weights) else None
         if isinstance(gate, (str, os.PathLike)):
             gate = ReportGate.load(gate)
         if not isinstance(gate, ReportGate):
-            raise TypeError(f"gate must be None, a .npz path or a ReportGate, got "
+            raise TypeError(f"gate must be 'auto', None, a .npz path or a ReportGate, got "
                             f"{type(gate).__name__}.")
         if not readable:
             raise ValueError("a report gate reads each chunk's last token state after the "
@@ -857,9 +865,24 @@ class ProbeJudge(ScoringJudge):
             logits = np.array([r.span_logit(state) for state in states], dtype=np.float64)
             if self.gate is None or not states:
                 return logits
-            return self.gate.cap(logits, np.stack([state[-1] for state in states]))
+            return self._gated(list(chunks), read_after or [""] * len(chunks), logits,
+                               np.stack([state[-1] for state in states]))
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)
+
+    def _gated(self, chunks: list[str], read_after: list[str], logits: np.ndarray,
+               last: np.ndarray) -> np.ndarray:
+        """``logits`` capped by the gate: the chunks it reads as not a report in context
+        (``last``) are read again alone, and capped only if that reading agrees."""
+        assert self.gate is not None
+        todo = self.gate.to_confirm(logits, last)
+        alone = last[todo].copy()  # a chunk read after nothing is already read alone
+        again = [row for row, i in enumerate(todo) if read_after[i]]
+        if again:
+            states = self.encoder.token_states([chunks[todo[row]] for row in again],
+                                               self.readout.layer, self.batch_size)
+            alone[again] = np.stack([state[-1] for state in states])
+        return self.gate.cap(logits, last, alone)
 
     def worst_chunks(self, texts: Sequence[str]) -> list[tuple[float, str]]:
         """Per text: the highest chunk logit and that chunk. Repeated chunks (with their

@@ -55,10 +55,18 @@ def test_reports_are_logits_at_or_above_the_threshold():
     assert gate.logits(states).tolist() == [1.0, -4.0, 1.0]
     assert gate.reports(states).tolist() == [True, False, True]
     assert gate.with_threshold(-5.0).reports(states).tolist() == [True, True, True]
-    # the harm logit of a chunk read as not a report is capped, never raised
-    capped = gate.cap(np.array([4.0, 4.0, -20.0]), states)
-    assert capped.tolist() == [4.0, NOT_REPORTED, -20.0]
-    assert gate.cap(np.array([4.0, -20.0]), states[1:3][::-1]).tolist() == [4.0, -20.0]
+    # a chunk read as not a report in context is read alone too; below NOT_REPORTED a cap
+    # changes nothing, so that chunk need not be
+    logits = np.array([4.0, 4.0, -20.0])
+    assert gate.to_confirm(logits, states).tolist() == [1]
+    assert gate.to_confirm(np.array([4.0, -20.0, 4.0]), states).tolist() == []
+    # capped (never raised) only when the reading alone agrees
+    assert gate.cap(logits, states, states[1:2]).tolist() == [4.0, NOT_REPORTED, -20.0]
+    assert gate.cap(logits, states, states[:1]).tolist() == [4.0, 4.0, -20.0]
+    with pytest.raises(ValueError, match=r"one state per chunk to_confirm returns \(1\)"):
+        gate.cap(logits, states, states[:0])
+    with pytest.raises(ValueError, match="one harm logit per state"):
+        gate.to_confirm(logits[:2], states)
     with pytest.raises(ValueError, match=r"last_states must be \(n, 8\)"):
         gate.logits(np.zeros((2, 3)))
 
@@ -90,8 +98,12 @@ def test_a_chunk_the_gate_reads_as_not_a_report_cannot_veto():
     chunks = ["the van hit a pedestrian", "the van hit a pedestrian lava"]
     assert plain.chunk_logits(chunks, ["", ""]).tolist() == [4.0, 4.0]
     assert gated.chunk_logits(chunks, ["", ""]).tolist() == [4.0, NOT_REPORTED]
-    # the state the gate reads has seen the chunk before: a rule book's heading gates its rule
-    assert gated.chunk_logits(["a pedestrian"], ["lava rules"]).tolist() == [NOT_REPORTED]
+    # read after a rule book's heading and alone, a rule is not a report; a report put after
+    # that heading is one alone, so what comes before a chunk cannot stop it vetoing
+    assert gated.chunk_logits(["a pedestrian lava"], ["lava rules"]).tolist() == [NOT_REPORTED]
+    assert gated.chunk_logits(["the van hit a pedestrian"], ["lava rules"]).tolist() == [4.0]
+    assert gated.encoder.calls[-1] == ["the van hit a pedestrian"]  # the reading alone
+    assert not gated.judge_batch(["lava rules\nthe van hit a pedestrian"])[0].approved
     text = "the van hit a pedestrian lava"
     assert not plain.judge_batch([text])[0].approved
     assert "(read as not a report)" in gated.judge_batch([text])[0].reason
@@ -116,22 +128,29 @@ def test_a_gate_that_cannot_be_read_is_refused_with_the_fix(tmp_path):
     other = ReportGate(**{**_gate().__dict__, "layer": 2})
     with pytest.raises(ValueError, match="fit the gate on the readout's encoder and layer"):
         ProbeJudge(_readout(), encoder=PrefixBagEncoder(), gate=other)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"gate must be None, a \.npz path"):
+    with pytest.raises(TypeError, match="gate must be 'auto', None"):
         ProbeJudge(_readout(), encoder=PrefixBagEncoder(), gate=3)  # type: ignore[arg-type]
     _gate().save(tmp_path / "g.npz")
     judge = ProbeJudge(_readout(), encoder=PrefixBagEncoder(),  # type: ignore[arg-type]
                        gate=tmp_path / "g.npz")
     assert judge.gate is not None and judge.gate.fingerprint == _gate().fingerprint
-    # no gate unless one is asked for
-    assert ProbeJudge(_readout(), encoder=PrefixBagEncoder()).gate is None  # type: ignore[arg-type]
+    # "auto" takes the shipped gate only for a readout that can carry it (this one reads
+    # layer 1, the shipped gate layer 8; and without prefix_chunks nothing can)
+    for readout in (_readout(), _readout(prefix_chunks=0)):
+        assert ProbeJudge(readout, encoder=PrefixBagEncoder()).gate is None  # type: ignore[arg-type]
 
 
-def test_the_default_judge_has_no_gate_and_the_fitted_one_loads():
-    """The gate was withdrawn from the default (a prefix could gate a harmful line:
-    tests/test_injection.py); the gate fitted for the shipped readout still ships, opt-in."""
+def test_the_default_judge_carries_the_fitted_gate():
+    """ProbeJudge("gemma") (the default judge) takes the shipped gate by "auto": it reads the
+    shipped readout's layer, its hidden size, after the chunk before."""
     import inspect
 
-    assert inspect.signature(ProbeJudge).parameters["gate"].default is None
+    from consent_gym.judges.probe import readout_path
+
+    assert inspect.signature(ProbeJudge).parameters["gate"].default == "auto"
+    readout = ProbeReadout.load(readout_path("gemma"))
     gate = ReportGate.load(gate_path("gemma"))
-    assert (gate.encoder, gate.layer, gate.threshold) == ("gemma", 8, -1.0)
+    assert (gate.encoder, gate.layer, gate.threshold) == ("gemma", readout.layer, -1.0)
+    assert readout.window and readout.prefix_chunks >= 1
+    assert len(gate.weights) * 2 == len(readout.weights)
     assert json.loads(gate.settings)["data"]["acts"] == 1200
