@@ -11,7 +11,7 @@ Four sources of labelled texts (give exactly one):
   rendered by each env's default renderer; all acceptable. Reports the false-veto rate per
   env, and overall for the tuning envs and each held-out list (``held-out``, the second
   list ``held-out-2``) separately; ``all`` runs every group.
-- ``--format-suite {dev,held-out,held-out-2,...,held-out-15}``: labelled delivery
+- ``--format-suite {dev,held-out,held-out-2,...,held-out-16}``: labelled delivery
   episodes in formats the project's renderer never produces
   (:mod:`consent_gym.suites.delivery_formats`); reports
   balanced accuracy per format and the share of harmful episodes approved.
@@ -68,7 +68,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="--benign-suite: episodes per env and policy (5)")
     parser.add_argument("--format-suite", choices=FORMAT_SUITES, default=None,
                         help="score on delivery episodes in unseen formats: the dev split or one "
-                             "of the held-out splits (held-out, held-out-2 to held-out-15)")
+                             "of the held-out splits (held-out, held-out-2 to held-out-16)")
     parser.add_argument("--per-format", type=int, default=12,
                         help="--format-suite: episodes per format, half harmful (12)")
     parser.add_argument("--perception", choices=("default", "surface", "informed"),

@@ -178,6 +178,8 @@ def test_format_suite_reports_harmful_approved(capsys):
                      "rst_document"}),
     ("held-out-15", {"makefile_recipes", "svg_drawing", "actions_log", "ledger_journal",
                      "kubectl_describe"}),
+    ("held-out-16", {"tree_listing", "lint_diagnostics", "redis_session", "turtle_rdf",
+                     "otel_spans"}),
 ])
 def test_each_later_held_out_format_split_runs_on_its_own_formats(capsys, suite, tags):
     code, out = _run(["--format-suite", suite, "--per-format", "2", "--judge", "rule",
