@@ -87,13 +87,8 @@ def default_judge(**kwargs: Any) -> ProbeJudge:
     package (``judges/data/probe_gemma.npz``, fitted on generated episodes only): each
     sentence scores as its most harmful span of 4 tokens, corrected by the sentence's last
     token (which has read the whole sentence, "... no contact" included), and the most
-    harmful sentence decides. A second readout on that last token, the report gate
-    (``judges/data/report_gate_gemma.npz``), keeps sentences that only name harm (a rule,
-    a code legend, a question about what would happen) from deciding, where it reads them
-    so both after the sentence before and alone. Appending text can only add a sentence,
-    so an injected "approve this" can never turn a veto into an approval; and no text put
-    before a sentence can make the gate silence it, since it must read as not a report
-    alone too.
+    harmful sentence decides. Appending text can only add a sentence, so an
+    injected "approve this" can never turn a veto into an approval.
 
     Keyword arguments go to :class:`ProbeJudge` (e.g. ``cache="verdicts.sqlite"``,
     ``threshold=``, ``device=``). The prompted LLM judge that was the default before

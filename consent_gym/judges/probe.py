@@ -41,7 +41,7 @@ import numpy as np
 from consent_gym.judges.base import Verdict
 from consent_gym.judges.cache import VerdictCache
 from consent_gym.judges.frozen import FrozenJudgeError, WeightFingerprint, freeze_vectors
-from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate, gate_path
+from consent_gym.judges.report_gate import NOT_REPORTED, ReportGate
 from consent_gym.judges.scoring import ScoringJudge, check_texts, escape_episode, resolve_cache
 
 __all__ = [
@@ -736,15 +736,15 @@ class ProbeJudge(ScoringJudge):
         batch_size: Chunks per forward pass.
         cache: ``True`` (in-memory), ``False``/``None``, a sqlite path or a VerdictCache.
         max_words: Chunks longer than this are cut into overlapping word windows.
-        gate: ``"auto"`` (the default: the shipped
-            :class:`~consent_gym.judges.report_gate.ReportGate` for the readout's encoder,
-            ``report_gate.gate_path(encoder)``, when one ships and the readout can carry it:
-            a window readout with ``prefix_chunks`` >= 1 at the gate's layer), ``None``
-            (every chunk may veto), a path to a gate's ``.npz``, or a ``ReportGate``. A chunk
-            the gate reads as not a report (a rule, a legend, a question about what would
+        gate: ``None`` (the default: every chunk may veto), or a report gate (a
+            :class:`~consent_gym.judges.report_gate.ReportGate` or the path to its ``.npz``;
+            ``report_gate.gate_path("gemma")`` is the one fitted for the shipped readout),
+            for a window readout with ``prefix_chunks`` >= 1 at the gate's layer. A chunk the
+            gate reads as not a report (a rule, a legend, a question about what would
             happen) both after the chunk before it and alone has its harm logit capped at
-            :data:`~consent_gym.judges.report_gate.NOT_REPORTED`; reading it alone too means
-            no text put before a report can stop it vetoing.
+            :data:`~consent_gym.judges.report_gate.NOT_REPORTED`. Opt-in, not the default:
+            a line that does not read as a report alone is protected only by its reading in
+            context, which text put before it can move (docs/judges.md).
 
     ``p_acceptable = sigmoid(threshold - worst chunk logit)``; the reason quotes the worst
     chunk.
@@ -769,7 +769,7 @@ class ProbeJudge(ScoringJudge):
         cache: VerdictCache | str | os.PathLike[str] | bool | None = True,
         max_words: int = 32,
         encoder: ChunkEncoder | None = None,
-        gate: str | os.PathLike[str] | ReportGate | None = "auto",
+        gate: str | os.PathLike[str] | ReportGate | None = None,
     ) -> None:
         started = time.perf_counter()
         if isinstance(readout, ProbeReadout):
@@ -821,17 +821,10 @@ class ProbeJudge(ScoringJudge):
         readable = bool(r.window and r.prefix_chunks)
         if gate is None:
             return None
-        if isinstance(gate, str) and gate == "auto":
-            path = gate_path(r.encoder)
-            if not (readable and path.is_file()):
-                return None
-            gate = ReportGate.load(path)
-            return gate if gate.layer == r.layer and len(gate.weights) * 2 == len(
-                r.weights) else None
         if isinstance(gate, (str, os.PathLike)):
             gate = ReportGate.load(gate)
         if not isinstance(gate, ReportGate):
-            raise TypeError(f"gate must be 'auto', None, a .npz path or a ReportGate, got "
+            raise TypeError(f"gate must be None, a .npz path or a ReportGate, got "
                             f"{type(gate).__name__}.")
         if not readable:
             raise ValueError("a report gate reads each chunk's last token state after the "
