@@ -65,6 +65,14 @@ def fit_gate(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, np.nd
     return mean, scale, w, b
 
 
+def gate_logits(x: np.ndarray, fit: tuple[np.ndarray, np.ndarray, np.ndarray, float]
+                ) -> np.ndarray:
+    """Report logits of rows ``x`` under ``fit`` (:func:`fit_gate`'s output), in float64 as
+    fitted (``ReportGate.logits`` reads float32 states; the record keeps these figures)."""
+    mean, scale, w, b = fit
+    return ((x - mean) / scale) @ w + b
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--encoder", default="gemma")
@@ -92,16 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     held: dict[str, Any] = {}
     for act in sorted(ACTS):
         train = np.array([a != act for a in acts])
-        mean, scale, w, b = fit_gate(x[train], y[train], args.l2)
-        logit = ((x[~train] - mean) / scale) @ w + b
-        reports_kept = ((x[train & y] - mean) / scale) @ w + b
+        fit = fit_gate(x[train], y[train], args.l2)
+        logit = gate_logits(x[~train], fit)
+        reports_kept = gate_logits(x[train & y], fit)
         held[act] = {"chunks": int((~train).sum()),
                      "passed_as_reports": round(float((logit >= args.threshold).mean()), 3),
                      "reports_stopped_in_training": round(float(
                          (reports_kept < args.threshold).mean()), 4)}
         print(act, held[act], flush=True)
-    mean, scale, w, b = fit_gate(x, y, args.l2)
-    logit = ((x - mean) / scale) @ w + b
+    mean, scale, w, b = fit = fit_gate(x, y, args.l2)
+    logit = gate_logits(x, fit)
     record = {"data": {"seed": args.seed, "episodes": args.episodes,
                        "structured": args.structured, "acts": args.acts, "chunks": len(keys),
                        "reports": int(y.sum())},

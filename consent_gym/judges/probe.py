@@ -858,7 +858,8 @@ class ProbeJudge(ScoringJudge):
             logits = np.array([r.span_logit(state) for state in states], dtype=np.float64)
             if self.gate is None or not states:
                 return logits
-            return self._gated(list(chunks), read_after or [""] * len(chunks), logits,
+            assert read_after is not None  # a gate needs prefix_chunks >= 1 (_resolve_gate)
+            return self._gated(list(chunks), read_after, logits,
                                np.stack([state[-1] for state in states]))
         feats = self.encoder.pooled(list(chunks), [r.layer], self.batch_size)[(r.layer, r.pooling)]
         return r.logits(feats)

@@ -119,7 +119,7 @@ class ReportGate:
         ``alone_states`` holds the last token states, each read with nothing before it, of
         the chunks :meth:`to_confirm` returns, in that order (a chunk with nothing before it
         in context: its row of ``last_states``). Both readings must agree, so text put before
-        a report cannot make it unable to veto."""
+        a line that reads as a report alone cannot make it unable to veto."""
         logits = np.asarray(logits, dtype=np.float64)
         todo = self.to_confirm(logits, last_states)
         if len(alone_states) != len(todo):
