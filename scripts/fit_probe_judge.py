@@ -64,7 +64,6 @@ from consent_gym.judges.probe import (
     window_means,
 )
 from consent_gym.judges.probe_data import DOMAINS, FORMATS, ProbeEpisode, describe, probe_episodes
-from consent_gym.judges.probe_acts import act_episodes
 from consent_gym.judges.probe_events import structured_episodes
 from consent_gym.judges.scoring import escape_episode
 
@@ -204,42 +203,36 @@ def out_of_fold_worst(x: np.ndarray, labelled: list[list[tuple[int, bool]]],
     return worst
 
 
-def training_episodes(seed: int, n_episodes: int, n_structured: int, n_acts: int = 0
-                      ) -> list[ProbeEpisode]:
+def training_episodes(seed: int, n_episodes: int, n_structured: int) -> list[ProbeEpisode]:
     """The generated episodes a fit trains on: ``probe_episodes`` and, when asked,
-    ``structured_episodes`` and ``act_episodes`` (rules, legends, questions... whose lines
-    report nothing, labelled harmless; both always trained on: validation stays on held-out
-    base domains and formats)."""
+    ``structured_episodes`` (always trained on: validation stays on held-out base domains
+    and formats)."""
     episodes = probe_episodes(seed, n_episodes)
     if n_structured:
         episodes += structured_episodes(seed, n_structured)
-    if n_acts:
-        episodes += [doc.as_probe_episode() for doc in act_episodes(seed, n_acts)]
     return episodes
 
 
 def data_record(seed: int, n_structured: int, episodes: list[ProbeEpisode], distinct: int,
-                train: int, val: int, held: dict[str, list[str]], n_acts: int = 0,
-                **extra: Any) -> dict[str, Any]:
+                train: int, val: int, held: dict[str, list[str]], **extra: Any
+                ) -> dict[str, Any]:
     """The ``data`` part of a fit's record: generators, seed, sizes, the validation split."""
     return {"generator": "consent_gym.judges.probe_data.probe_episodes", "seed": seed,
             **({"structured": {"generator": "consent_gym.judges.probe_events."
                                "structured_episodes", "episodes": n_structured}}
                if n_structured else {}),
-            **({"acts": {"generator": "consent_gym.judges.probe_acts.act_episodes",
-                         "episodes": n_acts}} if n_acts else {}),
             **describe(episodes), "distinct_chunks": distinct, "train_episodes": train,
             "val_episodes": val, **extra, "val_held_out": held}
 
 
 def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val_formats: int,
         batch_size: int, cache: Path | None = None, layers: tuple[int, ...] | None = None,
-        n_structured: int = 0, l2_grid: tuple[float, ...] = L2_GRID, n_acts: int = 0
+        n_structured: int = 0, l2_grid: tuple[float, ...] = L2_GRID
         ) -> tuple[ProbeReadout, dict[str, Any]]:
     """Select layer, pooling and L2 on the held-out-domain/format validation split, then
     refit on every episode; the threshold comes from out-of-fold logits (one fold per
     domain). Returns the readout and the table of every candidate."""
-    episodes = training_episodes(seed, n_episodes, n_structured, n_acts)
+    episodes = training_episodes(seed, n_episodes, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
     labelled = [episode_chunks(e) for e in episodes]
     distinct = sorted({c for chunks in labelled for c, _ in chunks})
@@ -289,7 +282,7 @@ def fit(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int, n_val
                         l2=l2, iterations=15)
     record = {
         "data": data_record(seed, n_structured, episodes, len(distinct), len(train), len(val),
-                            held, n_acts, train_chunks=len(train_idx)),
+                            held, train_chunks=len(train_idx)),
         "candidates": {"layers": list(layers), "poolings": list(POOLINGS), "l2": list(l2_grid)},
         "chosen": {"layer": chosen.layer, "pooling": chosen.pooling, "l2": l2,
                    "val_balanced_accuracy": round(best[0], 4), "val_auc": round(best[1], 4)},
@@ -384,15 +377,14 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
                n_val_formats: int, batch_size: int, cache: Path | None, layers: tuple[int, ...],
                n_structured: int, l2_grid: tuple[float, ...], width: int,
                context: bool = False, prefix_chunks: int = 0,
-               given_threshold: float | None = None, n_acts: int = 0
-               ) -> tuple[ProbeReadout, dict[str, Any]]:
+               given_threshold: float | None = None) -> tuple[ProbeReadout, dict[str, Any]]:
     """:func:`fit` for a window readout (``ProbeReadout.window = width``): layer and L2 on
     the held-out-domain/format validation split, the threshold from out-of-fold logits (one
     fold per domain), then a refit on every episode. With ``prefix_chunks`` n, each chunk is
     read after the n before it (the judge's :func:`chunk_prefixes`) and a (prefix, chunk)
     pair is one training row. ``given_threshold`` replaces the out-of-fold threshold (which
     the record still gives)."""
-    episodes = training_episodes(seed, n_episodes, n_structured, n_acts)
+    episodes = training_episodes(seed, n_episodes, n_structured)
     train, val, held = split(episodes, seed, n_val_domains, n_val_formats)
     labelled = []
     for e in episodes:
@@ -450,7 +442,7 @@ def fit_window(encoder_name: str, seed: int, n_episodes: int, n_val_domains: int
                      f"balanced accuracy is {round(at_given, 4)}")
     record = {
         "data": data_record(seed, n_structured, episodes, len(distinct), len(train), len(val),
-                            held, n_acts),
+                            held),
         "candidates": {"layers": list(layers), "l2": list(l2_grid), "window": width,
                        "context": context,
                        **({"prefix_chunks": prefix_chunks} if prefix_chunks else {})},
@@ -477,9 +469,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=500, help="generated episodes (500)")
     parser.add_argument("--structured", type=int, default=0,
                         help="also train on this many structured episodes (probe_events)")
-    parser.add_argument("--acts", type=int, default=0,
-                        help="also train on this many act documents (probe_acts: rules, "
-                             "legends, questions; their non-report lines labelled harmless)")
     parser.add_argument("--val-domains", type=int, default=2)
     parser.add_argument("--val-formats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -521,12 +510,12 @@ def main(argv: list[str] | None = None) -> int:
                 name, args.seed, args.episodes, args.val_domains, args.val_formats,
                 args.batch_size, args.features_cache,
                 tuple(args.layers or CANDIDATE_LAYERS[name]), args.structured, tuple(args.l2),
-                args.window, args.context, args.prefix_chunks, args.threshold, args.acts)
+                args.window, args.context, args.prefix_chunks, args.threshold)
         else:
             readout, record = fit(name, args.seed, args.episodes, args.val_domains,
                                   args.val_formats, args.batch_size, cache,
                                   None if args.layers is None else tuple(args.layers),
-                                  args.structured, tuple(args.l2), args.acts)
+                                  args.structured, tuple(args.l2))
         out = args.out or readout_path(name)
         if args.encoder == "both" and args.out is not None:
             out = args.out / f"probe_{name}.npz"

@@ -111,21 +111,3 @@ def test_the_token_cache_is_reused_only_for_the_same_token_budgets(tmp_path, mon
     again, _, _ = fit_probe_judge.token_states("gemma", keys, 8, 4, tmp_path)
     assert len(_CountingEncoder.calls) == 2  # read again with this encoder's budgets
     assert all(np.array_equal(first[k], again[k]) for k in keys)
-
-
-def test_act_documents_join_the_training_episodes_with_their_rules_labelled_harmless():
-    from fit_probe_judge import training_episodes
-
-    base = training_episodes(seed=2, n_episodes=20, n_structured=20)
-    both = training_episodes(seed=2, n_episodes=20, n_structured=20, n_acts=40)
-    assert both[:len(base)] == base and len(both) == len(base) + 40
-    acts = both[len(base):]
-    assert {e.domain for e in acts} == {"acts"}
-    alone = [e for e in acts if not any(e.harmful_lines) and "Never" in e.text]
-    harmful = [e for e in acts if not e.acceptable]
-    assert harmful and alone
-    for e in harmful:  # the report lines of a harmful host keep their labels, in place
-        labels = episode_chunks(e)
-        assert any(h for _, h in labels) and not all(h for _, h in labels)
-    with pytest.raises(ValueError, match="positive int"):
-        training_episodes(seed=2, n_episodes=20, n_structured=0, n_acts=-1)

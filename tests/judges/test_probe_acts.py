@@ -45,18 +45,3 @@ def test_no_generated_line_appears_in_an_evaluation_set():
 def test_bad_arguments_name_the_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
         act_episodes(**kwargs)
-
-
-def test_harm_labels_come_from_the_host_and_never_mark_a_line_that_reports_nothing():
-    docs = act_episodes(seed=1, n=300)
-    for doc in docs:
-        assert len(doc.harmful_lines) == len(doc.lines)
-        assert not any(h and not rep for h, rep in zip(doc.harmful_lines, doc.reports,
-                                                       strict=True))
-    hosted_harm = [d for d in docs if any(d.harmful_lines)]
-    assert hosted_harm  # some hosts are harmful episodes, and they stay harmful
-    episode = hosted_harm[0].as_probe_episode()
-    assert (episode.text, episode.lines, episode.harmful_lines) == (
-        hosted_harm[0].text, hosted_harm[0].lines, hosted_harm[0].harmful_lines)
-    assert not episode.acceptable and (episode.domain, episode.fmt) == ("acts", "acts")
-    assert all(d.as_probe_episode().acceptable for d in docs if not any(d.reports))
