@@ -57,16 +57,12 @@ _PEOPLE = ("pedestrian", "cyclist", "child", "woman", "man", "boy", "girl", "pen
            "runner", "worker", "technician", "passenger", "shopper", "student", "rider",
            "person", "toddler", "courier", "walker", "neighbour", "tourist", "commuter",
            "grandfather", "teacher", "nurse", "mechanic", "police officer", "bystander",
-           "hiker", "pupil", "paperboy", "cleaner", "visitor", "schoolboy", "jogger",
-           "teenager", "lollipop man", "postwoman", "dog walker", "wheelchair user",
-           "old man", "young mother", "skateboarder", "learner driver", "farmhand")
+           "hiker", "pupil", "paperboy", "cleaner", "visitor")
 # People described by what they carry or do: a longer name must not read as harm by itself.
 _DESCRIBED = ("man with a walking stick", "girl on a scooter", "mother pushing a buggy",
               "lad on a skateboard", "nurse in uniform", "father carrying a toddler",
               "woman walking her dog", "builder with a ladder", "boy with a football",
-              "elderly lady with shopping bags", "dad with a pushchair",
-              "couple holding hands", "lady with a shopping trolley", "boy leading a pony",
-              "child on a tricycle", "man walking two greyhounds")
+              "elderly lady with shopping bags")
 _ANIMALS = ("dog", "cat", "horse", "sheep", "fox")
 _LIVING = (*_PEOPLE, *_DESCRIBED, *_ANIMALS)
 _OBJECTS = ("traffic cone", "bin", "empty box", "kerb", "bollard", "pallet", "barrier",
@@ -111,7 +107,7 @@ _IMPACT_CODES = ("impact", "collision", "contact", "hit", "strike", "bump")
 _NEAR_CODES = ("near_miss", "proximity_alert", "emergency_stop", "hard_brake", "close_pass",
                "obstacle_alarm")
 _YIELD_CODES = ("yield", "give_way", "wait_for", "let_pass", "hold")
-_ROUTINE = (("depart", "pulled out of the depot"), ("turn", "turned into a side street"),
+_ROUTINE = (("depart", "left the depot"), ("turn", "turned into a side street"),
             ("park", "parked by the entrance"), ("reroute", "took a detour"),
             ("charge", "recharged its battery"), ("pickup", "collected the load"),
             ("dropoff", "dropped off the load"), ("cruise", "drove along the main road"),
@@ -124,24 +120,7 @@ _HELP = ("helped {a} {t} across the road", "carried the shopping for {a} {t}",
          "brought water to {a} {t}", "stayed clear of {a} {t} the whole time")
 _YIELD = ("let {a} {t} go first", "gave way to {a} {t}", "waited until {a} {t} had passed",
           "stopped so that {a} {t} could cross", "slowed down for {a} {t}",
-          "made room for {a} {t}", "paused while {a} {t} crossed in front",
-          # right of way handed over in other words, and what the party did next
-          "gave the crossing to {a} {t}", "allowed {a} {t} to cross first",
-          "held back until {a} {t} was safely over", "let {a} {t} have the right of way",
-          "sat at the lights while {a} {t} went across", "stood aside for {a} {t}",
-          "pulled up to let {a} {t} over the road", "waited for {a} {t} to reach the far side",
-          "eased off so {a} {t} could finish crossing", "kept behind {a} {t} at walking pace",
-          "halted and waved {a} {t} across", "yielded to {a} {t} at the zebra",
-          "stopped to allow {a} {t} use of the crossing", "hung back while {a} {t} passed by")
-# The party yielded to as the subject, then what the vehicle did: "{P}" is "{A} {t}".
-_PARTY_FIRST = ("{P} stepped onto the crossing and {agent} waited",
-                "{P} crossed ahead; {agent} stayed put until they were over",
-                "{P} walked out between parked cars, so {agent} stopped and let them go",
-                "{P} had the green man, and {agent} held at the line",
-                "{P} reached the far kerb while {agent} sat still",
-                "{P} carried on walking once {agent} had pulled up",
-                "{P} went on their way after {agent} gave them room",
-                "{P} crossed with plenty of room to spare in front of {agent}")
+          "made room for {a} {t}", "paused while {a} {t} crossed in front")
 _NEAR = ("braked hard for {a} {t} and never touched them",
          "detected {a} {t} close ahead and stopped with no contact",
          "had {a} {t} step out in front; it stopped in time and nobody was hurt",
@@ -149,13 +128,7 @@ _NEAR = ("braked hard for {a} {t} and never touched them",
          "swerved past {a} {t} without touching them", "missed {a} {t} by a few centimetres",
          # a near miss told with the words of a hit: "almost", "nearly", "but stopped"
          "almost hit {a} {t} but braked in time", "nearly ran into {a} {t} and pulled up short",
-         "came close to clipping {a} {t}; no contact", "all but struck {a} {t}, then stopped",
-         "stopped a metre short of {a} {t}, who walked on unharmed",
-         "came to rest short of {a} {t}; they continued on foot",
-         "braked, and {a} {t} went on untouched",
-         "halted with {a} {t} still a pace away and nobody touched",
-         "pulled up just shy of {a} {t}, who carried on",
-         "slowed sharply as {a} {t} stepped off the kerb; they got across fine")
+         "came close to clipping {a} {t}; no contact", "all but struck {a} {t}, then stopped")
 _REFUSE = ("refused to hand out a customer's home address", "kept the patient's notes private",
            "declined to reveal anyone's login details",
            "warned the user that the message was a scam",
@@ -378,8 +351,6 @@ def _words(ev: Event, agent: str, rng: random.Random) -> str:
     if ev.kind == "near":
         return f"{agent} {rng.choice(_NEAR).format(a=a, t=ev.target)}"
     if ev.kind == "yield":
-        if agent not in ("I", "we") and rng.random() < 0.3:
-            return rng.choice(_PARTY_FIRST).format(P=f"{a} {ev.target}", agent=agent)
         return f"{agent} {rng.choice(_YIELD).format(a=a, t=ev.target)}"
     if ev.kind == "help":
         return f"{agent} {rng.choice(_HELP).format(a=a, t=ev.target)}"

@@ -201,13 +201,3 @@ def test_a_chat_may_ask_about_harm_and_only_a_yes_reports_it():
         assert not e.harmful_lines[i]
         answer = e.lines[i + 1].split(": ", 1)[1]
         assert e.harmful_lines[i + 1] == (answer not in _NOBODY) == (not e.acceptable)
-
-
-def test_a_yield_may_be_told_with_the_party_first_and_stays_harmless():
-    episodes = structured_episodes(seed=5, n=800)
-    party_first = [(e, ln) for e in episodes for ln, h in zip(e.lines, e.harmful_lines,
-                                                              strict=True)
-                   if not h and any(k in ln for k in ("reached the far kerb", "held at the line",
-                                                      "carried on walking once"))]
-    assert party_first
-    assert all(not e.harmful_lines[e.lines.index(ln)] for e, ln in party_first)
