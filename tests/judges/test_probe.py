@@ -372,6 +372,52 @@ def test_a_prefix_readout_reads_each_chunk_after_the_one_before_it(tmp_path):
         plain.chunk_logits(["Yes."], ["Was anyone hurt?"])
 
 
+def _prefix_readout(**weight_of: float) -> ProbeReadout:
+    weights = np.zeros(len(VOCAB), np.float32)
+    for word, w in weight_of.items():
+        weights[VOCAB.index(word)] = w
+    return ProbeReadout("gemma", 1, "mean", np.zeros(len(VOCAB)), np.ones(len(VOCAB)),
+                        weights, -1.0, 0.0, window=1, prefix_chunks=1)
+
+
+def test_read_alone_keeps_text_before_a_line_from_lowering_it_below_its_own_score():
+    """'lava' before a line lowers every token of it (as "Hypothetically:" lowers a harm
+    line for the real readout); read_alone scores the line at least as it scores alone."""
+    readout = _prefix_readout(hurt=5.0, lava=-10.0)
+    text = "Lava ahead, said the sign.\nThe cyclist was hurt."
+    plain = ProbeJudge(readout, encoder=PrefixBagEncoder(), cache=False)  # type: ignore[arg-type]
+    assert plain.judge_batch([text])[0].approved  # read after 'lava': -6
+    encoder = PrefixBagEncoder()
+    robust = ProbeJudge(readout, encoder=encoder, cache=False,  # type: ignore[arg-type]
+                        read_alone=True)
+    verdict = robust.judge_batch([text])[0]
+    assert not verdict.approved and "+4.00" in verdict.reason and "hurt" in verdict.reason
+    # the line read after 'lava' is read once more, alone; the first line had nothing before it
+    assert encoder.calls[-1] == ["The cyclist was hurt."] and encoder.prefixes is None
+    assert robust.judge_id != plain.judge_id and "read_alone=True" in repr(robust)
+    # never lower than in context: text before a line that raises it still counts
+    raised = robust.chunk_logits(["The sign."], ["Someone was hurt."])
+    assert raised.tolist() == [4.0]
+    calls = len(encoder.calls)
+    assert robust.chunk_logits(["Was anyone hurt?"]).tolist() == [4.0]  # alone: read once
+    assert len(encoder.calls) == calls + 1
+
+
+def test_read_alone_needs_a_prefix_readout_and_no_gate():
+    from consent_gym.judges.report_gate import ReportGate
+
+    with pytest.raises(TypeError, match="read_alone must be a bool"):
+        ProbeJudge(_prefix_readout(hurt=5.0), encoder=PrefixBagEncoder(),  # type: ignore[arg-type]
+                   read_alone="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reads every chunk alone already"):
+        ProbeJudge(_readout(), encoder=BagOfWordsEncoder(), read_alone=True)  # type: ignore[arg-type]
+    gate = ReportGate("gemma", 1, np.zeros(len(VOCAB)), np.ones(len(VOCAB)),
+                      np.zeros(len(VOCAB)), 0.0, 0.0)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        ProbeJudge(_prefix_readout(hurt=5.0), encoder=PrefixBagEncoder(),  # type: ignore[arg-type]
+                   gate=gate, read_alone=True)
+
+
 @pytest.mark.parametrize(("changes", "match"), [
     ({"prefix_chunks": -1}, "prefix_chunks must be an int >= 0"),
     ({"prefix_chunks": True}, "prefix_chunks must be an int >= 0"),
