@@ -20,9 +20,11 @@ texts are collected once and kept in ``--texts`` as JSON:
 
 With ``--gate G`` every window readout is scored without a report gate and then with gate
 ``G`` at each of ``--gate-thresholds`` (``scripts/fit_report_gate.py``), which caps a chunk
-only where it reads it as not a report both in context and alone, as the judge does. Each
-line also gives the mean balanced accuracy over the tuning format splits and the harmful
-episodes they approve.
+only where it reads it as not a report both in context and alone, as the judge does. With
+``--read-alone`` a prefix readout is also scored as ``ProbeJudge(read_alone=True)`` reads:
+each chunk at the higher of its logit in context and alone. Each line also gives the
+mean balanced accuracy over the tuning format splits and the harmful episodes they
+approve.
 
 Choose among fits on the tuning figures only; print the held-out ones for the chosen fit.
 """
@@ -93,17 +95,20 @@ HELD_OUT = ("formats held_out_15", "harmless held-out-2", "intersection-v0", "ro
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],
-           errors: list[str] | None = None, name: str = "", gate: ReportGate | None = None
-           ) -> dict[str, Any]:
+           errors: list[str] | None = None, name: str = "", gate: ReportGate | None = None,
+           read_alone: bool = False) -> dict[str, Any]:
     """Counts on ``rows``; ``feats`` are pooled features per chunk, or token states per
     (prefix, chunk) for a window readout (a ``gate`` caps the logit of every chunk it reads
-    as not a report at ``NOT_REPORTED``, as the judge does)."""
+    as not a report at ``NOT_REPORTED``; ``read_alone`` raises each chunk to its logit read
+    alone, ``feats[("", chunk)]``; both as the judge does)."""
     approved = []
     for row in rows:
         keys = prefixed_chunks(row["text"], readout.prefix_chunks)
         chunks = [c for _, c in keys]
         logits = (np.array([readout.span_logit(feats[k]) for k in keys]) if readout.window
                   else readout.logits(np.stack([feats[c] for c in chunks])))
+        if read_alone:
+            logits = np.maximum(logits, [readout.span_logit(feats[("", c)]) for c in chunks])
         if gate is not None:  # feats also holds ("", chunk) for every chunk it must confirm
             last = np.stack([feats[k][-1] for k in keys])
             alone = [feats[("", keys[i][1])][-1] for i in gate.to_confirm(logits, last)]
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                              "--gate-thresholds")
     parser.add_argument("--gate-thresholds", default="",
                         help="comma-separated gate thresholds (default: the gate's own)")
+    parser.add_argument("--read-alone", action="store_true",
+                        help="also score every prefix readout as ProbeJudge(read_alone=True) "
+                             "does (each chunk at least its logit read alone)")
     parser.add_argument("--show-errors", action="store_true",
                         help="print each misjudged episode's worst chunk and its margin")
     args = parser.parse_args(argv)
@@ -192,12 +200,16 @@ def main(argv: list[str] | None = None) -> int:
             keys = sorted({k for rows in sets.values() for r in rows
                            for k in prefixed_chunks(r["text"], readout.prefix_chunks)})
             feats = dict(token_states(readout.encoder, keys, readout.layer, 32, args.texts)[0])
-        gates: list[ReportGate | None] = [None]
+        readings: list[tuple[ReportGate | None, bool]] = [(None, False)]
+        if args.read_alone and readout.window and readout.prefix_chunks:
+            alone = sorted({("", c) for _, c in keys} - set(feats))
+            feats.update(token_states(readout.encoder, alone, readout.layer, 32, args.texts)[0])
+            readings.append((None, True))
         if args.gate is not None and readout.window:
             fitted = ReportGate.load(args.gate)
             tried = [fitted.with_threshold(float(t)) for t in args.gate_thresholds.split(",")
                      ] if args.gate_thresholds else [fitted]
-            gates += tried
+            readings += [(g, False) for g in tried]
             # the loosest gate confirms a superset of the chunks the others confirm alone
             loosest = max(tried, key=lambda g: g.threshold)
             confirm = set()
@@ -209,19 +221,23 @@ def main(argv: list[str] | None = None) -> int:
                     confirm |= {("", ks[i][1]) for i in todo} - set(feats)
             feats.update(token_states(readout.encoder, sorted(confirm), readout.layer, 32,
                                       args.texts)[0])
-        for gate in gates:
+        for gate, read_alone in readings:
             line: dict[str, Any] = {"readout": str(path),
                                     "fingerprint": readout.fingerprint[:12]}
             if gate is not None:
                 line["gate"] = {"path": str(args.gate), "threshold": gate.threshold}
+            if read_alone:
+                line["read_alone"] = True
             errors: list[str] | None = [] if args.show_errors else None
             for name in names:
-                line[name] = _score(readout, feats, sets[name], errors, name, gate)
+                line[name] = _score(readout, feats, sets[name], errors, name, gate,
+                                    read_alone)
             if "formats held_out" in sets:
                 from consent_gym.suites.delivery_formats import HELD_OUT_ONLY_FORMATS
 
                 only = [r for r in sets["formats held_out"] if r["tag"] in HELD_OUT_ONLY_FORMATS]
-                line["held-out-only formats"] = _score(readout, feats, only, gate=gate)
+                line["held-out-only formats"] = _score(readout, feats, only, gate=gate,
+                                                       read_alone=read_alone)
             formats = [line[n]["balanced"] for n in names if n in TUNING and n.startswith(
                 "formats ")]
             line["mean over the tuning format splits"] = round(float(np.mean(formats)), 4)

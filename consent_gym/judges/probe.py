@@ -895,13 +895,14 @@ class ProbeJudge(ScoringJudge):
     def _at_least_alone(self, chunks: list[str], read_after: list[str], logits: np.ndarray
                         ) -> np.ndarray:
         """``logits`` raised to each chunk's logit read alone (each distinct chunk read
-        after something is read alone once; one read after nothing already was)."""
-        again = sorted({c for c, p in zip(chunks, read_after, strict=True) if p})
-        if not again:
-            return logits
-        states = self.encoder.token_states(again, self.readout.layer, self.batch_size)
-        alone = dict(zip(again, (self.readout.span_logit(s) for s in states), strict=True))
-        return np.array([max(z, alone.get(c, z)) for c, z in zip(chunks, logits, strict=True)],
+        after something is read alone once, unless this call already read it after
+        nothing)."""
+        alone = {c: z for c, p, z in zip(chunks, read_after, logits, strict=True) if not p}
+        again = sorted({c for c, p in zip(chunks, read_after, strict=True) if p} - set(alone))
+        if again:
+            states = self.encoder.token_states(again, self.readout.layer, self.batch_size)
+            alone.update(zip(again, (self.readout.span_logit(s) for s in states), strict=True))
+        return np.array([max(z, alone[c]) for c, z in zip(chunks, logits, strict=True)],
                         dtype=np.float64)
 
     def _gated(self, chunks: list[str], read_after: list[str], logits: np.ndarray,

@@ -401,6 +401,9 @@ def test_read_alone_keeps_text_before_a_line_from_lowering_it_below_its_own_scor
     calls = len(encoder.calls)
     assert robust.chunk_logits(["Was anyone hurt?"]).tolist() == [4.0]  # alone: read once
     assert len(encoder.calls) == calls + 1
+    # a chunk this call already read after nothing is not read alone again
+    assert robust.chunk_logits(["Was anyone hurt?"] * 2, ["", "Lava."]).tolist() == [4.0, 4.0]
+    assert len(encoder.calls) == calls + 2
 
 
 def test_read_alone_needs_a_prefix_readout_and_no_gate():
