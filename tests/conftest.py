@@ -35,6 +35,20 @@ def shared_path(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sb3_log_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Stable-Baselines3 makes an empty ``SB3-<date>`` folder in the system temp dir at every
+    ``learn()`` with no logger set (about 130 a test run); point them all at one folder that
+    pytest's temp-dir retention removes. Child processes (CLI tests) inherit it."""
+    before = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
+    yield Path(os.environ["SB3_LOGDIR"])
+    if before is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = before
+
+
 @pytest.fixture(scope="session")  # session scope: resolved (and skipped) before model fixtures
 def judge_bench_dev() -> Path:
     """The judge benchmark's labelled dev set (``judge-bench/dev.jsonl`` in shared/)."""
