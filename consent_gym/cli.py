@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 # Module names under consent_gym.commands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -44,7 +47,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    with _sb3_log_dir():
+        return int(args.func(args) or 0)
+
+
+@contextmanager
+def _sb3_log_dir() -> Iterator[None]:
+    """Stable-Baselines3 makes an empty ``SB3-<date>`` folder in the system temp dir at every
+    ``learn()`` with no logger set, and a command trains many models: for the command's
+    duration they share one temporary folder, removed when it ends. A ``SB3_LOGDIR`` the
+    user set is kept."""
+    if "SB3_LOGDIR" in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="consent-gym-sb3-") as folder:
+        os.environ["SB3_LOGDIR"] = folder
+        try:
+            yield
+        finally:
+            os.environ.pop("SB3_LOGDIR", None)
 
 
 if __name__ == "__main__":  # pragma: no cover

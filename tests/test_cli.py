@@ -1,0 +1,45 @@
+"""The ``consent-gym`` entry point itself (each command has its own tests under commands/)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+from consent_gym import judges
+from consent_gym.benchmarks import train as train_bench
+from consent_gym.cli import main
+from consent_gym.judges import KeywordJudge
+
+TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
+            "policy_kwargs": {"net_arch": [8]}}
+
+
+@pytest.fixture
+def tiny_bench_train(monkeypatch):
+    """``bench train`` with a keyword judge and a tiny PPO: real SB3 ``learn()`` calls."""
+    real = train_bench.bench_train
+    monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
+    monkeypatch.setattr(train_bench, "bench_train",
+                        lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=TINY_PPO))
+
+
+def test_a_training_command_leaves_no_sb3_folder_in_the_temp_dir(tiny_bench_train, monkeypatch,
+                                                                 tmp_path, capsys):
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system temp dir, here
+    assert main(["bench", "train", "--timesteps", "64", "--json"]) == 0
+    assert '"benchmark": "train"' in capsys.readouterr().out
+    left = [p.name for p in tmp_path.iterdir()]  # (torch may keep its compile cache here)
+    assert not [n for n in left if n.startswith(("SB3-", "consent-gym-sb3-"))], left
+    assert "SB3_LOGDIR" not in os.environ
+
+
+def test_a_user_sb3_logdir_is_kept(tiny_bench_train, monkeypatch, tmp_path):
+    mine = tmp_path / "my-sb3-logs"
+    monkeypatch.setenv("SB3_LOGDIR", str(mine))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "elsewhere"))
+    assert main(["bench", "train", "--timesteps", "64", "--json"]) == 0
+    assert os.environ["SB3_LOGDIR"] == str(mine) and mine.is_dir()
+    assert not (tmp_path / "elsewhere").exists()
