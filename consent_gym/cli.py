@@ -47,16 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    with _sb3_log_dir():
+    with shared_sb3_log_dir():
         return int(args.func(args) or 0)
 
 
 @contextmanager
-def _sb3_log_dir() -> Iterator[None]:
+def shared_sb3_log_dir() -> Iterator[None]:
     """Stable-Baselines3 makes an empty ``SB3-<date>`` folder in the system temp dir at every
-    ``learn()`` with no logger set, and a command trains many models: for the command's
-    duration they share one temporary folder, removed when it ends. A ``SB3_LOGDIR`` the
-    user set is kept."""
+    ``learn()`` with no logger set, and a command (or a test session) trains many models:
+    while this is open they share one temporary folder (``SB3_LOGDIR``, inherited by child
+    processes), removed when it closes. A ``SB3_LOGDIR`` the user set is kept."""
     if "SB3_LOGDIR" in os.environ:
         yield
         return

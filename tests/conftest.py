@@ -36,17 +36,29 @@ def shared_path(relative: str) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def sb3_log_dir(tmp_path_factory: pytest.TempPathFactory):
-    """Stable-Baselines3 makes an empty ``SB3-<date>`` folder in the system temp dir at every
-    ``learn()`` with no logger set (about 130 a test run); point them all at one folder that
-    pytest's temp-dir retention removes. Child processes (CLI tests) inherit it."""
-    before = os.environ.get("SB3_LOGDIR")
-    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
-    yield Path(os.environ["SB3_LOGDIR"])
-    if before is None:
-        os.environ.pop("SB3_LOGDIR", None)
-    else:
-        os.environ["SB3_LOGDIR"] = before
+def sb3_log_dir():
+    """Stable-Baselines3's per-``learn()`` folders (about 130 a test run) go to one temporary
+    folder for the session, as they do for one CLI command. Child processes inherit it."""
+    from consent_gym.cli import shared_sb3_log_dir
+
+    with shared_sb3_log_dir():
+        yield
+
+
+@pytest.fixture
+def tiny_bench_train(monkeypatch):
+    """``consent-gym bench train`` with a keyword judge for the default and a tiny PPO (two
+    envs, 32-step rollouts, an 8-unit net): real SB3 ``learn()`` calls in seconds."""
+    from consent_gym import judges
+    from consent_gym.benchmarks import train as train_bench
+    from consent_gym.judges import KeywordJudge
+
+    real = train_bench.bench_train
+    tiny_ppo = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
+                "policy_kwargs": {"net_arch": [8]}}
+    monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
+    monkeypatch.setattr(train_bench, "bench_train",
+                        lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=tiny_ppo))
 
 
 @pytest.fixture(scope="session")  # session scope: resolved (and skipped) before model fixtures

@@ -5,24 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-import pytest
-
-from consent_gym import judges
-from consent_gym.benchmarks import train as train_bench
 from consent_gym.cli import main
-from consent_gym.judges import KeywordJudge
-
-TINY_PPO = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
-            "policy_kwargs": {"net_arch": [8]}}
-
-
-@pytest.fixture
-def tiny_bench_train(monkeypatch):
-    """``bench train`` with a keyword judge and a tiny PPO: real SB3 ``learn()`` calls."""
-    real = train_bench.bench_train
-    monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
-    monkeypatch.setattr(train_bench, "bench_train",
-                        lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=TINY_PPO))
 
 
 def test_a_training_command_leaves_no_sb3_folder_in_the_temp_dir(tiny_bench_train, monkeypatch,

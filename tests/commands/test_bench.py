@@ -193,17 +193,7 @@ def test_bench_judge_times_the_default_probe_judge_by_default(capsys, monkeypatc
     assert any(line.startswith("cached:") for line in lines)
 
 
-def test_bench_train_cli_json(capsys, monkeypatch):
-    import consent_gym.benchmarks.train as train_bench
-    import consent_gym.judges as judges
-    from consent_gym.judges import KeywordJudge
-
-    real = train_bench.bench_train
-    monkeypatch.setattr(judges, "default_judge", lambda: KeywordJudge(["hit a pedestrian"]))
-    tiny_ppo = {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "device": "cpu",
-                "policy_kwargs": {"net_arch": [8]}}
-    monkeypatch.setattr(train_bench, "bench_train",
-                        lambda judge, **kw: real(judge, **kw, n_envs=2, ppo_kwargs=tiny_ppo))
+def test_bench_train_cli_json(capsys, tiny_bench_train):
     assert main(["bench", "train", "--timesteps", "64", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
