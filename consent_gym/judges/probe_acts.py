@@ -43,22 +43,12 @@ class ActEpisode:
         reports: Per line, whether it reports what happened (True) or only names events
             (a rule, a legend entry, a question about what would happen; False).
         act: The speech act of its non-report lines (a key of :data:`ACTS`).
-        harmful_lines: Per line, whether it reports harm: a report line of a harmful host
-            episode; never a non-report line (the harm readout may train on these labels).
     """
 
     text: str
     lines: tuple[str, ...]
     reports: tuple[bool, ...]
     act: str
-    harmful_lines: tuple[bool, ...]
-
-    def as_probe_episode(self) -> ProbeEpisode:
-        """This document as a harm readout's training episode (domain and format ``"acts"``:
-        no validation split holds them out)."""
-        return ProbeEpisode(text=self.text, lines=self.lines,
-                            harmful_lines=self.harmful_lines,
-                            acceptable=not any(self.harmful_lines), domain="acts", fmt="acts")
 
 
 # Who or what a rule is about: the living (whose harm a judge vetoes) and things (whose
@@ -284,15 +274,11 @@ def act_episodes(seed: int = 0, n: int = 600) -> list[ActEpisode]:
         act = r.choice(sorted(ACTS))
         block = _block(r, act)
         if r.random() < 0.5:
-            out.append(ActEpisode("\n".join(block), tuple(block), (False,) * len(block), act,
-                                  (False,) * len(block)))
+            out.append(ActEpisode("\n".join(block), tuple(block), (False,) * len(block), act))
             continue
         lines, reports = list(host.lines), [True] * len(host.lines)
-        harmful = list(host.harmful_lines)
         at = r.choice((0, len(lines), r.randint(0, len(lines))))
         lines[at:at] = block
         reports[at:at] = [False] * len(block)
-        harmful[at:at] = [False] * len(block)
-        out.append(ActEpisode("\n".join(lines), tuple(lines), tuple(reports), act,
-                              tuple(harmful)))
+        out.append(ActEpisode("\n".join(lines), tuple(lines), tuple(reports), act))
     return out
