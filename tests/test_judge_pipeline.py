@@ -231,10 +231,10 @@ def test_prefetch_overlaps_judging_with_stepping(settings_pair):
 def test_thread_safe_judges_get_several_batches_in_flight():
     judge = SlowJudge(0.2, thread_safe=True)
     pipeline = JudgePipeline(workers=3, max_batch=1)
-    start = time.perf_counter()
     pipeline.submit(judge, ["a", "b", "c"])
     assert all(v is not None for v in pipeline.take(judge, ["a", "b", "c"]))
-    assert judge.most_active == 3 and time.perf_counter() - start < 0.55
+    # three calls in flight at once (counted, not timed: a machine stall breaks a time bound)
+    assert judge.most_active == 3
     # a judge that does not say it is thread-safe is called by one thread at a time
     serial = SlowJudge(0.05)
     pipeline.submit(serial, ["a", "b", "c", "d"])
