@@ -78,8 +78,9 @@ def _rows(name: str) -> list[dict[str, Any]]:
             for r in collect(name, 20, 0, "crashed")]
 
 
-# The format suite's first fourteen held-out splits and the first held-out env list were each
-# read for a decision, then became tuning sets. The second env list has been read nine
+# The format suite's first fifteen held-out splits and the first held-out env list were each
+# read once (the fifteenth as a last measurement of the default, for no decision), then
+# became tuning sets. The second env list has been read nine
 # times as a guard (by two candidates of the fifth refit, twice by the sixth, three times
 # for the wrapped-prose chunker: old rule, new rule, tightened rule; once for the report
 # gate, once for the gate that reads each chunk alone too) and is kept as one.
@@ -87,11 +88,12 @@ TUNING = ("judge-bench dev", "formats dev", "formats held_out", "formats held_ou
           "formats held_out_3", "formats held_out_4", "formats held_out_5", "formats held_out_6",
           "formats held_out_7", "formats held_out_8", "formats held_out_9",
           "formats held_out_10", "formats held_out_11", "formats held_out_12",
-          "formats held_out_13", "formats held_out_14", "harmless tuning", "harmless held-out",
+          "formats held_out_13", "formats held_out_14", "formats held_out_15", "harmless tuning",
+          "harmless held-out",
           "renderer harmless envs",
           "consent_gym/DeliveryCurb-v0", "consent_gym/DeliveryBoxes-v0 informed",
           "highway-fast-v0")
-HELD_OUT = ("formats held_out_15", "harmless held-out-2", "intersection-v0", "roundabout-v0")
+HELD_OUT = ("formats held_out_16", "harmless held-out-2", "intersection-v0", "roundabout-v0")
 
 
 def _score(readout: ProbeReadout, feats: dict[Any, np.ndarray], rows: list[dict[str, Any]],

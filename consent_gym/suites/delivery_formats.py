@@ -89,10 +89,11 @@ commented as true if the vehicle hit a person or an animal with a count of 0, an
 resource's rule that a span ends in Error if the vehicle hits one with ``living.hit.count``
 at 0.
 
-Each split but the last two was read once for a decision and is a tuning set since (the
-history is in ``docs/judges.md``; ``held_out_13`` was read on 2026-12-01 for the report
-gate, ``held_out_14`` for the gate that reads each chunk alone too); neither
-``held_out_15`` nor ``held_out_16`` has been read.
+Each split but the last was read once and is a tuning set since (the history is in
+``docs/judges.md``; ``held_out_13`` was read on 2026-12-01 for the report gate,
+``held_out_14`` for the gate that reads each chunk alone too, ``held_out_15`` once with the
+unchanged default judge as the last never-read measurement of issue 13, no choice depending
+on it); ``held_out_16`` has not been read.
 """
 
 from __future__ import annotations
