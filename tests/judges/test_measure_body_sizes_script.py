@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from consent_gym.judges.probe import ProbeReadout, readout_path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from measure_body_sizes import build_body, measure
+from measure_body_sizes import SHAPES, build_body, measure
+
+
+def test_the_anchor_body_reads_to_the_shipped_readouts_layer():
+    # the anchor stands for the shipped judge only while it stops where that judge's readout
+    # reads (a ChunkEncoder layer n is the output of the first n transformer layers)
+    assert SHAPES["270m"]["read_layer"] == ProbeReadout.load(readout_path("gemma")).layer
 
 
 def test_the_anchor_body_estimates_the_anchor_rate_and_both_dtypes_are_timed():
